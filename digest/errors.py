@@ -1,0 +1,29 @@
+"""Errors the core raises; the CLI and the web turn them into clear messages."""
+
+
+class DigestError(Exception):
+    """Base class for every error a user or operator can cause."""
+
+
+class ConfigError(DigestError):
+    """The configuration is missing a value or holds an unusable one."""
+
+
+class InvalidEmail(DigestError):
+    """An email address that cannot be accepted."""
+
+
+class InvalidToken(DigestError):
+    """A signed link token that is tampered with, malformed or for another purpose."""
+
+
+class ExpiredToken(InvalidToken):
+    """A signed link token that was valid but is too old."""
+
+
+class SourceError(DigestError):
+    """A paper source could not be reached or answered with something unusable."""
+
+
+class SendError(DigestError):
+    """The SMTP server could not be reached or refused the message."""

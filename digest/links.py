@@ -1,0 +1,37 @@
+"""The public URLs put into emails and pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from digest.settings import Settings
+from digest.tokens import Purpose, make_token
+
+
+def _url(settings: Settings, path: str, **params: str) -> str:
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{settings.base_url}{path}{query}"
+
+
+def confirm_url(settings: Settings, subscriber_id: int, email: str) -> str:
+    token = make_token(settings.secret_key, Purpose.CONFIRM, subscriber_id, email)
+    return _url(settings, "/confirm", token=token)
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int, email: str) -> str:
+    token = make_token(settings.secret_key, Purpose.UNSUBSCRIBE, subscriber_id, email)
+    return _url(settings, "/unsubscribe", token=token)
+
+
+def preferences_url(settings: Settings, subscriber_id: int, email: str) -> str:
+    token = make_token(settings.secret_key, Purpose.PREFERENCES, subscriber_id, email)
+    return _url(settings, "/preferences", token=token)
+
+
+def archive_url(settings: Settings, day: date | None = None) -> str:
+    return _url(settings, f"/archive/{day.isoformat()}" if day else "/archive")
+
+
+def home_url(settings: Settings) -> str:
+    return _url(settings, "/")

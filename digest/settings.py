@@ -1,0 +1,134 @@
+"""Typed settings read from DIGEST_* environment variables and a `.env` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digest.errors import ConfigError
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+SECRET_FILE_NAME = "digest.secret"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIGEST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///digest.db"
+    broker_url: str = "redis://localhost:6379/0"
+    smtp_url: str = "smtp://localhost:1025"
+    env: Literal["development", "production"] = "development"
+    secret_key: str = ""
+    base_url: str = "http://localhost:8000"
+    from_address: str = Field(
+        default="Trending Papers <digest@localhost>", validation_alias="DIGEST_FROM"
+    )
+    hf_api_url: str = "https://huggingface.co"
+    hf_token: str | None = None
+    arxiv_api_url: str = "https://export.arxiv.org"
+    arxiv_rss_url: str = "https://rss.arxiv.org"
+    contact: str | None = None
+
+    list_name: str = "Trending Papers"
+    edition_size: int = Field(default=10, ge=1, le=100)
+    candidate_days: int = Field(default=7, ge=1, le=60)
+    default_timezone: str = "UTC"
+    default_send_hour: int = Field(default=7, ge=0, le=23)
+    fetch_interval_minutes: int = Field(default=60, ge=1)
+    plan_interval_minutes: int = Field(default=5, ge=1)
+    http_timeout_seconds: float = Field(default=20.0, gt=0)
+    confirm_max_age_hours: int = Field(default=48, ge=1)
+
+    @field_validator("base_url", "hf_api_url", "arxiv_api_url", "arxiv_rss_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(f"must look like smtp://host:port or smtps://host:port, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_values(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
+                raise ValueError(
+                    "DIGEST_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if not self.contact:
+                raise ValueError("DIGEST_CONTACT must be set in production")
+        return self
+
+    @property
+    def sender_domain(self) -> str:
+        return self.from_address.rsplit("@", 1)[-1].strip(" >")
+
+    @property
+    def list_id(self) -> str:
+        return f"{self.list_name} <digest.{self.sender_domain}>"
+
+    def secret_file(self) -> Path:
+        """Where development keeps its generated key: beside the SQLite database."""
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            database = Path(self.database_url.removeprefix("sqlite:///"))
+            return database.resolve().parent / SECRET_FILE_NAME
+        return Path.cwd() / SECRET_FILE_NAME
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The signing key: configured, or (development only) generated once and kept on disk."""
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.env == "production":  # the validator makes this unreachable; belt and braces
+        raise ConfigError("DIGEST_SECRET_KEY is required in production")
+    path = settings.secret_file()
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    key = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    """Read settings, turning validation errors into one readable ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    settings.secret_key = resolve_secret_key(settings)
+    return settings
+
+
+def _describe(location: tuple[int | str, ...], message: str) -> str:
+    field = ".".join(str(part) for part in location)
+    name = f"DIGEST_{field.upper()}" if field else "settings"
+    return f"{name}: {message}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache with get_settings.cache_clear())."""
+    return load_settings()

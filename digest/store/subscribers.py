@@ -1,0 +1,216 @@
+"""Subscriber lifecycle: subscribe (double opt-in), confirm, unsubscribe, operator tools."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from digest.addresses import normalise_email
+from digest.errors import DigestError, InvalidToken
+from digest.store.models import Subscriber, SubscriberState
+from digest.store.types import utcnow
+from digest.tokens import TokenSubject
+
+CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)
+MAX_TOPICS = 20
+MAX_TOPIC_LENGTH = 100
+SUPPRESSED_STATES = (SubscriberState.BOUNCED, SubscriberState.COMPLAINED)
+
+
+class InvalidPreference(DigestError):
+    """A topic list, timezone or send hour that cannot be accepted."""
+
+
+class EmailToSend(enum.StrEnum):
+    CONFIRMATION = "confirmation"
+
+
+@dataclass(frozen=True)
+class SubscribeOutcome:
+    subscriber_id: int
+    email_to_send: EmailToSend | None
+
+
+def parse_topics(raw: str | Sequence[str] | None) -> list[str]:
+    """Split a comma/newline separated topic list into clean, unique entries."""
+    if raw is None:
+        return []
+    pieces = raw.replace("\n", ",").split(",") if isinstance(raw, str) else list(raw)
+    topics: list[str] = []
+    for piece in pieces:
+        topic = " ".join(piece.split())
+        if not topic:
+            continue
+        if len(topic) > MAX_TOPIC_LENGTH:
+            raise InvalidPreference(f"a topic can be at most {MAX_TOPIC_LENGTH} characters")
+        if topic.lower() not in (t.lower() for t in topics):
+            topics.append(topic)
+    if len(topics) > MAX_TOPICS:
+        raise InvalidPreference(f"follow at most {MAX_TOPICS} topics")
+    return topics
+
+
+def check_timezone(name: str) -> str:
+    """Return the IANA timezone name if it is known, else raise InvalidPreference."""
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidPreference(f"unknown timezone {name!r}") from None
+    return name
+
+
+def check_send_hour(hour: int) -> int:
+    if not 0 <= hour <= 23:
+        raise InvalidPreference("the send hour must be between 0 and 23")
+    return hour
+
+
+def find_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+def request_subscription(
+    session: Session,
+    raw_email: str,
+    *,
+    topics: str | Sequence[str] | None = None,
+    timezone: str | None = None,
+    default_timezone: str = "UTC",
+    default_send_hour: int = 7,
+    now: datetime | None = None,
+) -> SubscribeOutcome:
+    """Record a subscription request and say whether a confirmation email is due.
+
+    Raises InvalidEmail or InvalidPreference for bad input; never reveals to the caller's
+    user whether the address was known (the web answers the same page either way).
+    """
+    now = now or utcnow()
+    email = normalise_email(raw_email)
+    clean_topics = parse_topics(topics)
+    zone = check_timezone(timezone) if timezone and timezone.strip() else default_timezone
+    subscriber = find_by_email(session, email)
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email,
+            state=SubscriberState.PENDING,
+            topics=clean_topics,
+            timezone=zone,
+            send_hour=default_send_hour,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(subscriber)
+        except IntegrityError:  # the same address subscribed concurrently
+            subscriber = find_by_email(session, email)
+            assert subscriber is not None
+            return SubscribeOutcome(subscriber.id, None)
+        subscriber.confirmation_sent_at = now
+        return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+
+    if subscriber.state == SubscriberState.UNSUBSCRIBED:
+        subscriber.state = SubscriberState.PENDING
+        subscriber.topics = clean_topics or subscriber.topics
+        subscriber.timezone = zone if timezone else subscriber.timezone
+    if subscriber.state == SubscriberState.PENDING:
+        last = subscriber.confirmation_sent_at
+        if last is None or now - last >= CONFIRMATION_RESEND_INTERVAL:
+            subscriber.confirmation_sent_at = now
+            return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+    return SubscribeOutcome(subscriber.id, None)
+
+
+def _subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
+    subscriber = session.get(Subscriber, subject.subscriber_id, with_for_update=True)
+    if subscriber is None or subscriber.email != subject.email:
+        raise InvalidToken("this link is for a subscription that no longer exists")
+    return subscriber
+
+
+def confirm_subscription(
+    session: Session, subject: TokenSubject, now: datetime | None = None
+) -> Subscriber:
+    """Activate a pending subscription; confirming twice is harmless."""
+    subscriber = _subscriber_for_token(session, subject)
+    if subscriber.state == SubscriberState.PENDING:
+        subscriber.state = SubscriberState.ACTIVE
+        subscriber.confirmed_at = now or utcnow()
+    return subscriber
+
+
+def unsubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
+    """Stop all mail to this subscriber; idempotent, and suppressed states stay suppressed."""
+    subscriber = _subscriber_for_token(session, subject)
+    if subscriber.state in (SubscriberState.PENDING, SubscriberState.ACTIVE):
+        subscriber.state = SubscriberState.UNSUBSCRIBED
+        subscriber.unsubscribed_at = now or utcnow()
+    return subscriber
+
+
+def subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
+    """The subscriber a verified token names, or InvalidToken if it is gone."""
+    subscriber = session.get(Subscriber, subject.subscriber_id)
+    if subscriber is None or subscriber.email != subject.email:
+        raise InvalidToken("this link is for a subscription that no longer exists")
+    return subscriber
+
+
+def add_subscriber(
+    session: Session,
+    raw_email: str,
+    *,
+    confirmed: bool,
+    topics: str | Sequence[str] | None = None,
+    timezone: str = "UTC",
+    send_hour: int = 7,
+    now: datetime | None = None,
+) -> Subscriber:
+    """Operator tool: add (or re-activate) an address, optionally skipping double opt-in."""
+    now = now or utcnow()
+    email = normalise_email(raw_email)
+    subscriber = find_by_email(session, email)
+    if subscriber is None:
+        subscriber = Subscriber(email=email, created_at=now, updated_at=now)
+        session.add(subscriber)
+    elif subscriber.state in SUPPRESSED_STATES:
+        raise DigestError(f"{email} is {subscriber.state.value} and stays suppressed")
+    subscriber.topics = parse_topics(topics)
+    subscriber.timezone = check_timezone(timezone)
+    subscriber.send_hour = check_send_hour(send_hour)
+    if confirmed:
+        subscriber.state = SubscriberState.ACTIVE
+        subscriber.confirmed_at = now
+    elif subscriber.state != SubscriberState.ACTIVE:
+        subscriber.state = SubscriberState.PENDING
+    session.flush()
+    return subscriber
+
+
+def remove_subscriber(session: Session, raw_email: str) -> bool:
+    """Operator tool: delete an address and its delivery history. True if it existed."""
+    subscriber = find_by_email(session, normalise_email(raw_email))
+    if subscriber is None:
+        return False
+    session.delete(subscriber)
+    return True
+
+
+def list_subscribers(session: Session, state: SubscriberState | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(Subscriber.id)
+    if state is not None:
+        query = query.where(Subscriber.state == state)
+    return list(session.scalars(query))
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Subscriber.state, func.count()).group_by(Subscriber.state))
+    return {state.value: count for state, count in rows}

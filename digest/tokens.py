@@ -1,0 +1,49 @@
+"""Signed tokens carried in links: confirm (expires), unsubscribe and preferences (do not)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from digest.errors import ExpiredToken, InvalidToken
+
+
+class Purpose(enum.StrEnum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    PREFERENCES = "preferences"
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    subscriber_id: int
+    email: str
+
+
+def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"digest.{purpose.value}")
+
+
+def make_token(secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
+    """A URL-safe token binding the subscriber id and address to one purpose."""
+    return _serializer(secret_key, purpose).dumps([subscriber_id, email])
+
+
+def read_token(
+    secret_key: str, purpose: Purpose, token: str, max_age_seconds: int | None = None
+) -> TokenSubject:
+    """Verify a token; raise ExpiredToken or InvalidToken with a reason a person can read."""
+    if not token or len(token) > 1000:
+        raise InvalidToken("the link is incomplete or malformed")
+    try:
+        payload = _serializer(secret_key, purpose).loads(token, max_age=max_age_seconds)
+    except SignatureExpired:
+        raise ExpiredToken("the link has expired") from None
+    except BadSignature:
+        raise InvalidToken("the link is not valid (it may have been cut or altered)") from None
+    match payload:
+        case [int(subscriber_id), str(email)]:
+            return TokenSubject(subscriber_id, email)
+    raise InvalidToken("the link is not valid")
