@@ -1,0 +1,1 @@
+"""Ranking: trend scores from signal snapshots, and the papers of an edition."""

@@ -1,0 +1,130 @@
+"""Shared fixtures: a store on SQLite and PostgreSQL, settings, and a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Base
+
+POSTGRES_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("DIGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"digest_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - reported as a failure, never skipped
+        pytest.fail(f"PostgreSQL is required for the store tests ({POSTGRES_URL}): {exc}")
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'digest.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """An empty store with the current schema, on SQLite and on PostgreSQL."""
+    database = Database(database_url)
+    Base.metadata.drop_all(database.engine)
+    Base.metadata.create_all(database.engine)
+    yield database
+    Base.metadata.drop_all(database.engine)
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """An empty SQLite store, for tests that are not about the database backend."""
+    database = Database(f"sqlite:///{tmp_path / 'digest.db'}")
+    Base.metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) in the test process that keeps what it receives."""
+
+    host: str
+    port: int
+    received: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m, (_, rcpts) in zip(self.received, self.envelopes, strict=True)
+                    if address in rcpts]
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        content: bytes = envelope.original_content  # type: ignore[attr-defined]
+        message = message_from_bytes(content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.received.append(message)
+            self.envelopes.append(
+                (envelope.mail_from, list(envelope.rcpt_tos))  # type: ignore[attr-defined]
+            )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        smtp_url=smtp_sink.url,
+        secret_key=TEST_SECRET,
+        base_url="https://digest.example.org",
+        DIGEST_FROM="Trending Papers <digest@example.org>",
+        hf_api_url="http://hf.invalid",
+        contact="ops@example.org",
+    )
