@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     arxiv_rss_url: str = "https://rss.arxiv.org"
     contact: str | None = None
 
+    task_queue: str = "digest"
     list_name: str = "Trending Papers"
     edition_size: int = Field(default=10, ge=1, le=100)
     candidate_days: int = Field(default=7, ge=1, le=60)

@@ -22,3 +22,4 @@ class EditionEntry:
     upvotes: int = 0
     comments: int = 0
     stars: int | None = None
+    source: str = ""

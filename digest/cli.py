@@ -1,0 +1,300 @@
+"""The `digest` command line: operators' tools and the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from digest.errors import DigestError
+from digest.mail.plan import send_due_now
+from digest.settings import Settings, get_settings
+from digest.store.db import Database
+from digest.store.types import utcnow
+
+app = typer.Typer(help="Trending research papers by email.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Operator tools for subscribers.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(subscribers_app, name="subscribers")
+console = Console()
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DigestError(f"{option} must be a date like 2026-11-25, got {value!r}") from None
+
+
+def _database(settings: Settings) -> Database:
+    database = Database(settings.database_url)
+    database.check()
+    return database
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its data")] = Path(
+        "digest-demo"
+    ),
+) -> None:
+    """Run the whole job offline: SQLite, a local SMTP catcher, sample papers if needed."""
+    from digest.demo import run_demo
+
+    run_demo(folder, console)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    send_inline: Annotated[
+        bool,
+        typer.Option(help="Send confirmation emails from the web process (no Redis needed)"),
+    ] = False,
+) -> None:
+    """Serve the web app (subscribe, confirm, unsubscribe)."""
+    import uvicorn
+
+    from digest.web.app import create_app
+    from digest.web.dispatch import celery_dispatcher, inline_dispatcher
+
+    settings = get_settings()
+    database = _database(settings)
+    enqueue = inline_dispatcher(database, settings) if send_inline else celery_dispatcher()
+    uvicorn.run(create_app(settings, database, enqueue), host=host, port=port, proxy_headers=True)
+
+
+def _celery(*arguments: str) -> None:
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.app", *arguments])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context) -> None:
+    """Start a Celery worker (extra arguments go to `celery worker`)."""
+    _celery("worker", "--loglevel=INFO", *ctx.args)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def beat(ctx: typer.Context) -> None:
+    """Start the Celery beat scheduler (extra arguments go to `celery beat`)."""
+    _celery("beat", "--loglevel=INFO", *ctx.args)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from digest.store.migrate import upgrade
+
+    settings = get_settings()
+    _database(settings)
+    upgrade(settings.database_url)
+    console.print("database is up to date")
+
+
+@app.command()
+def fetch(
+    day: Annotated[str | None, typer.Option("--date", help="Day to fetch (YYYY-MM-DD)")] = None,
+    source: Annotated[str, typer.Option(help="hf, sample or file:PATH")] = "hf",
+) -> None:
+    """Ingest papers now."""
+    from digest.sources.http import make_http_client
+    from digest.sources.ingest import fetch_and_store, source_for_name
+
+    settings = get_settings()
+    database = _database(settings)
+    target = _parse_day(day, "--date") or utcnow().date()
+    with make_http_client(settings) as client:
+        report = fetch_and_store(database, source_for_name(source, settings, client), target)
+    console.print(
+        f"{report.source} {report.day}: {report.seen} seen, {report.new} new, "
+        f"{report.updated} updated, {len(report.skipped)} skipped in {report.duration:.1f}s"
+    )
+    for identifier, reason in report.skipped:
+        console.print(f"  skipped {identifier}: {reason}")
+
+
+@app.command()
+def send(
+    edition: Annotated[
+        str | None, typer.Option(help="Edition date (default: each subscriber's today)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and render, send nothing")
+    ] = False,
+    only: Annotated[str | None, typer.Option(help="Send only to this address")] = None,
+) -> None:
+    """Send the edition to every active subscriber who is due and has not received it."""
+    from digest.addresses import normalise_email
+
+    settings = get_settings()
+    database = _database(settings)
+    day = _parse_day(edition, "--edition")
+    only_email = normalise_email(only) if only else None
+    with Progress(
+        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("send", total=None)
+        counts = send_due_now(
+            database,
+            settings,
+            utcnow(),
+            edition=day,
+            only_email=only_email,
+            dry_run=dry_run,
+            on_planned=lambda total: progress.update(task, total=total),
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    verb = "would send" if dry_run else "sent"
+    console.print(
+        f"due {counts.due} · {verb} {counts.skipped if dry_run else counts.sent} · "
+        f"skipped {0 if dry_run else counts.skipped} · deferred {counts.deferred} · "
+        f"bounced {counts.bounced} · failed {counts.failed}"
+    )
+    for error in sorted(set(counts.errors))[:5]:
+        console.print(f"  {error}", style="yellow")
+
+
+@app.command()
+def preview(
+    email: Annotated[str, typer.Argument(help="Subscriber's address")],
+    edition: Annotated[str | None, typer.Option(help="Edition date (default: today)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the HTML part here")] = None,
+) -> None:
+    """Render one subscriber's digest without sending it."""
+    from digest.preview import preview_digest
+
+    settings = get_settings()
+    database = _database(settings)
+    day = _parse_day(edition, "--edition") or utcnow().date()
+    message = preview_digest(database, settings, email, day)
+    if out is not None:
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        out.write_text(html.get_content(), encoding="utf-8")
+        console.print(f"wrote {out}")
+        return
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    typer.echo(f"Subject: {message['Subject']}\nTo: {message['To']}\n\n{text.get_content()}")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument()],
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in")] = False,
+    topics: Annotated[str, typer.Option(help="Comma-separated topics")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA timezone")] = "UTC",
+    send_hour: Annotated[int, typer.Option(help="Local hour to send (0-23)")] = 7,
+) -> None:
+    """Add a subscriber (pending unless --confirmed; pending ones get a confirmation email)."""
+    from digest.mail.confirmations import send_confirmation
+    from digest.store.subscribers import add_subscriber
+
+    settings = get_settings()
+    database = _database(settings)
+    with database.session() as session:
+        subscriber = add_subscriber(
+            session,
+            email,
+            confirmed=confirmed,
+            topics=topics,
+            timezone=timezone,
+            send_hour=send_hour,
+        )
+        subscriber_id, address, state = subscriber.id, subscriber.email, subscriber.state.value
+    if not confirmed:
+        send_confirmation(database, settings, subscriber_id)
+    console.print(f"{address}: {state}")
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    state: Annotated[str | None, typer.Option(help="Only this state")] = None,
+) -> None:
+    """List subscribers."""
+    from digest.store.models import SubscriberState
+    from digest.store.subscribers import list_subscribers
+
+    try:
+        wanted = SubscriberState(state) if state else None
+    except ValueError:
+        choices = ", ".join(s.value for s in SubscriberState)
+        raise DigestError(f"--state must be one of {choices}") from None
+    database = _database(get_settings())
+    table = Table("email", "state", "timezone", "hour", "frequency", "topics")
+    with database.session() as session:
+        for s in list_subscribers(session, wanted):
+            table.add_row(
+                s.email,
+                s.state.value,
+                s.timezone,
+                str(s.send_hour),
+                s.frequency.value,
+                ", ".join(s.topics),
+            )
+    console.print(table)
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: Annotated[str, typer.Argument()]) -> None:
+    """Delete a subscriber and their delivery history."""
+    from digest.store.subscribers import remove_subscriber
+
+    database = _database(get_settings())
+    with database.session() as session:
+        removed = remove_subscriber(session, email)
+    if not removed:
+        raise DigestError(f"no subscriber {email}")
+    console.print(f"removed {email}")
+
+
+@app.command()
+def stats() -> None:
+    """Subscribers by state, the last editions, deliveries by outcome."""
+    from digest.stats import collect_stats
+
+    database = _database(get_settings())
+    with database.session() as session:
+        report = collect_stats(session)
+    console.print(
+        "subscribers: " + (", ".join(f"{k} {v}" for k, v in report.subscribers.items()) or "none")
+    )
+    console.print(
+        "deliveries: " + (", ".join(f"{k} {v}" for k, v in report.deliveries.items()) or "none")
+    )
+    table = Table("edition", "papers", "sent", "other")
+    for row in report.editions:
+        table.add_row(row.day.isoformat(), str(row.papers), str(row.sent), str(row.other))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: expected errors print one line on stderr and exit non-zero."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except DigestError as exc:
+        print(f"digest: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except OperationalError as exc:
+        print(f"digest: database error: {exc.orig}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Sending: SMTP connections, the delivery of editions and confirmation emails."""

@@ -1,0 +1,105 @@
+"""The Jinja2 environment for email templates and the small text filters they use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from digest.rank.entries import EditionEntry
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+ELLIPSIS = "…"
+_COMPACT_UNITS = ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k"))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The process-wide environment: autoescaped HTML, strict about missing variables."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=_autoescape_for,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        one_line=one_line,
+        excerpt=excerpt,
+        shorten_authors=shorten_authors,
+        compact=compact_number,
+        trend=trend_line,
+        http_url=http_url,
+    )
+    return env
+
+
+def _autoescape_for(name: str | None) -> bool:
+    # Only plain-text templates go unescaped; HTML, string templates and anything new stay safe.
+    return name is None or not name.endswith(".txt")
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR/LF included) into one space."""
+    return " ".join(text.split())
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """At most about `limit` characters on one line, cut at a word boundary with an ellipsis."""
+    flat = one_line(text)
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit + 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else flat[:limit]
+    return cut.rstrip(" ,;:.-\u2013\u2014") + ELLIPSIS
+
+
+def shorten_authors(names: Sequence[str], limit: int = 3) -> str:
+    """'A, B, C' for up to `limit` names, 'A, B, C et al.' beyond."""
+    shown = [excerpt(name, 80) for name in names[:limit] if name.strip()]
+    suffix = " et al." if len(names) > limit else ""
+    return ", ".join(shown) + suffix
+
+
+def compact_number(value: int) -> str:
+    """Short human figures: 999 -> '999', 1234 -> '1.2k', 56_789 -> '56.8k', 2_500_000 -> '2.5M'."""
+    for divisor, unit in _COMPACT_UNITS:
+        # 999_999 must read '1M', not '1000k'.
+        if abs(value) >= divisor * (0.9995 if divisor > 1_000 else 1):
+            scaled = value / divisor
+            text = f"{scaled:.1f}" if abs(scaled) < 100 else f"{scaled:.0f}"
+            return text.removesuffix(".0") + unit
+    return str(value)
+
+
+def trend_line(entry: EditionEntry) -> str:
+    """'▲ 212 upvotes · 14 comments · ★ 1.2k on GitHub', with only the figures we know."""
+    parts: list[str] = []
+    if entry.upvotes > 0:
+        parts.append(f"▲ {_count(entry.upvotes, 'upvote')}")
+    if entry.comments > 0:
+        parts.append(_count(entry.comments, "comment"))
+    if entry.stars is not None:
+        parts.append(f"★ {compact_number(entry.stars)} on GitHub")
+    return " · ".join(parts)
+
+
+def _count(value: int, noun: str) -> str:
+    return f"{compact_number(value)} {noun}{'' if value == 1 else 's'}"
+
+
+def http_url(value: str | None) -> str | None:
+    """The URL if it is a plain http(s) address, else None: `javascript:` never becomes a link."""
+    if not value:
+        return None
+    url = value.strip()
+    # urlsplit silently drops tabs and newlines, so reject whitespace and controls up front.
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url

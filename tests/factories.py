@@ -1,0 +1,81 @@
+"""Factories for the store's rows, so tests say only what matters to them."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from digest.store.models import (
+    Frequency,
+    Paper,
+    SignalSnapshot,
+    Subscriber,
+    SubscriberState,
+)
+
+_ids = itertools.count(1)
+
+
+def make_subscriber(
+    session: Session,
+    email: str | None = None,
+    *,
+    state: SubscriberState = SubscriberState.ACTIVE,
+    timezone: str = "UTC",
+    send_hour: int = 7,
+    frequency: Frequency = Frequency.DAILY,
+    send_weekday: int = 0,
+    topics: list[str] | None = None,
+) -> Subscriber:
+    subscriber = Subscriber(
+        email=email or f"reader{next(_ids)}@example.org",
+        state=state,
+        timezone=timezone,
+        send_hour=send_hour,
+        frequency=frequency,
+        send_weekday=send_weekday,
+        topics=topics or [],
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def make_paper(
+    session: Session,
+    *,
+    listed_on: date,
+    upvotes: int = 0,
+    comments: int = 0,
+    stars: int | None = None,
+    title: str | None = None,
+    observed_at: datetime | None = None,
+    source: str = "hf",
+) -> Paper:
+    number = next(_ids)
+    arxiv_id = f"2611.{number:05d}"
+    paper = Paper(
+        arxiv_id=arxiv_id,
+        title=title or f"Paper number {number}",
+        abstract=f"Abstract of paper {number}.",
+        authors=["Ada Lovelace"],
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        listed_on=listed_on,
+        source=source,
+    )
+    session.add(paper)
+    session.flush()
+    session.add(
+        SignalSnapshot(
+            paper_id=paper.id,
+            source=source,
+            upvotes=upvotes,
+            comments=comments,
+            stars=stars,
+            observed_at=observed_at or datetime(2000, 1, 1, tzinfo=UTC),
+        )
+    )
+    session.flush()
+    return paper

@@ -1,0 +1,35 @@
+from datetime import UTC, date, datetime, timedelta
+
+from digest.store.db import Database
+from digest.store.editions import build_edition, edition_entries, find_edition
+from tests.factories import make_paper
+
+DAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+def test_edition_ranks_and_freezes_the_top_papers(db: Database) -> None:
+    with db.session() as session:
+        low = make_paper(session, listed_on=DAY, upvotes=3)
+        high = make_paper(session, listed_on=DAY, upvotes=90)
+        mid = make_paper(session, listed_on=DAY, upvotes=20)
+        make_paper(session, listed_on=DAY - timedelta(days=30), upvotes=999)  # outside the window
+    with db.session() as session:
+        edition = build_edition(session, DAY, size=2, window_days=7, now=NOW)
+        assert edition is not None
+        assert [e.arxiv_id for e in edition_entries(session, edition)] == [high.arxiv_id, mid.arxiv_id]
+    with db.session() as session:
+        make_paper(session, listed_on=DAY, upvotes=5000)  # arrives after the edition was built
+    with db.session() as session:
+        again = build_edition(session, DAY, size=2, window_days=7, now=NOW + timedelta(hours=3))
+        assert again is not None and again.id == edition.id
+        entries = edition_entries(session, again)
+        assert [e.arxiv_id for e in entries] == [high.arxiv_id, mid.arxiv_id]
+        assert entries[0].upvotes == 90
+    assert low.arxiv_id not in {e.arxiv_id for e in entries}
+
+
+def test_no_papers_means_no_edition(db: Database) -> None:
+    with db.session() as session:
+        assert build_edition(session, DAY, size=10, window_days=7, now=NOW) is None
+        assert find_edition(session, DAY) is None

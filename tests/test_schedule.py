@@ -1,0 +1,47 @@
+from datetime import UTC, date, datetime
+
+from freezegun import freeze_time
+
+from digest.schedule import due_subscribers, is_due, local_today, send_moment
+from digest.store.db import Database
+from digest.store.models import Frequency, Subscriber
+from tests.factories import make_subscriber
+
+
+def test_send_moment_follows_daylight_saving() -> None:
+    # New York is UTC-4 in summer and UTC-5 in winter: 7:00 local moves in UTC.
+    assert send_moment("America/New_York", 7, date(2026, 7, 1)) == datetime(2026, 7, 1, 11, tzinfo=UTC)
+    assert send_moment("America/New_York", 7, date(2026, 12, 1)) == datetime(2026, 12, 1, 12, tzinfo=UTC)
+    # 2:30 does not exist on the spring-forward day; it still maps to one moment that day.
+    moment = send_moment("America/New_York", 2, date(2026, 3, 8))
+    assert moment.date() == date(2026, 3, 8)
+
+
+def test_local_today_differs_across_the_date_line() -> None:
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    assert local_today("Pacific/Auckland", now) == date(2026, 11, 26)
+    assert local_today("America/Los_Angeles", now) == date(2026, 11, 25)
+
+
+def test_weekly_subscriber_is_due_only_on_their_weekday() -> None:
+    weekly = Subscriber(timezone="UTC", send_hour=7, frequency=Frequency.WEEKLY, send_weekday=2)
+    wednesday, thursday = date(2026, 11, 25), date(2026, 11, 26)
+    assert is_due(weekly, wednesday, datetime(2026, 11, 25, 8, tzinfo=UTC))
+    assert not is_due(weekly, thursday, datetime(2026, 11, 26, 8, tzinfo=UTC))
+
+
+@freeze_time("2026-11-25 11:30:00")
+def test_due_subscribers_waits_for_the_local_send_hour(db: Database) -> None:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        berlin = make_subscriber(session, timezone="Europe/Berlin", send_hour=7)  # 12:30 local
+        waiting = make_subscriber(session, timezone="UTC", send_hour=12)  # 11:30 local
+        auckland = make_subscriber(session, timezone="Pacific/Auckland", send_hour=0)  # 00:30, 26th
+        due = [s.id for s in due_subscribers(session, date(2026, 11, 25), now, local_day_only=True)]
+        assert due == [berlin.id]
+        assert waiting.id not in due and auckland.id not in due
+        tomorrow = due_subscribers(session, date(2026, 11, 26), now, local_day_only=True)
+        assert [s.id for s in tomorrow] == [auckland.id]
+        # An operator sending a past edition reaches everyone whose moment for it passed.
+        past = due_subscribers(session, date(2026, 11, 24), now, local_day_only=False)
+        assert {s.id for s in past} == {berlin.id, waiting.id, auckland.id}
