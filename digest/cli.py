@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import date
@@ -74,7 +75,14 @@ def serve(
     settings = get_settings()
     database = _database(settings)
     enqueue = inline_dispatcher(database, settings) if send_inline else celery_dispatcher()
-    uvicorn.run(create_app(settings, database, enqueue), host=host, port=port, proxy_headers=True)
+    # No access log: request lines carry the signed tokens of confirm/unsubscribe links.
+    uvicorn.run(
+        create_app(settings, database, enqueue),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        access_log=False,
+    )
 
 
 def _celery(*arguments: str) -> None:
@@ -283,6 +291,7 @@ def stats() -> None:
 
 def main() -> None:
     """Entry point: expected errors print one line on stderr and exit non-zero."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -296,5 +305,11 @@ def main() -> None:
         print(f"digest: {exc}", file=sys.stderr)
         sys.exit(1)
     except OperationalError as exc:
-        print(f"digest: database error: {exc.orig}", file=sys.stderr)
+        reason = " ".join(str(exc.orig).split())
+        hint = (
+            " (run `digest db upgrade`)"
+            if "no such table" in reason or "does not exist" in reason
+            else ""
+        )
+        print(f"digest: database error: {reason}{hint}", file=sys.stderr)
         sys.exit(1)

@@ -43,13 +43,14 @@ def collect_stats(session: Session, last_editions: int = 7) -> Stats:
             .select_from(EditionItem)
             .where(EditionItem.edition_id == edition.id)
         )
-        by_status = dict(
-            session.execute(
+        by_status = {
+            status: count
+            for status, count in session.execute(
                 select(Delivery.status, func.count())
                 .where(Delivery.edition_id == edition.id)
                 .group_by(Delivery.status)
-            ).tuples()
-        )
+            )
+        }
         sent = by_status.pop(DeliveryStatus.SENT, 0)
         editions.append(EditionStats(edition.date, papers or 0, sent, sum(by_status.values())))
     return Stats(count_by_state(session), deliveries, editions)

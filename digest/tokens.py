@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -18,8 +20,21 @@ class Purpose(enum.StrEnum):
 
 @dataclass(frozen=True)
 class TokenSubject:
+    """Who a token is for: the subscriber id and a fingerprint of their address.
+
+    The address itself is not in the token (signed is not encrypted), so a forwarded or
+    logged link does not disclose it; the fingerprint makes a link die with its address.
+    """
+
     subscriber_id: int
-    email: str
+    email_fingerprint: str
+
+    def matches(self, email: str) -> bool:
+        return hmac.compare_digest(self.email_fingerprint, email_fingerprint(email))
+
+
+def email_fingerprint(email: str) -> str:
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
 
 
 def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
@@ -28,7 +43,7 @@ def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
 
 def make_token(secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
     """A URL-safe token binding the subscriber id and address to one purpose."""
-    return _serializer(secret_key, purpose).dumps([subscriber_id, email])
+    return _serializer(secret_key, purpose).dumps([subscriber_id, email_fingerprint(email)])
 
 
 def read_token(
@@ -44,6 +59,6 @@ def read_token(
     except BadSignature:
         raise InvalidToken("the link is not valid (it may have been cut or altered)") from None
     match payload:
-        case [int(subscriber_id), str(email)]:
-            return TokenSubject(subscriber_id, email)
+        case [int(subscriber_id), str(fingerprint)]:
+            return TokenSubject(subscriber_id, fingerprint)
     raise InvalidToken("the link is not valid")

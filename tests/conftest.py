@@ -21,7 +21,9 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Base
 
-POSTGRES_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("DIGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -57,14 +59,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def reset_schema(database: Database) -> None:
+    """Drop every table, Alembic's bookkeeping included (the PostgreSQL database is shared)."""
+    Base.metadata.drop_all(database.engine)
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """An empty store with the current schema, on SQLite and on PostgreSQL."""
     database = Database(database_url)
-    Base.metadata.drop_all(database.engine)
+    reset_schema(database)
     Base.metadata.create_all(database.engine)
     yield database
-    Base.metadata.drop_all(database.engine)
+    reset_schema(database)
     database.dispose()
 
 
@@ -93,8 +102,11 @@ class SmtpSink:
 
     def messages_to(self, address: str) -> list[EmailMessage]:
         with self.lock:
-            return [m for m, (_, rcpts) in zip(self.received, self.envelopes, strict=True)
-                    if address in rcpts]
+            return [
+                m
+                for m, (_, rcpts) in zip(self.received, self.envelopes, strict=True)
+                if address in rcpts
+            ]
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         content: bytes = envelope.original_content  # type: ignore[attr-defined]

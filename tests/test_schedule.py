@@ -10,8 +10,12 @@ from tests.factories import make_subscriber
 
 def test_send_moment_follows_daylight_saving() -> None:
     # New York is UTC-4 in summer and UTC-5 in winter: 7:00 local moves in UTC.
-    assert send_moment("America/New_York", 7, date(2026, 7, 1)) == datetime(2026, 7, 1, 11, tzinfo=UTC)
-    assert send_moment("America/New_York", 7, date(2026, 12, 1)) == datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert send_moment("America/New_York", 7, date(2026, 7, 1)) == datetime(
+        2026, 7, 1, 11, tzinfo=UTC
+    )
+    assert send_moment("America/New_York", 7, date(2026, 12, 1)) == datetime(
+        2026, 12, 1, 12, tzinfo=UTC
+    )
     # 2:30 does not exist on the spring-forward day; it still maps to one moment that day.
     moment = send_moment("America/New_York", 2, date(2026, 3, 8))
     assert moment.date() == date(2026, 3, 8)

@@ -131,7 +131,7 @@ def request_subscription(
 
 def _subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
     subscriber = session.get(Subscriber, subject.subscriber_id, with_for_update=True)
-    if subscriber is None or subscriber.email != subject.email:
+    if subscriber is None or not subject.matches(subscriber.email):
         raise InvalidToken("this link is for a subscription that no longer exists")
     return subscriber
 
@@ -159,7 +159,7 @@ def unsubscribe(session: Session, subject: TokenSubject, now: datetime | None = 
 def subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
     """The subscriber a verified token names, or InvalidToken if it is gone."""
     subscriber = session.get(Subscriber, subject.subscriber_id)
-    if subscriber is None or subscriber.email != subject.email:
+    if subscriber is None or not subject.matches(subscriber.email):
         raise InvalidToken("this link is for a subscription that no longer exists")
     return subscriber
 

@@ -34,7 +34,7 @@ from digest.store.migrate import upgrade
 from digest.store.models import Delivery, DeliveryStatus, Paper, Subscriber, SubscriberState
 from digest.web.app import create_app
 from digest.web.dispatch import celery_dispatcher
-from tests.conftest import REDIS_URL, TEST_SECRET, SmtpSink, free_port
+from tests.conftest import REDIS_URL, TEST_SECRET, SmtpSink, free_port, reset_schema
 from workers.app import make_celery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,8 +161,9 @@ def test_subscribe_confirm_receive_unsubscribe(
     smtp_sink: SmtpSink,
 ) -> None:
     settings = get_settings()
-    upgrade(settings.database_url)
     db = Database(settings.database_url)
+    reset_schema(db)
+    upgrade(settings.database_url)
     celery = make_celery()
     today = datetime.now(UTC).date()
 
@@ -228,6 +229,7 @@ def test_subscribe_confirm_receive_unsubscribe(
         assert reader.state == SubscriberState.UNSUBSCRIBED
         sent = session.scalars(select(Delivery).where(Delivery.subscriber_id == reader.id)).all()
         assert [d.status for d in sent] == [DeliveryStatus.SENT]
+    reset_schema(db)
     db.dispose()
 
 

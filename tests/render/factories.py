@@ -34,9 +34,7 @@ def make_entry(rank: int, **overrides: Any) -> EditionEntry:
 
 def parse(message: EmailMessage) -> EmailMessage:
     """Serialise as it goes over SMTP and parse back strictly (any defect raises)."""
-    parsed = email.message_from_bytes(
-        message.as_bytes(policy=policy.SMTP), policy=policy.strict
-    )
+    parsed = email.message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.strict)
     assert isinstance(parsed, EmailMessage)
     return parsed
 

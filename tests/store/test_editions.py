@@ -17,7 +17,10 @@ def test_edition_ranks_and_freezes_the_top_papers(db: Database) -> None:
     with db.session() as session:
         edition = build_edition(session, DAY, size=2, window_days=7, now=NOW)
         assert edition is not None
-        assert [e.arxiv_id for e in edition_entries(session, edition)] == [high.arxiv_id, mid.arxiv_id]
+        assert [e.arxiv_id for e in edition_entries(session, edition)] == [
+            high.arxiv_id,
+            mid.arxiv_id,
+        ]
     with db.session() as session:
         make_paper(session, listed_on=DAY, upvotes=5000)  # arrives after the edition was built
     with db.session() as session:

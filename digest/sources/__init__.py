@@ -1,0 +1,1 @@
+"""Paper sources: where trending papers come from (Hugging Face daily papers, files, a sample)."""

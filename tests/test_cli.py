@@ -1,0 +1,125 @@
+"""The `digest` command as an operator runs it: real processes, exit codes, messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SECRET, SmtpSink, free_port
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from digest.cli import main; main()", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
+    return {
+        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_SECRET_KEY": TEST_SECRET,
+        "DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: offline
+    }
+
+
+def test_demo_runs_offline_and_leaves_mail_to_open(tmp_path: Path) -> None:
+    env = {"DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}"}
+    result = run(["demo", "--dir", str(tmp_path / "demo")], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sample" in result.stdout
+    mail = tmp_path / "demo" / "mail"
+    messages = [
+        message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(mail.glob("*.eml"))
+    ]
+    confirmations = [m for m in messages if "List-Unsubscribe" not in m]
+    digests = [m for m in messages if "List-Unsubscribe" in m]
+    assert len(confirmations) == 2
+    assert sorted(str(m["To"]) for m in digests) == [
+        "ada@example.org",
+        "grace@example.org",
+        "lab-list@example.org",
+    ]
+    assert len(list(mail.glob("*.html"))) == len(messages)
+    assert str(mail) in result.stdout
+    # Running it again starts over rather than failing or piling up.
+    again = run(["demo", "--dir", str(tmp_path / "demo")], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(list(mail.glob("*.eml"))) == len(messages)
+
+
+def test_operator_commands_round_trip(
+    cli_env: dict[str, str], tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    assert run(["db", "upgrade"], cli_env, tmp_path).returncode == 0
+    fetched = run(["fetch", "--source", "sample"], cli_env, tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    added = run(
+        ["subscribers", "add", "Ops@Example.org", "--confirmed", "--send-hour", "0"],
+        cli_env,
+        tmp_path,
+    )
+    assert added.returncode == 0 and "ops@example.org: active" in added.stdout
+    assert "ops@example.org" in run(["subscribers", "list"], cli_env, tmp_path).stdout
+
+    preview = run(["preview", "ops@example.org"], cli_env, tmp_path)
+    assert preview.returncode == 0, preview.stderr
+    assert "unsubscribe" in preview.stdout.lower()
+    assert smtp_sink.received == []  # preview sends nothing
+
+    dry = run(["send", "--dry-run"], cli_env, tmp_path)
+    assert dry.returncode == 0 and "would send 1" in dry.stdout
+    assert smtp_sink.received == []
+    sent = run(["send"], cli_env, tmp_path)
+    assert sent.returncode == 0 and "sent 1" in sent.stdout, sent.stdout + sent.stderr
+    assert "sent 0" in run(["send"], cli_env, tmp_path).stdout
+    assert len(smtp_sink.received) == 1
+
+    stats = run(["stats"], cli_env, tmp_path)
+    assert "active 1" in stats.stdout and "sent 1" in stats.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env_update", "message"),
+    [
+        (["send", "--edition", "25/11/2026"], {}, "--edition must be a date"),
+        (["fetch", "--source", "nowhere"], {}, "nowhere"),
+        (["subscribers", "add", "not-an-address"], {}, "@"),
+        (
+            ["stats"],
+            {"DIGEST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+            "unreachable",
+        ),
+        (["stats"], {"DIGEST_SMTP_URL": "http://mail"}, "DIGEST_SMTP_URL"),
+        (
+            ["stats"],
+            {"DIGEST_ENV": "production", "DIGEST_SECRET_KEY": "changeme"},
+            "DIGEST_SECRET_KEY",
+        ),
+    ],
+)
+def test_expected_errors_are_one_line_without_traceback(
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    args: list[str],
+    env_update: dict[str, str],
+    message: str,
+) -> None:
+    run(["db", "upgrade"], cli_env, tmp_path)
+    result = run(args, {**cli_env, **env_update}, tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

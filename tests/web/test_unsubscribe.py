@@ -1,0 +1,140 @@
+"""GET and POST /unsubscribe?token=: a GET never changes state; POST and one-click do, once."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Subscriber, SubscriberState
+from digest.tokens import Purpose
+from tests.web.support import add, subscriber, tampered, token
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+@pytest.fixture
+def active(db: Database) -> Subscriber:
+    return add(db, "reader@example.com", SubscriberState.ACTIVE)
+
+
+@pytest.fixture
+def link(settings: Settings, active: Subscriber) -> dict[str, str]:
+    return {"token": token(settings, Purpose.UNSUBSCRIBE, active)}
+
+
+def test_get_shows_address_and_one_button_without_changing_state(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    response = client.get("/unsubscribe", params=link)
+
+    assert response.status_code == 200
+    assert "reader@example.com" in response.text
+    assert f'<form method="post" action="/unsubscribe?token={link["token"]}">' in response.text
+    assert response.text.count("<button") == 1
+    assert subscriber(db, "reader@example.com").state is SubscriberState.ACTIVE
+
+
+def test_post_unsubscribes_and_twice_is_fine(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    first = client.post("/unsubscribe", params=link)
+
+    assert first.status_code == 200
+    assert "You're unsubscribed" in first.text
+    assert 'href="/">Subscribe again' in first.text
+    row = subscriber(db, "reader@example.com")
+    assert row.state is SubscriberState.UNSUBSCRIBED
+    assert row.unsubscribed_at is not None
+
+    second = client.post("/unsubscribe", params=link)
+
+    assert second.status_code == 200
+    again = subscriber(db, "reader@example.com")
+    assert again.state is SubscriberState.UNSUBSCRIBED
+    assert again.unsubscribed_at == row.unsubscribed_at
+
+
+def test_get_after_unsubscribing_says_so_without_a_button(
+    client: TestClient, link: dict[str, str]
+) -> None:
+    client.post("/unsubscribe", params=link)
+
+    response = client.get("/unsubscribe", params=link)
+
+    assert response.status_code == 200
+    assert "does not receive the digest" in response.text
+    assert "<button" not in response.text
+
+
+def test_one_click_form_encoded(db: Database, client: TestClient, link: dict[str, str]) -> None:
+    response = client.post("/unsubscribe", params=link, data=ONE_CLICK)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == "You are unsubscribed.\n"
+    assert subscriber(db, "reader@example.com").state is SubscriberState.UNSUBSCRIBED
+
+
+def test_one_click_multipart(db: Database, client: TestClient, link: dict[str, str]) -> None:
+    response = client.post(
+        "/unsubscribe", params=link, files={"List-Unsubscribe": (None, b"One-Click")}
+    )
+
+    assert response.status_code == 200
+    assert subscriber(db, "reader@example.com").state is SubscriberState.UNSUBSCRIBED
+
+
+def test_pending_subscriber_can_unsubscribe(
+    db: Database, client: TestClient, settings: Settings
+) -> None:
+    row = add(db, "pending@example.com", SubscriberState.PENDING)
+
+    client.post("/unsubscribe", params={"token": token(settings, Purpose.UNSUBSCRIBE, row)})
+
+    assert subscriber(db, "pending@example.com").state is SubscriberState.UNSUBSCRIBED
+
+
+def test_suppressed_subscriber_stays_suppressed(
+    db: Database, client: TestClient, settings: Settings
+) -> None:
+    row = add(db, "bounced@example.com", SubscriberState.BOUNCED)
+
+    response = client.post(
+        "/unsubscribe", params={"token": token(settings, Purpose.UNSUBSCRIBE, row)}, data=ONE_CLICK
+    )
+
+    assert response.status_code == 200
+    assert subscriber(db, "bounced@example.com").state is SubscriberState.BOUNCED
+
+
+@pytest.mark.parametrize("one_click", [False, True])
+@pytest.mark.parametrize("kind", ["tampered", "missing", "confirm token"])
+def test_bad_token_post_is_400_and_changes_nothing(
+    db: Database,
+    client: TestClient,
+    settings: Settings,
+    active: Subscriber,
+    kind: str,
+    one_click: bool,
+) -> None:
+    good = token(settings, Purpose.UNSUBSCRIBE, active)
+    params = {
+        "tampered": {"token": tampered(good)},
+        "missing": {},
+        "confirm token": {"token": token(settings, Purpose.CONFIRM, active)},
+    }[kind]
+
+    response = client.post("/unsubscribe", params=params, data=ONE_CLICK if one_click else {})
+
+    assert response.status_code == 400
+    assert subscriber(db, "reader@example.com").state is SubscriberState.ACTIVE
+
+
+def test_bad_token_get_is_400(client: TestClient, link: dict[str, str]) -> None:
+    response = client.get("/unsubscribe", params={"token": tampered(link["token"])})
+
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
+    assert "<button" not in response.text
