@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from digest.settings import Settings
 from digest.tokens import Purpose, make_token
@@ -35,3 +35,21 @@ def archive_url(settings: Settings, day: date | None = None) -> str:
 
 def home_url(settings: Settings) -> str:
     return _url(settings, "/")
+
+
+def http_url(value: str | None) -> str | None:
+    """The URL if it is a plain absolute http(s) address, else None.
+
+    Every link built from a source's data passes through here, so `javascript:`, `data:`
+    and relative or malformed addresses never become an href.
+    """
+    if not value:
+        return None
+    url = value.strip()
+    # urlsplit silently drops tabs and newlines, so reject whitespace and controls up front.
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url

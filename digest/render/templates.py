@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from digest.links import http_url
 from digest.rank.entries import EditionEntry
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -89,17 +89,3 @@ def trend_line(entry: EditionEntry) -> str:
 
 def _count(value: int, noun: str) -> str:
     return f"{compact_number(value)} {noun}{'' if value == 1 else 's'}"
-
-
-def http_url(value: str | None) -> str | None:
-    """The URL if it is a plain http(s) address, else None: `javascript:` never becomes a link."""
-    if not value:
-        return None
-    url = value.strip()
-    # urlsplit silently drops tabs and newlines, so reject whitespace and controls up front.
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        return None
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url

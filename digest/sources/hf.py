@@ -12,10 +12,10 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from digest import links
 from digest.errors import SourceError
 from digest.sources.base import FetchedPaper, FetchResult, normalise_arxiv_id, pdf_url
 
@@ -199,13 +199,7 @@ def authors(value: object) -> list[str]:
 
 def http_url(value: object) -> str | None:
     """An absolute http(s) URL, or None (drops `javascript:`, relative paths, junk)."""
-    cleaned = text(value)
-    if cleaned is None or " " in cleaned:
-        return None
-    parts = urlsplit(cleaned)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return cleaned
+    return links.http_url(text(value))
 
 
 def count(value: object) -> int | None:

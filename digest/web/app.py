@@ -32,7 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digest import links
 from digest.addresses import normalise_email
 from digest.errors import ConfigError, ExpiredToken, InvalidEmail, InvalidToken
+from digest.links import http_url
 from digest.rank.entries import EditionEntry
+from digest.render.templates import shorten_authors, trend_line
 from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
 from digest.store.editions import edition_entries, latest_edition
@@ -56,7 +58,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 20
 LANDING_PAPERS = 10
-MAX_AUTHORS_SHOWN = 3
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 TIMEZONE_AREAS = frozenset(
@@ -147,39 +148,12 @@ class FieldError:
     message: str
 
 
-def http_url(value: str | None) -> str | None:
-    """The URL if it is a plain http(s) link, else None (never a javascript: link)."""
-    if not value:
-        return None
-    parts = urlsplit(value)
-    return value if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
-def trend_line(entry: EditionEntry) -> str:
-    """A short human summary of the signals that ranked a paper."""
-    parts = [_count(entry.upvotes, "upvote")]
-    if entry.comments:
-        parts.append(_count(entry.comments, "comment"))
-    if entry.stars:
-        parts.append(_count(entry.stars, "GitHub star"))
-    return " · ".join(parts)
-
-
-def authors_line(authors: list[str]) -> str:
-    shown = ", ".join(authors[:MAX_AUTHORS_SHOWN])
-    return f"{shown} et al." if len(authors) > MAX_AUTHORS_SHOWN else shown
-
-
 def paper_card(entry: EditionEntry) -> PaperCard:
     return PaperCard(
         rank=entry.rank,
         title=entry.title,
         url=http_url(entry.url),
-        authors=authors_line(entry.authors),
+        authors=shorten_authors(entry.authors),
         trend=trend_line(entry),
         code_url=http_url(entry.code_url),
     )

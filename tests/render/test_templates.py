@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from jinja2 import UndefinedError
 
+from digest.links import http_url
 from digest.render.templates import (
     compact_number,
     environment,
     excerpt,
-    http_url,
     one_line,
     shorten_authors,
     trend_line,

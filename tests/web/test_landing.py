@@ -7,10 +7,8 @@ from datetime import timedelta
 
 from starlette.testclient import TestClient
 
-from digest.rank.entries import EditionEntry
 from digest.store.db import Database
 from digest.store.types import utcnow
-from digest.web.app import authors_line, http_url, trend_line
 from tests.web.support import PaperSpec, add_edition
 
 
@@ -64,7 +62,7 @@ def test_landing_lists_latest_edition_in_rank_order(
     titles = re.findall(r'class="title" href="[^"]+"[^>]*>([^<]+)<', html)
     assert titles == ["Loud paper", "Middle paper", "Quiet paper"]
     assert 'href="https://arxiv.org/abs/2501.00002"' in html
-    assert "1,200 upvotes · 3 comments · 45 GitHub stars" in html
+    assert "▲ 1.2k upvotes · 3 comments · ★ 45 on GitHub" in html
     assert "A One, B Two, C Three et al." in html
 
 
@@ -88,23 +86,3 @@ def test_landing_escapes_paper_text_and_refuses_script_links(
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "javascript:" not in html
-
-
-def test_trend_line_and_authors_line() -> None:
-    entry = EditionEntry(
-        rank=1,
-        score=1.0,
-        arxiv_id="1",
-        title="t",
-        abstract="",
-        url="u",
-        upvotes=1,
-        comments=0,
-        stars=None,
-    )
-    assert trend_line(entry) == "1 upvote"
-    assert authors_line([]) == ""
-    assert authors_line(["A", "B"]) == "A, B"
-    assert http_url("https://arxiv.org/abs/1") == "https://arxiv.org/abs/1"
-    assert http_url("javascript:alert(1)") is None
-    assert http_url(None) is None
