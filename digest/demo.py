@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -90,13 +93,25 @@ def _fetch(db: Database, settings: Settings, console: Console) -> IngestReport:
     today = utcnow().date()
     with make_http_client(settings) as client:
         try:
-            report = fetch_and_store(db, source_for_name("hf", settings, client), today)
+            with _quiet("digest.sources"):  # an offline demo is expected; say it once, below
+                report = fetch_and_store(db, source_for_name("hf", settings, client), today)
             if report.seen:
                 return report
             console.print("  live source   Hugging Face listed nothing today; using the sample")
         except SourceError as exc:
             console.print(f"  live source   unreachable ({exc}); using the built-in sample papers")
         return fetch_and_store(db, source_for_name("sample", settings, client), today)
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _subscribe_and_confirm(db: Database, settings: Settings, address: str, mail: Path) -> None:
