@@ -79,7 +79,10 @@ class Subscriber(Base):
     send_hour: Mapped[int] = mapped_column(Integer, default=7)
     frequency: Mapped[Frequency] = mapped_column(_enum(Frequency), default=Frequency.DAILY)
     send_weekday: Mapped[int] = mapped_column(Integer, default=0)  # Monday; weekly only
-    topics: Mapped[list[str]] = mapped_column(default=list)
+    topics: Mapped[list[str]] = mapped_column(default=list)  # free text, e.g. "diffusion"
+    categories: Mapped[list[str]] = mapped_column(default=list)  # arXiv, e.g. "cs.CL"
+    authors: Mapped[list[str]] = mapped_column(default=list)  # author names to follow
+    edition_size: Mapped[int] = mapped_column(Integer, default=10)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     confirmation_sent_at: Mapped[datetime | None]
@@ -170,6 +173,24 @@ class EditionItem(Base):
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     paper: Mapped[Paper] = relationship()
+
+
+class Feedback(Base):
+    """A subscriber's "more like this" (+1) or "less like this" (-1) on one paper."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "paper_id", name="uq_feedback_subscriber_paper"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    rating: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Delivery(Base):
