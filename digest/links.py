@@ -29,6 +29,14 @@ def preferences_url(settings: Settings, subscriber_id: int, email: str) -> str:
     return _url(settings, "/preferences", token=token)
 
 
+def feedback_url(
+    settings: Settings, subscriber_id: int, email: str, arxiv_id: str, more: bool
+) -> str:
+    """The "more/less like this" link of one paper; the page it opens asks to confirm."""
+    token = make_token(settings.secret_key, Purpose.FEEDBACK, subscriber_id, email)
+    return _url(settings, "/feedback", token=token, paper=arxiv_id, vote="more" if more else "less")
+
+
 def archive_url(settings: Settings, day: date | None = None) -> str:
     return _url(settings, f"/archive/{day.isoformat()}" if day else "/archive")
 

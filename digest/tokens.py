@@ -16,6 +16,7 @@ class Purpose(enum.StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,6 @@ class EditionEntry:
     comments: int = 0
     stars: int | None = None
     source: str = ""
+    paper_id: int = 0
+    why: str = ""  # one short line: why this paper is in this reader's digest
+    categories: list[str] = field(default_factory=list)

@@ -131,6 +131,8 @@ def edition_entries(session: Session, edition: Edition) -> list[EditionEntry]:
                 comments=snapshot.comments if snapshot else 0,
                 stars=snapshot.stars if snapshot else None,
                 source=paper.source,
+                paper_id=paper.id,
+                categories=list(paper.categories),
             )
         )
     return entries
