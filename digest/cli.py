@@ -27,6 +27,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Operator tools for subscribers.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
+bounces_app = typer.Typer(help="Bounce and complaint reports.", no_args_is_help=True)
+app.add_typer(bounces_app, name="bounces")
 console = Console()
 
 
@@ -114,24 +116,49 @@ def db_upgrade() -> None:
 
 @app.command()
 def fetch(
-    day: Annotated[str | None, typer.Option("--date", help="Day to fetch (YYYY-MM-DD)")] = None,
-    source: Annotated[str, typer.Option(help="hf, sample or file:PATH")] = "hf",
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day to fetch, or last day with --since")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Backfill every day from this one (YYYY-MM-DD)")
+    ] = None,
+    source: Annotated[str, typer.Option(help="hf, arxiv, sample or file:PATH")] = "hf",
 ) -> None:
-    """Ingest papers now."""
-    from digest.sources.http import make_http_client
-    from digest.sources.ingest import fetch_and_store, source_for_name
+    """Ingest papers now: one day (default today), or every day from --since on."""
+    from digest.sources.ingest import IngestReport, run_fetch
 
     settings = get_settings()
     database = _database(settings)
-    target = _parse_day(day, "--date") or utcnow().date()
-    with make_http_client(settings) as client:
-        report = fetch_and_store(database, source_for_name(source, settings, client), target)
+    end = _parse_day(day, "--date") or utcnow().date()
+    start = _parse_day(since, "--since") or end
+    if start > end:
+        raise DigestError(f"--since {start} is after the last day to fetch, {end}")
+    with Progress(
+        TextColumn("fetching {task.fields[day]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=start == end,
+    ) as progress:
+        task = progress.add_task("fetch", total=(end - start).days + 1, day=start.isoformat())
+
+        def day_done(done: date, report: IngestReport) -> None:
+            progress.update(task, advance=1, day=f"{done} ({report.seen} papers so far)")
+
+        report = run_fetch(database, settings, source, start, end, on_day=day_done)
+    window = str(start) if start == end else f"{start}..{end}"
     console.print(
-        f"{report.source} {report.day}: {report.seen} seen, {report.new} new, "
-        f"{report.updated} updated, {len(report.skipped)} skipped in {report.duration:.1f}s"
+        f"{report.source} {window}: {report.seen} seen, {report.new} new, "
+        f"{report.updated} updated, {report.skipped_count} skipped, "
+        f"{report.unchanged} unchanged pages in {report.duration:.1f}s"
     )
-    for identifier, reason in report.skipped:
-        console.print(f"  skipped {identifier}: {reason}")
+    for identifier, reason in report.skipped[:20]:
+        console.print(f"  skipped {identifier}: {reason}", markup=False)
+    if report.skipped_count > 20:
+        console.print(f"  … and {report.skipped_count - 20} more (see the log)")
+    if report.error:
+        raise DigestError(f"fetch from {report.source} incomplete: {report.error}")
 
 
 @app.command()
@@ -167,8 +194,9 @@ def send(
         )
     verb = "would send" if dry_run else "sent"
     console.print(
-        f"due {counts.due} · {verb} {counts.skipped if dry_run else counts.sent} · "
-        f"skipped {0 if dry_run else counts.skipped} · deferred {counts.deferred} · "
+        f"due {counts.due} · {verb} {counts.sent} · "
+        f"nothing new for {counts.empty} · skipped {0 if dry_run else counts.skipped} · "
+        f"deferred {counts.deferred} · "
         f"bounced {counts.bounced} · failed {counts.failed}"
     )
     for error in sorted(set(counts.errors))[:5]:
@@ -228,6 +256,32 @@ def subscribers_add(
     console.print(f"{address}: {state}")
 
 
+@subscribers_app.command("follow")
+def subscribers_follow(
+    email: Annotated[str, typer.Argument()],
+    topics: Annotated[str | None, typer.Option(help="Comma-separated topics ('' clears)")] = None,
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated arXiv categories, e.g. cs.CL")
+    ] = None,
+    authors: Annotated[str | None, typer.Option(help="Comma-separated author names")] = None,
+    papers: Annotated[int | None, typer.Option(help="Papers per edition")] = None,
+) -> None:
+    """Change what a subscriber follows and how many papers they get."""
+    from digest.store.follows import FollowChanges, change_follows
+
+    database = _database(get_settings())
+    with database.session() as session:
+        subscriber = change_follows(
+            session, email, FollowChanges(topics, categories, authors, papers)
+        )
+        console.print(
+            f"{subscriber.email}: topics [{', '.join(subscriber.topics)}] · "
+            f"categories [{', '.join(subscriber.categories)}] · "
+            f"authors [{', '.join(subscriber.authors)}] · {subscriber.edition_size} papers",
+            markup=False,
+        )
+
+
 @subscribers_app.command("list")
 def subscribers_list(
     state: Annotated[str | None, typer.Option(help="Only this state")] = None,
@@ -242,7 +296,7 @@ def subscribers_list(
         choices = ", ".join(s.value for s in SubscriberState)
         raise DigestError(f"--state must be one of {choices}") from None
     database = _database(get_settings())
-    table = Table("email", "state", "timezone", "hour", "frequency", "topics")
+    table = Table("email", "state", "timezone", "hour", "frequency", "follows")
     with database.session() as session:
         for s in list_subscribers(session, wanted):
             table.add_row(
@@ -251,7 +305,7 @@ def subscribers_list(
                 s.timezone,
                 str(s.send_hour),
                 s.frequency.value,
-                ", ".join(s.topics),
+                ", ".join([*s.topics, *s.categories, *s.authors]),
             )
     console.print(table)
 
@@ -269,24 +323,60 @@ def subscribers_remove(email: Annotated[str, typer.Argument()]) -> None:
     console.print(f"removed {email}")
 
 
+@bounces_app.command("import")
+def bounces_import(
+    path: Annotated[
+        Path | None, typer.Argument(help="Maildir to read (default: DIGEST_BOUNCE_MAILDIR)")
+    ] = None,
+) -> None:
+    """Read new bounce and complaint reports from a Maildir and suppress those addresses."""
+    from digest.mail.bounces import import_maildir
+
+    settings = get_settings()
+    folder = path or settings.bounce_maildir
+    if folder is None:
+        raise DigestError("give the Maildir to read, or set DIGEST_BOUNCE_MAILDIR")
+    report = import_maildir(_database(settings), folder)
+    console.print(
+        f"{report.messages} reports: {report.bounced} bounced, {report.complained} complained, "
+        f"{report.already} already suppressed, {report.unknown} unknown, "
+        f"{report.invalid} invalid, {report.ignored} ignored, {report.unreadable} unreadable"
+    )
+
+
 @app.command()
 def stats() -> None:
-    """Subscribers by state, the last editions, deliveries by outcome."""
-    from digest.stats import collect_stats
+    """Subscribers by state, deliveries by outcome, the last editions' runs."""
+    from digest.stats import collect_stats, describe_edition
 
     database = _database(get_settings())
     with database.session() as session:
         report = collect_stats(session)
     console.print(
-        "subscribers: " + (", ".join(f"{k} {v}" for k, v in report.subscribers.items()) or "none")
+        "subscribers: " + (", ".join(f"{k} {v}" for k, v in report.subscribers.items()) or "none"),
+        soft_wrap=True,
     )
     console.print(
-        "deliveries: " + (", ".join(f"{k} {v}" for k, v in report.deliveries.items()) or "none")
+        "deliveries: " + (", ".join(f"{k} {v}" for k, v in report.deliveries.items()) or "none"),
+        soft_wrap=True,
     )
-    table = Table("edition", "papers", "sent", "other")
+    console.print("editions:" if report.editions else "editions: none")
     for row in report.editions:
-        table.add_row(row.day.isoformat(), str(row.papers), str(row.sent), str(row.other))
-    console.print(table)
+        for line in describe_edition(row):
+            console.print(line, markup=False, soft_wrap=True)
+
+
+@app.command()
+def doctor() -> None:
+    """Check DKIM, the From domain, the base URL and SMTP with TLS; non-zero if any fails."""
+    from digest.doctor import Status, run_checks
+
+    checks = run_checks(get_settings())
+    for check in checks:
+        typer.echo(check.line())
+    failed = sum(check.status is Status.FAIL for check in checks)
+    if failed:
+        raise DigestError(f"doctor: {failed} check{'s' if failed > 1 else ''} failed")
 
 
 def main() -> None:

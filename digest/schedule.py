@@ -44,6 +44,46 @@ def days_in_progress(session: Session, now: datetime) -> list[date]:
     return sorted({local_today(zone, now) for zone in active_timezones(session)})
 
 
+def due_page(
+    session: Session,
+    day: date,
+    now: datetime,
+    *,
+    after_id: int,
+    page_size: int,
+    local_day_only: bool,
+    only_email: str | None = None,
+) -> tuple[list[tuple[int, datetime]], int | None]:
+    """One page of (subscriber id, send moment) due for `day`, and the id to continue after.
+
+    Due: active, the send moment for `day` has passed, and no edition of `day` or later
+    was delivered to them (so a timezone change never sends an edition twice or an older
+    one after a newer). With `local_day_only`, only those for whom `day` is today where
+    they live. Pages by id, so memory does not grow with the number of subscribers.
+    """
+    same_or_later = exists().where(
+        Delivery.subscriber_id == Subscriber.id,
+        Delivery.edition_id == Edition.id,
+        Edition.date >= day,
+    )
+    query = (
+        select(Subscriber)
+        .where(Subscriber.state == SubscriberState.ACTIVE, Subscriber.id > after_id, ~same_or_later)
+        .order_by(Subscriber.id)
+        .limit(page_size)
+    )
+    if only_email is not None:
+        query = query.where(Subscriber.email == only_email)
+    subscribers = list(session.scalars(query))
+    due = [
+        (s.id, send_moment(s.timezone, s.send_hour, day))
+        for s in subscribers
+        if (not local_day_only or local_today(s.timezone, now) == day) and is_due(s, day, now)
+    ]
+    next_after = subscribers[-1].id if len(subscribers) == page_size else None
+    return due, next_after
+
+
 def due_subscribers(
     session: Session,
     day: date,
@@ -51,28 +91,19 @@ def due_subscribers(
     *,
     local_day_only: bool,
     only_email: str | None = None,
-    batch_size: int = 500,
+    page_size: int = 1000,
 ) -> Iterator[Subscriber]:
-    """Active subscribers whose send moment for `day` has passed and who lack its delivery.
-
-    With `local_day_only`, only those for whom `day` is today where they live (the planner's
-    rule, so nobody gets yesterday's edition after today's).
-    """
-    already = exists().where(
-        Delivery.subscriber_id == Subscriber.id,
-        Delivery.edition_id == Edition.id,
-        Edition.date == day,
-    )
-    query = (
-        select(Subscriber)
-        .where(Subscriber.state == SubscriberState.ACTIVE, ~already)
-        .order_by(Subscriber.id)
-        .execution_options(yield_per=batch_size)
-    )
-    if only_email is not None:
-        query = query.where(Subscriber.email == only_email)
-    for subscriber in session.scalars(query):
-        if local_day_only and local_today(subscriber.timezone, now) != day:
-            continue
-        if is_due(subscriber, day, now):
-            yield subscriber
+    """The due subscribers themselves (see `due_page`), for callers that want rows."""
+    after: int | None = 0
+    while after is not None:
+        due, after = due_page(
+            session,
+            day,
+            now,
+            after_id=after,
+            page_size=page_size,
+            local_day_only=local_day_only,
+            only_email=only_email,
+        )
+        for subscriber_id, _ in due:
+            yield session.get_one(Subscriber, subscriber_id)

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     contact: str | None = None
 
     task_queue: str = "digest"
+
+    # Ranking (see the README's "Ranking" section for the formula).
+    trend_window_hours: float = Field(default=24.0, gt=0)
+    trend_gravity: float = Field(default=1.8, ge=0)
+    trend_weight_velocity: float = Field(default=1.0, ge=0)
+    trend_weight_stars: float = Field(default=1.0, ge=0)
+    trend_weight_comments: float = Field(default=2.0, ge=0)
+    trend_weight_total: float = Field(default=0.25, ge=0)
+    candidate_pool_size: int = Field(default=500, ge=1, le=20000)
+    relevance_weight: float = Field(default=0.6, ge=0, le=1)
+    feedback_weight: float = Field(default=0.75, ge=0)
+    trending_slots: int = Field(default=3, ge=0, le=100)
+    near_duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
+    skip_empty_days: bool = True
     list_name: str = "Trending Papers"
     edition_size: int = Field(default=10, ge=1, le=100)
     candidate_days: int = Field(default=7, ge=1, le=60)
@@ -49,6 +63,46 @@ class Settings(BaseSettings):
     plan_interval_minutes: int = Field(default=5, ge=1)
     http_timeout_seconds: float = Field(default=20.0, gt=0)
     confirm_max_age_hours: int = Field(default=48, ge=1)
+
+    # Deliverability: DKIM signing in the app, the mailto: unsubscribe, the footer's postal line.
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    dkim_domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+    unsubscribe_mailbox: str | None = Field(
+        default=None, pattern=r"^[^\s<>@,;:\"?]+@[^\s<>@,;:\"?]+$"
+    )
+    postal_address: str | None = Field(default=None, max_length=300)
+
+    # Ingestion: polite HTTP, paging, and arXiv's one-request-every-3-seconds rule.
+    http_retries: int = Field(default=3, ge=0, le=10)
+    http_backoff_seconds: float = Field(default=1.0, ge=0)
+    http_max_retry_after_seconds: float = Field(default=300.0, ge=0)
+    http_max_bytes: int = Field(default=20_000_000, ge=1024)
+    hf_page_size: int = Field(default=100, ge=1, le=100)
+    arxiv_page_size: int = Field(default=200, ge=1, le=2000)
+    arxiv_interval_seconds: float = Field(default=3.0, ge=0)
+    arxiv_lock_url: str | None = None  # Redis for the shared arXiv lock; default broker_url
+    arxiv_default_categories: str = "cs.AI,cs.CL,cs.CV,cs.LG"
+
+    # Delivery: batches, the shared send rate, retries, leases, bounce intake.
+    send_batch_size: int = Field(default=100, ge=1, le=5000)
+    send_rate_per_second: float = Field(default=0.0, ge=0)  # across all workers; 0: no limit
+    send_lease_seconds: int = Field(default=600, ge=5)
+    retry_base_seconds: float = Field(default=60.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    give_up_hours: float = Field(default=24.0, gt=0)
+    bounce_maildir: Path | None = None
+    webhook_secret: str | None = Field(default=None, min_length=16)
+
+    # Web abuse limits: POST /subscribe counters kept in Redis, shared by every web process.
+    redis_url: str | None = None  # None: the broker URL
+    subscribe_limit_per_ip: int = Field(default=30, ge=1)
+    subscribe_limit_per_address: int = Field(default=5, ge=1)
+    rate_limit_window_seconds: int = Field(default=3600, ge=1)
+
+    @property
+    def rate_limit_redis_url(self) -> str:
+        return self.redis_url or self.broker_url
 
     @field_validator("base_url", "hf_api_url", "arxiv_api_url", "arxiv_rss_url")
     @classmethod

@@ -28,6 +28,7 @@ def make_subscriber(
     frequency: Frequency = Frequency.DAILY,
     send_weekday: int = 0,
     topics: list[str] | None = None,
+    edition_size: int = 10,
 ) -> Subscriber:
     subscriber = Subscriber(
         email=email or f"reader{next(_ids)}@example.org",
@@ -37,6 +38,7 @@ def make_subscriber(
         frequency=frequency,
         send_weekday=send_weekday,
         topics=topics or [],
+        edition_size=edition_size,
     )
     session.add(subscriber)
     session.flush()

@@ -123,3 +123,27 @@ def test_expected_errors_are_one_line_without_traceback(
     assert "Traceback" not in result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_operators_edit_what_a_subscriber_follows(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run(["db", "upgrade"], cli_env, tmp_path)
+    run(["subscribers", "add", "reader@example.org", "--confirmed"], cli_env, tmp_path)
+    changed = run(
+        [
+            "subscribers", "follow", "Reader@Example.org", "--topics", "diffusion, agents",
+            "--categories", "cs.CL", "--authors", "Ada Lovelace", "--papers", "5",
+        ],
+        cli_env,
+        tmp_path,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "topics [diffusion, agents]" in changed.stdout and "5 papers" in changed.stdout
+    listed = run(["subscribers", "list"], cli_env, tmp_path).stdout
+    assert "cs.CL" in listed and "Ada Lovelace" in listed
+    bad = run(["subscribers", "follow", "reader@example.org", "--categories", "not a category"],
+              cli_env, tmp_path)  # fmt: skip
+    assert bad.returncode == 1 and "arXiv category" in bad.stderr
+    cleared = run(
+        ["subscribers", "follow", "reader@example.org", "--topics", ""], cli_env, tmp_path
+    )
+    assert "topics []" in cleared.stdout and "categories [cs.CL]" in cleared.stdout

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from celery import Celery
 
+from digest.mail.ratelimit import SendLimiter, make_limiter
 from digest.settings import get_settings
 from digest.store.db import Database
 
@@ -35,9 +36,18 @@ def make_celery() -> Celery:
                 "task": "workers.tasks.fetch_papers",
                 "schedule": timedelta(minutes=settings.fetch_interval_minutes),
             },
+            "fetch-arxiv": {
+                "task": "workers.tasks.fetch_papers",
+                "schedule": timedelta(minutes=settings.fetch_interval_minutes),
+                "kwargs": {"source": "arxiv"},
+            },
             "plan-deliveries": {
                 "task": "workers.tasks.plan_deliveries",
                 "schedule": timedelta(minutes=settings.plan_interval_minutes),
+            },
+            "import-bounces": {
+                "task": "workers.tasks.import_bounces",
+                "schedule": timedelta(minutes=10),
             },
         },
     )
@@ -45,6 +55,13 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+
+
+@lru_cache(maxsize=1)
+def send_limiter() -> SendLimiter:
+    """The send rate shared by every worker (Redis), or none when unlimited."""
+    settings = get_settings()
+    return make_limiter(settings.redis_url or settings.broker_url, settings.send_rate_per_second)
 
 
 @lru_cache(maxsize=1)

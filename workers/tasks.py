@@ -3,60 +3,68 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date, datetime
 
-from digest.errors import SourceError
+from digest.mail.bounces import import_maildir
 from digest.mail.confirmations import send_confirmation
-from digest.mail.deliver import deliver_edition
-from digest.mail.plan import plan_batches
+from digest.mail.deliver import deliver_batch
+from digest.mail.notices import send_already_subscribed
+from digest.mail.plan import plan_deliveries as plan
+from digest.mail.queue import editions_with_work
 from digest.mail.smtp import TemporaryFailure
 from digest.settings import get_settings
-from digest.sources.http import make_http_client
-from digest.sources.ingest import fetch_and_store, source_for_name
+from digest.sources.ingest import scheduled_fetch
 from digest.store.types import utcnow
-from workers.app import app, database
+from workers.app import app, database, send_limiter
 
 log = logging.getLogger(__name__)
 
 
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]
 def fetch_papers(day: str | None = None, source: str = "hf") -> None:
-    """Ingest the day's papers (default: today in UTC); a failing source is logged."""
-    settings = get_settings()
-    with make_http_client(settings) as client:
-        try:
-            report = fetch_and_store(
-                database(),
-                source_for_name(source, settings, client),
-                date.fromisoformat(day) if day else utcnow().date(),
-            )
-        except SourceError as exc:
-            log.warning("fetch skipped: %s", exc)
-            return
-    log.info("fetched %s", report)
+    """Ingest from the last good run through `day` (default today, UTC); each run is recorded."""
+    report = scheduled_fetch(
+        database(), get_settings(), source, date.fromisoformat(day) if day else None
+    )
+    if report.error:
+        log.warning("fetch from %s incomplete: %s", source, report.error)
+
+
+def _moment(now: str | None) -> datetime:
+    moment = datetime.fromisoformat(now) if now else utcnow()
+    if moment.tzinfo is None:
+        raise ValueError(f"a timezone-aware moment is needed, got {now!r}")
+    return moment
 
 
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]
 def plan_deliveries(now: str | None = None) -> int:
-    """Find who is due (now, or at the given ISO moment) and fan out a send task per batch."""
-    moment = datetime.fromisoformat(now) if now else utcnow()
-    if moment.tzinfo is None:
-        raise ValueError(f"plan_deliveries needs a timezone-aware moment, got {now!r}")
-    batches = plan_batches(database(), moment)
-    for batch in batches:
-        send_edition_batch.delay(batch.day.isoformat(), batch.subscriber_ids, moment.isoformat())
-    return len(batches)
+    """Queue everyone who is due (now, or at the given ISO moment) and fan out send tasks.
+
+    Tasks carry only the edition id; the rows to send live in the database, so a task
+    lost with Redis is replaced at the next planner run and a redelivered one finds
+    nothing left to claim.
+    """
+    moment = _moment(now)
+    settings = get_settings()
+    plan(database(), settings, moment)
+    tasks = 0
+    for edition_id, claimable in editions_with_work(database(), moment):
+        for _ in range(math.ceil(claimable / settings.send_batch_size)):
+            send_pending.delay(edition_id, now)
+            tasks += 1
+    return tasks
 
 
 @app.task(acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-def send_edition_batch(
-    day: str, subscriber_ids: list[int], now: str | None = None
-) -> dict[str, int]:
-    moment = datetime.fromisoformat(now) if now else utcnow()
-    counts = deliver_edition(
-        database(), get_settings(), date.fromisoformat(day), subscriber_ids, now=moment
+def send_pending(edition_id: int, now: str | None = None) -> dict[str, int]:
+    """Claim one batch of the edition's queued deliveries and send it."""
+    settings = get_settings()
+    counts = deliver_batch(
+        database(), settings, edition_id, now=_moment(now), limiter=send_limiter()
     )
-    return {"sent": counts.sent, "skipped": counts.skipped, "deferred": counts.deferred}
+    return {"sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed}
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -69,3 +77,22 @@ def send_edition_batch(
 )
 def send_confirmation_email(subscriber_id: int) -> bool:
     return send_confirmation(database(), get_settings(), subscriber_id)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    acks_late=True,
+    autoretry_for=(TemporaryFailure,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=12,
+)
+def send_already_subscribed_email(subscriber_id: int) -> bool:
+    return send_already_subscribed(database(), get_settings(), subscriber_id)
+
+
+@app.task(acks_late=True)  # type: ignore[untyped-decorator]
+def import_bounces() -> dict[str, int]:
+    """Read new bounce and complaint reports from DIGEST_BOUNCE_MAILDIR, when it is set."""
+    folder = get_settings().bounce_maildir
+    return import_maildir(database(), folder).counts() if folder else {}

@@ -1,45 +1,71 @@
-"""The planner: which subscribers are due now, in batches, and an in-process runner."""
+"""The planner: queue a delivery row for everyone who is due, and the in-process runner."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from digest.mail.deliver import SendCounts, chunked, deliver_edition
-from digest.schedule import days_in_progress, due_subscribers
+from digest.mail.deliver import SendCounts, deliver_batch, load_edition
+from digest.mail.queue import editions_with_work, queue_deliveries
+from digest.mail.ratelimit import SendLimiter
+from digest.schedule import days_in_progress, due_page
 from digest.settings import Settings
 from digest.store.db import Database
 
-DEFAULT_BATCH_SIZE = 200
+log = logging.getLogger(__name__)
+PLAN_PAGE_SIZE = 1000
 
 
-@dataclass(frozen=True)
-class Batch:
-    day: date
-    subscriber_ids: list[int]
+@dataclass
+class PlanReport:
+    queued: dict[date, int] = field(default_factory=dict)
+    no_papers: list[date] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.queued.values())
 
 
-def plan_batches(
+def plan_deliveries(
     db: Database,
+    settings: Settings,
     now: datetime,
     *,
     edition: date | None = None,
     only_email: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> list[Batch]:
-    """Due work as batches. Without `edition`, each subscriber's own local today is used;
-    with it, everyone whose send moment for that day has passed (all, for a past day)."""
-    batches: list[Batch] = []
+) -> PlanReport:
+    """Queue a pending delivery for every due subscriber; safe to run twice at once.
+
+    Without `edition`, each subscriber's own local today is planned; with it, everyone whose
+    send moment for that day has passed (all, for a past day). Subscribers are read a page at
+    a time, so memory stays flat however many there are.
+    """
+    report = PlanReport()
     with db.session() as session:
         days = [edition] if edition is not None else days_in_progress(session, now)
-        for day in days:
-            due = due_subscribers(
-                session, day, now, local_day_only=edition is None, only_email=only_email
-            )
-            ids = (subscriber.id for subscriber in due)
-            batches.extend(Batch(day, chunk) for chunk in chunked(ids, batch_size))
-    return batches
+    for day in days:
+        content = load_edition(db, settings, day, now)
+        if content is None:
+            report.no_papers.append(day)
+            log.warning("no papers for the %s edition yet; nobody is queued for it", day)
+            continue
+        after: int | None = 0
+        while after is not None:
+            with db.session() as session:
+                due, after = due_page(
+                    session,
+                    day,
+                    now,
+                    after_id=after,
+                    page_size=PLAN_PAGE_SIZE,
+                    local_day_only=edition is None,
+                    only_email=only_email,
+                )
+                queue_deliveries(session, content.edition_id, due, now)
+            report.queued[day] = report.queued.get(day, 0) + len(due)
+    return report
 
 
 def send_due_now(
@@ -50,24 +76,67 @@ def send_due_now(
     edition: date | None = None,
     only_email: str | None = None,
     dry_run: bool = False,
+    limiter: SendLimiter | None = None,
     on_planned: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SendCounts:
-    """Plan and deliver in this process (the CLI and the demo; workers fan out instead)."""
-    batches = plan_batches(db, now, edition=edition, only_email=only_email)
+    """Plan and send in this process until nothing is claimable (the CLI and the demo)."""
+    if dry_run:
+        return _dry_run(db, settings, now, edition=edition, only_email=only_email)
+    plan_deliveries(db, settings, now, edition=edition, only_email=only_email)
+    work = editions_with_work(db, now)
     if on_planned is not None:
-        on_planned(sum(len(b.subscriber_ids) for b in batches))
+        on_planned(sum(count for _, count in work))
     total = SendCounts()
-    for batch in batches:
-        total.add(
-            deliver_edition(
-                db,
-                settings,
-                batch.day,
-                batch.subscriber_ids,
-                now=now,
-                dry_run=dry_run,
-                on_progress=on_progress,
+    for edition_id, _ in work:
+        while True:
+            counts = deliver_batch(
+                db, settings, edition_id, now=now, limiter=limiter, on_progress=on_progress
             )
-        )
+            if counts.due == 0:
+                break
+            total.add(counts)
     return total
+
+
+def _dry_run(
+    db: Database,
+    settings: Settings,
+    now: datetime,
+    *,
+    edition: date | None,
+    only_email: str | None,
+) -> SendCounts:
+    """Count who is due and who would get a non-empty digest, writing nothing."""
+    from digest.mail.deliver import personal_entries
+    from digest.store.models import Subscriber
+    from digest.store.profiles import load_profiles
+
+    counts = SendCounts()
+    with db.session() as session:
+        days = [edition] if edition is not None else days_in_progress(session, now)
+    for day in days:
+        content = load_edition(db, settings, day, now)
+        after: int | None = 0
+        while after is not None:
+            with db.session() as session:
+                due, after = due_page(
+                    session,
+                    day,
+                    now,
+                    after_id=after,
+                    page_size=PLAN_PAGE_SIZE,
+                    local_day_only=edition is None,
+                    only_email=only_email,
+                )
+                counts.due += len(due)
+                if content is None or not due:
+                    continue
+                subscribers = [session.get_one(Subscriber, sid) for sid, _ in due]
+                profiles = load_profiles(session, subscribers, content.pool)
+            for entries in personal_entries(content, profiles, settings):
+                if entries:
+                    counts.sent += 1
+                else:
+                    counts.empty += 1
+    return counts

@@ -58,6 +58,10 @@ class TemporaryFailure(SendError):
     """The server or the connection failed in a way worth retrying later."""
 
 
+class Unreachable(TemporaryFailure):
+    """No connection to the SMTP server could be opened."""
+
+
 class SmtpSender:
     """A reusable SMTP connection; use as a context manager around a batch of sends."""
 
@@ -96,7 +100,7 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError as exc:
             raise ConfigError(f"SMTP login refused by {config.host}: {exc.smtp_code}") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(
+            raise Unreachable(
                 f"cannot reach the SMTP server {config.host}:{config.port}: {exc}"
             ) from None
         return smtp

@@ -1,11 +1,14 @@
-"""The first trend score: engagement points divided by an age penalty (HN-style gravity).
+"""The trend score: recent engagement velocity, discussion and totals under an age decay.
 
-    points = upvotes + 2 * comments + sqrt(github_stars)
-    score  = (points + 1) / (age_hours + 2) ** GRAVITY
+    gain_u  = upvotes gained over the last `window` hours (all of them if the paper was
+              listed within the window; else the difference to the snapshot at its start)
+    gain_s  = GitHub stars gained over the same window, likewise
+    points  = w_velocity * gain_u + w_stars * sqrt(gain_s) + w_comments * comments
+              + w_total * upvotes
+    score   = (points + 1) / (age_hours + 2) ** gravity
 
-Age counts from the day the paper was featured (or published, if never featured) to the
-moment the edition is built, so a paper that collected its votes last week sinks below
-one that is climbing today.
+In the spirit of Hacker News' gravity formula: a paper climbing fast today beats one that
+collected its votes last week. Weights, window and gravity are settings.
 """
 
 from __future__ import annotations
@@ -14,17 +17,49 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-GRAVITY = 1.8
-COMMENT_WEIGHT = 2.0
+from digest.settings import Settings
+
+
+@dataclass(frozen=True)
+class TrendWeights:
+    window_hours: float = 24.0
+    gravity: float = 1.8
+    velocity: float = 1.0
+    stars: float = 1.0
+    comments: float = 2.0
+    total: float = 0.25
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrendWeights:
+        return cls(
+            window_hours=settings.trend_window_hours,
+            gravity=settings.trend_gravity,
+            velocity=settings.trend_weight_velocity,
+            stars=settings.trend_weight_stars,
+            comments=settings.trend_weight_comments,
+            total=settings.trend_weight_total,
+        )
 
 
 @dataclass(frozen=True)
 class TrendInput:
+    """A paper's signals now and at the start of the window (None: no snapshot that old)."""
+
     paper_id: int
     upvotes: int
     comments: int
     stars: int | None
     listed_at: datetime  # when the paper started to collect signals
+    upvotes_before: int | None = None
+    stars_before: int | None = None
+
+
+@dataclass(frozen=True)
+class TrendScore:
+    paper_id: int
+    score: float
+    upvote_gain: int
+    star_gain: int
 
 
 def listed_moment(
@@ -38,14 +73,36 @@ def listed_moment(
     return fallback
 
 
-def trend_score(item: TrendInput, now: datetime) -> float:
-    points = item.upvotes + COMMENT_WEIGHT * item.comments + math.sqrt(max(item.stars or 0, 0))
+def _gain(now_value: int, before: int | None, listed_recently: bool) -> int:
+    if listed_recently or before is None:
+        return max(now_value, 0)
+    return max(now_value - before, 0)
+
+
+def score_trend(item: TrendInput, now: datetime, weights: TrendWeights) -> TrendScore:
     age_hours = max((now - item.listed_at).total_seconds() / 3600.0, 0.0)
-    return float((points + 1.0) / (age_hours + 2.0) ** GRAVITY)
+    recent = age_hours <= weights.window_hours
+    upvote_gain = _gain(item.upvotes, item.upvotes_before, recent)
+    star_gain = _gain(item.stars or 0, item.stars_before, recent)
+    points = (
+        weights.velocity * upvote_gain
+        + weights.stars * math.sqrt(star_gain)
+        + weights.comments * item.comments
+        + weights.total * item.upvotes
+    )
+    score = float((points + 1.0) / (age_hours + 2.0) ** weights.gravity)
+    return TrendScore(item.paper_id, score, upvote_gain, star_gain)
 
 
-def rank_by_trend(items: list[TrendInput], now: datetime) -> list[tuple[TrendInput, float]]:
+def trend_score(item: TrendInput, now: datetime, weights: TrendWeights | None = None) -> float:
+    return score_trend(item, now, weights or TrendWeights()).score
+
+
+def rank_by_trend(
+    items: list[TrendInput], now: datetime, weights: TrendWeights | None = None
+) -> list[tuple[TrendInput, TrendScore]]:
     """Highest score first; ties broken by more upvotes, then the lower paper id (stable)."""
-    scored = [(item, trend_score(item, now)) for item in items]
-    scored.sort(key=lambda pair: (-pair[1], -pair[0].upvotes, pair[0].paper_id))
+    chosen = weights or TrendWeights()
+    scored = [(item, score_trend(item, now, chosen)) for item in items]
+    scored.sort(key=lambda pair: (-pair[1].score, -pair[0].upvotes, pair[0].paper_id))
     return scored

@@ -32,6 +32,7 @@ def environment() -> Environment:
         shorten_authors=shorten_authors,
         compact=compact_number,
         trend=trend_line,
+        topics=topics_line,
         http_url=http_url,
     )
     return env
@@ -62,6 +63,11 @@ def shorten_authors(names: Sequence[str], limit: int = 3) -> str:
     shown = [excerpt(name, 80) for name in names[:limit] if name.strip()]
     suffix = " et al." if len(names) > limit else ""
     return ", ".join(shown) + suffix
+
+
+def topics_line(categories: Sequence[str], limit: int = 4) -> str:
+    """'cs.LG · cs.CL' for the first `limit` categories."""
+    return " · ".join(excerpt(name, 40) for name in categories[:limit] if name.strip())
 
 
 def compact_number(value: int) -> str:

@@ -1,33 +1,52 @@
-"""What every source returns: fetched papers, skipped items, and the Source interface."""
+"""What every source returns: fetched papers, skipped items, and the Source interface.
+
+A source is one module with one class that has a `name` and a `pages(day)` method; it is
+registered in `digest.sources.registry`. Nothing else in digest needs to know about it.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
+
+from digest.sources.text import readable
 
 ARXIV_ABS_BASE = "https://arxiv.org/abs/"
 ARXIV_PDF_BASE = "https://arxiv.org/pdf/"
 
 # New-style ids (2611.01234) and the pre-2007 archive/number form (hep-th/9901001).
 ARXIV_ID_PATTERN = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$")
-_VERSION_SUFFIX = re.compile(r"v\d+$")
+_VERSION_SUFFIX = re.compile(r"v(\d+)$")
 
 
-def normalise_arxiv_id(identifier: str) -> str | None:
-    """The versionless arXiv id in `identifier` (`arXiv:` prefix allowed), or None."""
-    candidate = identifier.strip()
-    if candidate[:6].lower() == "arxiv:":
-        candidate = candidate[6:].strip()
+_ID_PREFIX = re.compile(
+    r"^(?:oai:arxiv\.org:|arxiv:|https?://(?:export\.)?arxiv\.org/(?:abs|pdf)/)", re.I
+)
+
+
+def normalise_arxiv_id(identifier: str, keep_version: bool = False) -> str | None:
+    """The arXiv id in `identifier` (`arXiv:`, `oai:arXiv.org:` or an abs/pdf URL allowed), or None.
+
+    Versionless unless `keep_version`.
+    """
+    candidate = _ID_PREFIX.sub("", identifier.strip()).strip().removesuffix(".pdf")
     if not ARXIV_ID_PATTERN.match(candidate):
         return None
-    return _VERSION_SUFFIX.sub("", candidate)
+    return candidate if keep_version else _VERSION_SUFFIX.sub("", candidate)
 
 
 def strip_arxiv_version(arxiv_id: str) -> str:
     """`2611.01234v2` -> `2611.01234`; ids without a version come back unchanged."""
     return _VERSION_SUFFIX.sub("", arxiv_id.strip())
+
+
+def arxiv_version(arxiv_id: str) -> int | None:
+    """`2611.01234v2` -> 2; None when the id carries no version."""
+    match = _VERSION_SUFFIX.search(arxiv_id.strip())
+    return int(match.group(1)) if match else None
 
 
 def abs_url(arxiv_id: str) -> str:
@@ -40,7 +59,12 @@ def pdf_url(arxiv_id: str) -> str:
 
 @dataclass(frozen=True)
 class FetchedPaper:
-    """One paper as a source saw it, with its trend signals at that moment."""
+    """One paper as a source saw it, with its trend signals at that moment.
+
+    `version` comes from an id like `2611.01234v2` when not given; `announced_on` is the
+    day arXiv first announced it (new or cross-list); signals are None where a source has
+    none (arXiv), and then no snapshot is written.
+    """
 
     arxiv_id: str
     title: str
@@ -56,33 +80,73 @@ class FetchedPaper:
     categories: list[str] = field(default_factory=list)
     published_at: datetime | None = None
     listed_on: date | None = None
-    upvotes: int = 0
-    comments: int = 0
+    announced_on: date | None = None
+    version: int | None = None
+    upvotes: int | None = None
+    comments: int | None = None
     stars: int | None = None
 
     def __post_init__(self) -> None:
         # Frozen, so the derived defaults are set through object.__setattr__.
         arxiv_id = strip_arxiv_version(self.arxiv_id)
+        if self.version is None:
+            object.__setattr__(self, "version", arxiv_version(self.arxiv_id))
         object.__setattr__(self, "arxiv_id", arxiv_id)
+        object.__setattr__(self, "title", readable(self.title))
+        object.__setattr__(self, "abstract", readable(self.abstract))
         if not self.url:
             object.__setattr__(self, "url", abs_url(arxiv_id))
         if self.published_at is not None and self.published_at.tzinfo is None:
             raise ValueError(f"published_at of {arxiv_id} must be timezone-aware")
 
+    @property
+    def has_signals(self) -> bool:
+        """Whether the source reported any trend signal (upvotes, comments, stars)."""
+        return self.upvotes is not None or self.comments is not None or self.stars is not None
+
+
+@dataclass(frozen=True)
+class Validator:
+    """What a server said about one URL, to ask "has it changed?" next time."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    items: int  # how many items the answer held, so paging can go on past a 304
+
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The usable papers of one fetch and the (identifier, reason) of every skipped item."""
+    """One page of a fetch: its usable papers and the (identifier, reason) of skipped items.
+
+    `validator` is stored with the page's papers, in the same transaction; `unchanged` marks
+    a page the server answered 304 Not Modified for (nothing to store).
+    """
 
     papers: list[FetchedPaper] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    validator: Validator | None = None
+    unchanged: bool = False
 
 
 class Source(Protocol):
-    """Anything that can list the papers featured on a day."""
+    """Anything that can list the papers of a day, a page at a time."""
 
     name: str
 
-    def fetch(self, day: date) -> FetchResult:
-        """The papers listed on `day`; raises SourceError when the source is unusable."""
+    def pages(self, day: date) -> Iterator[FetchResult]:
+        """The papers of `day`, page by page; raises SourceError when the source is unusable.
+
+        Pages already yielded are kept when a later one fails.
+        """
         ...
+
+
+def collect(source: Source, day: date) -> FetchResult:
+    """Every page of `day` in one result (for small sources and tests; ingest streams)."""
+    papers: list[FetchedPaper] = []
+    skipped: list[tuple[str, str]] = []
+    for page in source.pages(day):
+        papers.extend(page.papers)
+        skipped.extend(page.skipped)
+    return FetchResult(papers=papers, skipped=skipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ class FileSource:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def fetch(self, day: date) -> FetchResult:
-        """All items of the file (no filtering by day); `day` fills a missing listing day."""
-        return parse_daily_papers(self.read_items(), default_day=day)
+    def pages(self, day: date) -> Iterator[FetchResult]:
+        """All items of the file as one page (no filtering by day); `day` fills a missing one."""
+        yield parse_daily_papers(self.read_items(), default_day=day)
 
     def read_items(self) -> list[Any]:
         """The raw items of the file, or SourceError when it is missing or not that shape."""

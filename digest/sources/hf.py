@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,12 +17,22 @@ import httpx
 
 from digest import links
 from digest.errors import SourceError
-from digest.sources.base import FetchedPaper, FetchResult, normalise_arxiv_id, pdf_url
+from digest.sources.base import (
+    FetchedPaper,
+    FetchResult,
+    Validator,
+    normalise_arxiv_id,
+    pdf_url,
+)
+from digest.sources.http import Answer, HttpStatusError, PoliteHttp
 
 logger = logging.getLogger("digest.sources.hf")
 
 SOURCE_LABEL = "Hugging Face daily papers"
 PAGE_SIZE = 100
+MAX_PAGES = 50  # 5,000 papers in a day would be fifty times the busiest day so far
+
+ValidatorLookup = Callable[[str], Validator | None]
 
 
 class UnusableItem(ValueError):
@@ -30,56 +40,114 @@ class UnusableItem(ValueError):
 
 
 class HuggingFaceDailyPapers:
-    """`GET {api_url}/api/daily_papers?date=…`; the token, if any, goes only to this host."""
+    """`GET {api_url}/api/daily_papers?date=…&p=…&limit=…`; the token goes only to this host."""
 
     name = "hf"
 
-    def __init__(self, client: httpx.Client, api_url: str, token: str | None = None) -> None:
-        self.client = client
+    def __init__(
+        self,
+        http: PoliteHttp | httpx.Client,
+        api_url: str,
+        token: str | None = None,
+        page_size: int = PAGE_SIZE,
+        validators: ValidatorLookup | None = None,
+    ) -> None:
+        self.http = http if isinstance(http, PoliteHttp) else PoliteHttp(http)
         self.api_url = api_url.rstrip("/")
         self.token = token
+        self.page_size = page_size
+        self.validators = validators
 
-    def fetch(self, day: date) -> FetchResult:
-        """The papers featured on `day` (first page only), or SourceError."""
-        return parse_daily_papers(self._get_payload(day), default_day=day)
+    def pages(self, day: date) -> Iterator[FetchResult]:
+        """Every page the API lists for `day`, until a short page; SourceError when unusable."""
+        first_ids: set[str] = set()
+        for page in range(MAX_PAGES):
+            params = {"date": day.isoformat(), "limit": self.page_size, "p": page}
+            url = str(httpx.URL(f"{self.api_url}/api/daily_papers", params=params))
+            known = self.validators(url) if self.validators else None
+            answer = self._get(url, known)
+            if answer.not_modified and known is not None:
+                yield FetchResult(validator=known, unchanged=True)
+                item_count = known.items
+            else:
+                items, problem = json_items(answer)
+                result = parse_daily_papers(items, default_day=day)
+                ids = {paper.arxiv_id for paper in result.papers}
+                if page and ids and ids <= first_ids:
+                    logger.warning("%s: page %d repeats page 0; the API ignores paging", url, page)
+                    return
+                first_ids = first_ids or ids
+                # A cut-short page gets no validator: the next run must read it whole.
+                validator = None if problem else answer.validator(len(items))
+                yield FetchResult(result.papers, result.skipped, validator)
+                if problem:
+                    raise SourceError(problem)
+                item_count = len(items)
+            if item_count < self.page_size:
+                return
+        logger.warning("%s: stopped after %d pages for %s", SOURCE_LABEL, MAX_PAGES, day)
 
-    def _get_payload(self, day: date) -> list[Any]:
-        url = f"{self.api_url}/api/daily_papers"
-        params: dict[str, str | int] = {"date": day.isoformat(), "limit": PAGE_SIZE, "p": 0}
+    def _get(self, url: str, known: Validator | None) -> Answer:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = self.client.get(url, params=params, headers=headers)
-        except httpx.TimeoutException:
-            raise SourceError(f"{SOURCE_LABEL}: timed out reaching {url}") from None
-        except httpx.HTTPError as exc:
-            raise SourceError(f"{SOURCE_LABEL}: could not reach {url}: {_brief(exc)}") from None
-        if response.status_code != 200:
-            raise SourceError(_status_message(response, has_token=bool(self.token)))
-        return _json_list(response)
+            return self.http.get(url, SOURCE_LABEL, headers=headers, validator=known)
+        except HttpStatusError as exc:
+            if exc.status == 429 and not self.token:
+                raise SourceError(f"{exc}; setting DIGEST_HF_TOKEN raises the limit") from None
+            raise
 
 
-def _status_message(response: httpx.Response, has_token: bool) -> str:
-    message = f"{SOURCE_LABEL}: HTTP {response.status_code} from {response.request.url}"
-    if response.status_code == 429:
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            message += f" (rate limited; retry after {retry_after} s)"
-        if not has_token:
-            message += "; setting DIGEST_HF_TOKEN raises the limit"
-    return message
+def json_items(answer: Answer) -> tuple[list[Any], str | None]:
+    """The items of a JSON list answer, and a problem when only a leading part was readable.
 
-
-def _json_list(response: httpx.Response) -> list[Any]:
-    where = f"from {response.request.url}"
+    A truncated list keeps its complete items; anything else unusable raises SourceError.
+    """
+    where = f"from {answer.url}"
+    text = decode_text(answer.content, where)
     try:
-        payload = json.loads(response.content)
+        payload = json.loads(text)
     except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        raise SourceError(f"{SOURCE_LABEL}: answer {where} is not valid JSON ({kind})") from None
+        if not text.lstrip().startswith("["):
+            raise SourceError(
+                f"{SOURCE_LABEL}: answer {where} is not valid JSON ({answer.content_type})"
+            ) from None
+        items = leading_items(text)
+        problem = (
+            f"{SOURCE_LABEL}: answer {where} is not valid JSON (cut short?); "
+            f"kept the {len(items)} complete items before the break"
+        )
+        logger.warning(problem)
+        return items, problem
     if not isinstance(payload, list):
         shape = _shape(payload)
         raise SourceError(f"{SOURCE_LABEL}: expected a list of papers {where}, got {shape}")
-    return payload
+    return payload, None
+
+
+def decode_text(content: bytes, where: str) -> str:
+    """UTF-8 text; bytes that are not UTF-8 become U+FFFD, with a warning."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        logger.warning("%s: answer %s is not valid UTF-8; bad bytes replaced", SOURCE_LABEL, where)
+        return content.decode("utf-8-sig", errors="replace")
+
+
+def leading_items(text: str) -> list[Any]:
+    """The complete values at the start of a JSON list that breaks off or goes bad later."""
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    position = text.index("[") + 1
+    while True:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        if position >= len(text) or text[position] == "]":
+            return items
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except ValueError:
+            return items
+        items.append(item)
 
 
 def _shape(payload: object) -> str:
@@ -89,10 +157,6 @@ def _shape(payload: object) -> str:
             return f"an error object: {' '.join(error.split())[:200]}"
         return "an object"
     return f"a JSON {type(payload).__name__}"
-
-
-def _brief(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def parse_daily_papers(items: list[Any], default_day: date | None = None) -> FetchResult:
@@ -117,7 +181,7 @@ def parse_item(item: object, default_day: date | None = None) -> FetchedPaper:
     paper = item.get("paper")
     if not isinstance(paper, Mapping):
         paper = item  # a flat item: the paper's fields at the top level
-    arxiv_id = _arxiv_id(paper.get("id"))
+    arxiv_id = _arxiv_id(paper.get("id"))  # keeps a version suffix; FetchedPaper splits it
     title = text(paper.get("title")) or text(item.get("title"))
     if not title:
         raise UnusableItem("no title")
@@ -126,7 +190,7 @@ def parse_item(item: object, default_day: date | None = None) -> FetchedPaper:
         title=title,
         abstract=text(paper.get("summary")) or text(item.get("summary")) or "",
         authors=authors(paper.get("authors")),
-        pdf_url=pdf_url(arxiv_id),
+        pdf_url=pdf_url(normalise_arxiv_id(arxiv_id) or arxiv_id),
         code_url=http_url(paper.get("githubRepo")),
         project_url=http_url(paper.get("projectPage")),
         thumbnail_url=http_url(item.get("thumbnail")),
@@ -143,7 +207,7 @@ def parse_item(item: object, default_day: date | None = None) -> FetchedPaper:
 def _arxiv_id(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise UnusableItem("no arXiv id")
-    arxiv_id = normalise_arxiv_id(value)
+    arxiv_id = normalise_arxiv_id(value, keep_version=True)
     if arxiv_id is None:
         raise UnusableItem(f"{value.strip()[:40]!r} is not an arXiv id")
     return arxiv_id

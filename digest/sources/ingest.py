@@ -1,32 +1,43 @@
-"""Fetch one day's papers from a source and store them: the ingest step of the pipeline."""
+"""Fetch a window of days from a source and store it page by page, recording the run.
+
+Each page is written in its own transaction together with its HTTP validators, so memory
+stays flat however many pages a run has, and a failure keeps every page stored before it.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-import httpx
-
-from digest.errors import DigestError, SourceError
+from digest.errors import SourceError
 from digest.settings import Settings
-from digest.sources.base import Source
-from digest.sources.file import FileSource
-from digest.sources.hf import HuggingFaceDailyPapers
-from digest.sources.sample import SampleSource
+from digest.sources.base import FetchResult, Source
+from digest.sources.http import shared_http
+from digest.sources.registry import SOURCE_CHOICES, source_for_name
 from digest.store.db import Database
+from digest.store.fetch_runs import RunTotals, finish_run, last_good_window_end, start_run
+from digest.store.http_validators import save_validator
 from digest.store.papers import store_fetched
 from digest.store.types import utcnow
 
+__all__ = ["SOURCE_CHOICES", "IngestReport", "fetch_and_store", "fetch_window", "source_for_name"]
+
 logger = logging.getLogger("digest.sources.ingest")
 
-SOURCE_CHOICES = "hf, sample or file:PATH"
+MAX_FAILED_DAYS_IN_A_ROW = 3  # then the source is down, not one day broken: stop trying
+SKIPPED_KEPT = 100  # reasons kept in the report; the count covers all
+CATCH_UP_DAYS = 7
+
+DayDone = Callable[[date, "IngestReport"], None]
 
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What one fetch did: distinct papers seen, new or refreshed, and what was skipped."""
+    """What one run did over its window: distinct papers per page, new, refreshed, skipped."""
 
     source: str
     day: date
@@ -35,6 +46,11 @@ class IngestReport:
     updated: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
     duration_seconds: float = 0.0
+    until: date | None = None
+    skipped_count: int = 0
+    unchanged: int = 0
+    error: str | None = None
+    run_id: int | None = None
 
     @property
     def duration(self) -> float:
@@ -42,50 +58,170 @@ class IngestReport:
         return self.duration_seconds
 
 
-def fetch_and_store(
-    db: Database, source: Source, day: date, now: datetime | None = None
-) -> IngestReport:
-    """Fetch `day` from `source` (no transaction open), then store it in one transaction.
+@dataclass
+class _Tally:
+    seen: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped_count: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
-    A SourceError is logged and re-raised; nothing is written and earlier data stays.
+    def skip(self, reasons: list[tuple[str, str]]) -> None:
+        self.skipped_count += len(reasons)
+        self.skipped.extend(reasons[: max(0, SKIPPED_KEPT - len(self.skipped))])
+
+    def totals(self) -> RunTotals:
+        return RunTotals(self.seen, self.new, self.updated, self.skipped_count, self.unchanged)
+
+
+def fetch_window(
+    db: Database,
+    source: Source,
+    start: date,
+    end: date,
+    now: datetime | None = None,
+    on_day: DayDone | None = None,
+) -> IngestReport:
+    """Fetch and store every day from `start` to `end`; never raises SourceError.
+
+    A day that fails is recorded in the report's `error` and the next day is tried; after
+    MAX_FAILED_DAYS_IN_A_ROW failures in a row the run stops.
     """
+    observed_at = now or utcnow()
     started = time.monotonic()
-    try:
-        result = source.fetch(day)
-    except SourceError as exc:
-        logger.error("fetch from %s for %s failed: %s", source.name, day.isoformat(), exc)
-        raise
     with db.session() as session:
-        counts = store_fetched(session, result.papers, now or utcnow(), source.name)
-    report = IngestReport(
-        source=source.name,
-        day=day,
-        seen=counts.new + counts.updated,
-        new=counts.new,
-        updated=counts.updated,
-        skipped=list(result.skipped),
-        duration_seconds=time.monotonic() - started,
-    )
-    logger.info(
-        "fetched %s for %s: %d papers (%d new, %d updated), %d skipped in %.1f s",
-        report.source,
-        day.isoformat(),
-        report.seen,
-        report.new,
-        report.updated,
-        len(report.skipped),
-        report.duration_seconds,
-    )
+        run_id = start_run(session, source.name, start, end, observed_at)
+    tally = _Tally()
+    finished = False
+    try:
+        failed_in_a_row = 0
+        day = start
+        while day <= end and failed_in_a_row < MAX_FAILED_DAYS_IN_A_ROW:
+            error = _fetch_day(db, source, day, observed_at, tally)
+            failed_in_a_row = failed_in_a_row + 1 if error else 0
+            if on_day is not None:
+                on_day(day, _report(source, start, end, tally, started, run_id))
+            day += timedelta(days=1)
+        if day <= end:
+            tally.errors.append(f"stopped before {day}: {MAX_FAILED_DAYS_IN_A_ROW} days failed")
+        finished = True
+    finally:
+        if not finished:
+            tally.errors.append("interrupted")
+        report = _report(source, start, end, tally, started, run_id)
+        with db.session() as session:
+            finish_run(
+                session, run_id, tally.totals(), utcnow(), report.duration_seconds, report.error
+            )
+    _log(report)
     return report
 
 
-def source_for_name(name: str, settings: Settings, client: httpx.Client) -> Source:
-    """The source named on the command line: `hf`, `sample` or `file:PATH`."""
-    choice = name.strip()
-    if choice == "hf":
-        return HuggingFaceDailyPapers(client, settings.hf_api_url, settings.hf_token)
-    if choice == "sample":
-        return SampleSource()
-    if choice.startswith("file:") and choice.removeprefix("file:").strip():
-        return FileSource(choice.removeprefix("file:").strip())
-    raise DigestError(f"unknown paper source {name!r}: choose {SOURCE_CHOICES}")
+def _fetch_day(
+    db: Database, source: Source, day: date, observed_at: datetime, tally: _Tally
+) -> str | None:
+    """Store every page of `day`; the SourceError message if the source failed part-way."""
+    try:
+        for page in source.pages(day):
+            _store_page(db, source.name, page, observed_at, tally)
+    except SourceError as exc:
+        logger.error("fetch from %s for %s failed: %s", source.name, day.isoformat(), exc)
+        tally.errors.append(f"{day}: {exc}" if len(tally.errors) else str(exc))
+        return str(exc)
+    return None
+
+
+def _store_page(
+    db: Database, source: str, page: FetchResult, observed_at: datetime, tally: _Tally
+) -> None:
+    if page.unchanged:
+        tally.unchanged += 1
+        return
+    repeats = Counter(paper.arxiv_id for paper in page.papers)
+    repeated = [(i, f"listed {n} times in one answer; merged") for i, n in repeats.items() if n > 1]
+    with db.session() as session:
+        counts = store_fetched(session, page.papers, observed_at, source)
+        if page.validator is not None:
+            save_validator(session, page.validator)
+    tally.seen += counts.new + counts.updated
+    tally.new += counts.new
+    tally.updated += counts.updated
+    tally.skip(list(page.skipped) + repeated)
+
+
+def _report(
+    source: Source, start: date, end: date, tally: _Tally, started: float, run_id: int
+) -> IngestReport:
+    return IngestReport(
+        source=source.name,
+        day=start,
+        until=end,
+        seen=tally.seen,
+        new=tally.new,
+        updated=tally.updated,
+        skipped=list(tally.skipped),
+        skipped_count=tally.skipped_count,
+        unchanged=tally.unchanged,
+        duration_seconds=time.monotonic() - started,
+        error="; ".join(tally.errors) or None,
+        run_id=run_id,
+    )
+
+
+def _log(report: IngestReport) -> None:
+    window = str(report.day)
+    if report.until not in (None, report.day):
+        window += f"..{report.until}"
+    logger.info(
+        "fetched %s for %s: %d papers (%d new, %d updated), %d skipped, %d unchanged pages "
+        "in %.1f s%s",
+        report.source,
+        window,
+        report.seen,
+        report.new,
+        report.updated,
+        report.skipped_count,
+        report.unchanged,
+        report.duration_seconds,
+        f"; error: {report.error}" if report.error else "",
+    )
+
+
+def fetch_and_store(
+    db: Database, source: Source, day: date, now: datetime | None = None
+) -> IngestReport:
+    """Fetch and store one day; raises SourceError (after storing what was valid) on failure."""
+    report = fetch_window(db, source, day, day, now)
+    if report.error:
+        raise SourceError(report.error)
+    return report
+
+
+def run_fetch(
+    db: Database,
+    settings: Settings,
+    source_name: str,
+    start: date,
+    end: date,
+    on_day: DayDone | None = None,
+) -> IngestReport:
+    """Build the named source on this worker's shared HTTP client and fetch the window."""
+    source = source_for_name(source_name, settings, shared_http(settings), db)
+    return fetch_window(db, source, start, end, on_day=on_day)
+
+
+def scheduled_fetch(
+    db: Database, settings: Settings, source_name: str, today: date | None = None
+) -> IngestReport:
+    """Beat's fetch: from the last day a good run covered (at most a week back) to today.
+
+    So a worker that was down for a few days catches up by itself, and yesterday is read
+    once more after midnight with its final counts.
+    """
+    end = today or utcnow().date()
+    with db.session() as session:
+        last = last_good_window_end(session, source_name.strip())
+    start = end if last is None else max(min(last, end), end - timedelta(days=CATCH_UP_DAYS))
+    return run_fetch(db, settings, source_name, start, end)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
-from digest.sources.base import FetchedPaper, FetchResult
+from digest.sources.base import FetchedPaper, FetchResult, collect
 from digest.sources.file import FileSource
 
 
@@ -24,10 +25,10 @@ class SampleSource:
     def __init__(self, path: str | Path | None = None) -> None:
         self.file = FileSource(path or sample_path())
 
-    def fetch(self, day: date) -> FetchResult:
+    def pages(self, day: date) -> Iterator[FetchResult]:
         """The sample papers, listed on `day` and published as many days before as written."""
-        result = self.file.fetch(day)
-        return FetchResult([_moved_to(paper, day) for paper in result.papers], result.skipped)
+        result = collect(self.file, day)
+        yield FetchResult([_moved_to(paper, day) for paper in result.papers], result.skipped)
 
 
 def _moved_to(paper: FetchedPaper, day: date) -> FetchedPaper:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,6 +60,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.instance = uuid.uuid4().hex  # tells caches of two stores with one URL apart
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

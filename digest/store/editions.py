@@ -1,4 +1,4 @@
-"""Editions: the ranked papers of one day, built once and frozen for every subscriber."""
+"""Editions: the ranked candidate pool of one day, built once and frozen."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from digest.rank.dedupe import duplicate_of
 from digest.rank.entries import EditionEntry
-from digest.rank.trend import TrendInput, listed_moment, rank_by_trend
+from digest.rank.features import PaperText
+from digest.rank.trend import TrendInput, TrendWeights, listed_moment, rank_by_trend
 from digest.store.models import Edition, EditionItem, Paper, SignalSnapshot
 
 
@@ -49,34 +51,43 @@ def candidate_papers(session: Session, day: date, window_days: int) -> list[Pape
 
 
 def build_edition(
-    session: Session, day: date, *, size: int, window_days: int, now: datetime
+    session: Session,
+    day: date,
+    *,
+    size: int,
+    window_days: int,
+    now: datetime,
+    weights: TrendWeights | None = None,
+    duplicate_similarity: float = 0.85,
 ) -> Edition | None:
-    """Rank the day's candidates and freeze the top `size`; None when there is nothing to rank.
+    """Rank the day's candidates by trend, drop near-duplicates, freeze the best `size`.
 
-    Two builders racing for the same day both end up with the one stored edition.
+    The frozen list is the edition's candidate pool: the general edition is its head, and
+    each subscriber's edition is chosen from it. None when there is nothing to rank. Two
+    builders racing for the same day both end up with the one stored edition.
     """
     existing = find_edition(session, day)
     if existing is not None:
         return existing
-    papers = candidate_papers(session, day, window_days)
+    papers = {paper.id: paper for paper in candidate_papers(session, day, window_days)}
     if not papers:
         return None
-    snapshots = _latest_snapshots(session, [p.id for p in papers], now)
-    inputs = [
-        TrendInput(
-            paper_id=paper.id,
-            upvotes=snapshots[paper.id].upvotes if paper.id in snapshots else 0,
-            comments=snapshots[paper.id].comments if paper.id in snapshots else 0,
-            stars=snapshots[paper.id].stars if paper.id in snapshots else None,
-            listed_at=listed_moment(paper.listed_on, paper.published_at, now),
-        )
-        for paper in papers
-    ]
-    ranked = rank_by_trend(inputs, now)[:size]
+    chosen = weights or TrendWeights()
+    ranked = rank_by_trend(_trend_inputs(session, list(papers.values()), now, chosen), now, chosen)
+    duplicates = duplicate_of(
+        [paper_text(papers[item.paper_id]) for item, _ in ranked], duplicate_similarity
+    )
+    kept = [pair for pair, duplicate in zip(ranked, duplicates, strict=True) if duplicate is None]
     edition = Edition(date=day, created_at=now)
     edition.items = [
-        EditionItem(paper_id=item.paper_id, rank=rank, score=score)
-        for rank, (item, score) in enumerate(ranked, start=1)
+        EditionItem(
+            paper_id=item.paper_id,
+            rank=rank,
+            score=trend.score,
+            upvote_gain=trend.upvote_gain,
+            star_gain=trend.star_gain,
+        )
+        for rank, (item, trend) in enumerate(kept[:size], start=1)
     ]
     try:
         with session.begin_nested():
@@ -86,6 +97,40 @@ def build_edition(
         assert raced is not None
         return raced
     return edition
+
+
+def _trend_inputs(
+    session: Session, papers: list[Paper], now: datetime, weights: TrendWeights
+) -> list[TrendInput]:
+    ids = [paper.id for paper in papers]
+    latest = _latest_snapshots(session, ids, now)
+    before = _latest_snapshots(session, ids, now - timedelta(hours=weights.window_hours))
+    inputs = []
+    for paper in papers:
+        snapshot, earlier = latest.get(paper.id), before.get(paper.id)
+        inputs.append(
+            TrendInput(
+                paper_id=paper.id,
+                upvotes=snapshot.upvotes if snapshot else 0,
+                comments=snapshot.comments if snapshot else 0,
+                stars=snapshot.stars if snapshot else None,
+                listed_at=listed_moment(paper.listed_on, paper.published_at, now),
+                upvotes_before=earlier.upvotes if earlier else None,
+                stars_before=earlier.stars if earlier else None,
+            )
+        )
+    return inputs
+
+
+def paper_text(paper: Paper) -> PaperText:
+    """What ranking reads of a stored paper."""
+    return PaperText(
+        title=paper.title,
+        abstract=paper.abstract,
+        keywords=tuple(paper.keywords),
+        categories=tuple(paper.categories),
+        authors=tuple(paper.authors),
+    )
 
 
 def find_edition(session: Session, day: date) -> Edition | None:
@@ -100,16 +145,18 @@ def list_editions(session: Session, limit: int = 60) -> list[Edition]:
     return list(session.scalars(select(Edition).order_by(Edition.date.desc()).limit(limit)))
 
 
-def edition_entries(session: Session, edition: Edition) -> list[EditionEntry]:
-    """The edition's papers in rank order, with the signals seen when it was built."""
-    items = list(
-        session.scalars(
-            select(EditionItem)
-            .where(EditionItem.edition_id == edition.id)
-            .options(selectinload(EditionItem.paper))
-            .order_by(EditionItem.rank)
-        )
+def edition_entries(
+    session: Session, edition: Edition, limit: int | None = None
+) -> list[EditionEntry]:
+    """The edition's papers in trend order (the first `limit`), with the signals seen when
+    it was built."""
+    query = (
+        select(EditionItem)
+        .where(EditionItem.edition_id == edition.id)
+        .options(selectinload(EditionItem.paper))
+        .order_by(EditionItem.rank)
     )
+    items = list(session.scalars(query if limit is None else query.limit(limit)))
     snapshots = _latest_snapshots(session, [item.paper_id for item in items], edition.created_at)
     entries = []
     for item in items:

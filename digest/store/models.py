@@ -61,10 +61,13 @@ class Frequency(enum.StrEnum):
 
 
 class DeliveryStatus(enum.StrEnum):
-    CLAIMED = "claimed"  # a sender owns it; the message may or may not have left
+    PENDING = "pending"  # due; the planner queued it, no sender has it yet
+    CLAIMED = "claimed"  # a sender owns it until lease_until; the message may be in flight
+    DEFERRED = "deferred"  # a temporary failure; retried from next_attempt_at
     SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+    FAILED = "failed"  # given up on, or refused for good
+    BOUNCED = "bounced"  # the server refused the recipient for good (5xx)
+    SKIPPED = "skipped"  # nothing to send (e.g. no new paper qualified)
 
 
 class Subscriber(Base):
@@ -112,6 +115,8 @@ class Paper(Base):
     thumbnail_url: Mapped[str | None] = mapped_column(String(500))
     published_at: Mapped[datetime | None]
     listed_on: Mapped[date | None] = mapped_column(Date, index=True)  # day it was featured
+    announced_on: Mapped[date | None] = mapped_column(Date, index=True)  # arXiv's first listing
+    version: Mapped[int | None] = mapped_column(Integer)  # highest arXiv version seen
     source: Mapped[str] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -170,6 +175,8 @@ class EditionItem(Base):
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float]
+    upvote_gain: Mapped[int] = mapped_column(Integer, default=0)  # over the trend window
+    star_gain: Mapped[int] = mapped_column(Integer, default=0)
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     paper: Mapped[Paper] = relationship()
@@ -199,6 +206,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "edition_id", name="uq_deliveries_subscriber_edition"),
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,6 +219,74 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]  # the subscriber's send moment (queue lag is now - due_at)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]  # a claim older than this was lost with its worker
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="deliveries")
     edition: Mapped[Edition] = relationship()
+    papers: Mapped[list[DeliveryPaper]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="DeliveryPaper.rank"
+    )
+
+
+class DeliveryPaper(Base):
+    """The papers one subscriber's copy of an edition carried, so none is sent again."""
+
+    __tablename__ = "delivery_papers"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    rank: Mapped[int] = mapped_column(Integer)
+    why: Mapped[str] = mapped_column(Text, default="")
+
+
+class Suppression(Base):
+    """An address deleted at its owner's request, kept only as a hash so it is never mailed."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FetchRun(Base):
+    """One ingestion run of one source over a window of days, and what it did."""
+
+    __tablename__ = "fetch_runs"
+    __table_args__ = (Index("ix_fetch_runs_source_started", "source", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]  # None while running, or when the run died
+    seen: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)  # pages answered 304
+    duration_seconds: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class HttpValidator(Base):
+    """The ETag / Last-Modified a source URL last answered with, for conditional requests."""
+
+    __tablename__ = "http_validators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

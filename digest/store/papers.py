@@ -1,4 +1,13 @@
-"""Writing fetched papers: upsert by arXiv id and one signal snapshot per paper per fetch."""
+"""Writing fetched papers: one row per arXiv id whatever the source or version, plus snapshots.
+
+Merge rules, so sources and versions can arrive in any order:
+- text (title, abstract, authors) comes from the highest arXiv version seen; a source that
+  names no version (Hugging Face) only fills text that is missing once a version is known;
+- `published_at` keeps the earliest moment any source gave, `announced_on` the first day;
+- other fields take the latest value a source had, and a sparse source never blanks one;
+- each fetch that reports trend signals adds one snapshot per paper (repeats of a paper in
+  the same fetch add none).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +15,18 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.sources.base import FetchedPaper, strip_arxiv_version
 from digest.store.models import Paper, SignalSnapshot
 
+TEXT_FIELDS = ("title", "abstract", "authors")
 # Filled only when the fetch has a value, so a sparse source never erases a richer one.
 OPTIONAL_FIELDS = (
-    "abstract",
-    "authors",
     "categories",
     "keywords",
     "summary",
@@ -26,18 +34,18 @@ OPTIONAL_FIELDS = (
     "code_url",
     "project_url",
     "thumbnail_url",
-    "published_at",
     "listed_on",
 )
 
 
 @dataclass(frozen=True)
 class StoreCounts:
-    """Papers first seen, papers already known (refreshed), and snapshots written."""
+    """Papers first seen, papers already known (refreshed), snapshots written, repeats merged."""
 
     new: int
     updated: int
     snapshots: int
+    repeated: int = 0
 
 
 def store_fetched(
@@ -45,30 +53,32 @@ def store_fetched(
 ) -> StoreCounts:
     """Upsert `papers` by arXiv id and record their signals as seen at `observed_at`."""
     merged = merge_duplicates(papers)
+    if not merged:
+        return StoreCounts(0, 0, 0)
     # Sorted so that two concurrent fetches lock rows in the same order (no deadlock).
     arxiv_ids = sorted(merged)
     known = _papers_by_arxiv_id(session, arxiv_ids)
-    new = updated = 0
-    for arxiv_id in arxiv_ids:
-        fetched = merged[arxiv_id]
-        paper = known.get(arxiv_id)
-        if paper is None:
-            paper_id = _insert_if_absent(session, fetched, observed_at, source)
-            if paper_id is not None:
-                new += 1
-                _add_snapshot(session, paper_id, fetched, observed_at, source)
-                continue
-            # Another fetch inserted it since we looked; it is committed, so load it.
-            paper = session.scalars(select(Paper).where(Paper.arxiv_id == arxiv_id)).one()
-        _refresh(paper, fetched, source)
-        updated += 1
-        _add_snapshot(session, paper.id, fetched, observed_at, source)
+    absent = [merged[arxiv_id] for arxiv_id in arxiv_ids if arxiv_id not in known]
+    inserted = _insert_absent(session, absent, observed_at, source)
+    # Inserted meanwhile by a concurrent fetch (committed now, since we waited on it).
+    raced = [f.arxiv_id for f in absent if f.arxiv_id not in inserted]
+    known.update(_papers_by_arxiv_id(session, raced))
+    for arxiv_id, paper in known.items():
+        _refresh(paper, merged[arxiv_id], source)
     session.flush()
-    return StoreCounts(new=new, updated=updated, snapshots=new + updated)
+
+    paper_ids = {**{a: p.id for a, p in known.items()}, **inserted}
+    snapshots = _add_snapshots(session, merged, paper_ids, observed_at, source)
+    return StoreCounts(
+        new=len(inserted),
+        updated=len(known),
+        snapshots=snapshots,
+        repeated=len(papers) - len(merged),
+    )
 
 
 def merge_duplicates(papers: Sequence[FetchedPaper]) -> dict[str, FetchedPaper]:
-    """One entry per versionless arXiv id; later entries win where they have a value."""
+    """One entry per versionless arXiv id, merged by the same rules as the store."""
     merged: dict[str, FetchedPaper] = {}
     for paper in papers:
         arxiv_id = strip_arxiv_version(paper.arxiv_id)
@@ -78,16 +88,37 @@ def merge_duplicates(papers: Sequence[FetchedPaper]) -> dict[str, FetchedPaper]:
 
 
 def _overlay(earlier: FetchedPaper, later: FetchedPaper) -> FetchedPaper:
-    values = {name: getattr(later, name) for name in OPTIONAL_FIELDS if _present(later, name)}
+    values: dict[str, Any] = {
+        name: getattr(later, name) for name in OPTIONAL_FIELDS if _present(later, name)
+    }
+    if _text_wins(earlier.version, later.version):
+        values.update({name: getattr(later, name) for name in TEXT_FIELDS if _present(later, name)})
+    for name in ("upvotes", "comments", "stars"):
+        if getattr(later, name) is not None:
+            values[name] = getattr(later, name)
     return dataclasses.replace(
         earlier,
-        title=later.title,
         url=later.url,
-        upvotes=later.upvotes,
-        comments=later.comments,
-        stars=later.stars if later.stars is not None else earlier.stars,
+        version=_highest(earlier.version, later.version),
+        published_at=_earliest(earlier.published_at, later.published_at),
+        announced_on=earlier.announced_on or later.announced_on,
         **values,
     )
+
+
+def _text_wins(stored: int | None, fetched: int | None) -> bool:
+    """Whether text that came with version `fetched` replaces text of version `stored`."""
+    if fetched is None:
+        return stored is None
+    return stored is None or fetched >= stored
+
+
+def _highest(first: int | None, second: int | None) -> int | None:
+    return max((v for v in (first, second) if v is not None), default=None)
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return min((m for m in (first, second) if m is not None), default=None)
 
 
 def _present(fetched: FetchedPaper, name: str) -> bool:
@@ -102,15 +133,30 @@ def _papers_by_arxiv_id(session: Session, arxiv_ids: list[str]) -> dict[str, Pap
     return {paper.arxiv_id: paper for paper in rows}
 
 
-def _insert_if_absent(
-    session: Session, fetched: FetchedPaper, observed_at: datetime, source: str
-) -> int | None:
-    """Insert the paper unless its arXiv id exists (even uncommitted elsewhere); its id or None.
+def _insert_absent(
+    session: Session, absent: list[FetchedPaper], observed_at: datetime, source: str
+) -> dict[str, int]:
+    """Insert the papers whose arXiv id no row has (even uncommitted elsewhere); their ids.
 
-    INSERT … ON CONFLICT DO NOTHING rather than a SAVEPOINT: pysqlite's SAVEPOINT handling
-    would commit the first insert on its own, breaking the one-transaction write on SQLite.
+    One INSERT … ON CONFLICT DO NOTHING rather than SAVEPOINTs: pysqlite's SAVEPOINT
+    handling would commit the first insert on its own, breaking the one-transaction write.
     """
-    values: dict[str, Any] = {
+    if not absent:
+        return {}
+    rows = [_row(fetched, observed_at, source) for fetched in absent]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(cast(Table, Paper.__table__))
+        .on_conflict_do_nothing(index_elements=[Paper.arxiv_id])
+        .returning(Paper.arxiv_id, Paper.id)
+    )
+    # Core executemany: one cached statement, sent in batches ("insertmanyvalues").
+    result = session.connection().execute(statement, rows)
+    return {arxiv_id: paper_id for arxiv_id, paper_id in result}
+
+
+def _row(fetched: FetchedPaper, observed_at: datetime, source: str) -> dict[str, Any]:
+    return {
         "arxiv_id": fetched.arxiv_id,
         "title": fetched.title,
         "abstract": fetched.abstract,
@@ -125,27 +171,27 @@ def _insert_if_absent(
         "thumbnail_url": fetched.thumbnail_url,
         "published_at": fetched.published_at,
         "listed_on": fetched.listed_on,
+        "announced_on": fetched.announced_on,
+        "version": fetched.version,
         "source": source,
         "first_seen_at": observed_at,
         "updated_at": observed_at,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(Paper)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Paper.arxiv_id])
-        .returning(Paper.id)
-    )
-    paper_id: int | None = session.execute(statement).scalar_one_or_none()
-    return paper_id
 
 
 def _refresh(paper: Paper, fetched: FetchedPaper, source: str) -> None:
-    """Copy what the fetch knows onto the stored paper, never blanking a known value."""
-    changes: dict[str, object] = {"title": fetched.title, "url": fetched.url, "source": source}
+    """Copy what the fetch knows onto the stored paper, by the merge rules above."""
+    changes: dict[str, object] = {"url": fetched.url, "source": source}
+    text_wins = _text_wins(paper.version, fetched.version)
+    for name in TEXT_FIELDS:
+        if _present(fetched, name) and (text_wins or not getattr(paper, name)):
+            changes[name] = getattr(fetched, name)
     for name in OPTIONAL_FIELDS:
         if _present(fetched, name):
             changes[name] = getattr(fetched, name)
+    changes["version"] = _highest(paper.version, fetched.version)
+    changes["published_at"] = _earliest(paper.published_at, fetched.published_at)
+    changes["announced_on"] = paper.announced_on or fetched.announced_on
     for name, value in changes.items():
         if getattr(paper, name) != value:
             setattr(paper, name, _copy(value))
@@ -156,16 +202,40 @@ def _copy(value: object) -> object:
     return list(value) if isinstance(value, list) else value
 
 
-def _add_snapshot(
-    session: Session, paper_id: int, fetched: FetchedPaper, observed_at: datetime, source: str
-) -> None:
-    session.add(
-        SignalSnapshot(
-            paper_id=paper_id,
-            observed_at=observed_at,
-            source=source,
-            upvotes=fetched.upvotes,
-            comments=fetched.comments,
-            stars=fetched.stars,
+def _add_snapshots(
+    session: Session,
+    merged: dict[str, FetchedPaper],
+    paper_ids: dict[str, int],
+    observed_at: datetime,
+    source: str,
+) -> int:
+    with_signals = {paper_ids[a]: f for a, f in merged.items() if f.has_signals}
+    if not with_signals:
+        return 0
+    # A paper met again later in the same fetch (next page, next day) gets no second one.
+    already = set(
+        session.scalars(
+            select(SignalSnapshot.paper_id).where(
+                SignalSnapshot.paper_id.in_(sorted(with_signals)),
+                SignalSnapshot.observed_at == observed_at,
+                SignalSnapshot.source == source,
+            )
         )
     )
+    added = 0
+    for paper_id, fetched in with_signals.items():
+        if paper_id in already:
+            continue
+        session.add(
+            SignalSnapshot(
+                paper_id=paper_id,
+                observed_at=observed_at,
+                source=source,
+                upvotes=fetched.upvotes or 0,
+                comments=fetched.comments or 0,
+                stars=fetched.stars,
+            )
+        )
+        added += 1
+    session.flush()
+    return added

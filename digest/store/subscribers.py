@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from digest.addresses import normalise_email
 from digest.errors import DigestError, InvalidToken
-from digest.store.models import Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    Feedback,
+    Frequency,
+    Paper,
+    Subscriber,
+    SubscriberState,
+)
+from digest.store.suppression import is_suppressed, suppress
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
 
@@ -28,8 +37,13 @@ class InvalidPreference(DigestError):
     """A topic list, timezone or send hour that cannot be accepted."""
 
 
+class SuppressedAddress(DigestError):
+    """The address was deleted at its owner's request and must not be mailed."""
+
+
 class EmailToSend(enum.StrEnum):
     CONFIRMATION = "confirmation"
+    ALREADY_SUBSCRIBED = "already_subscribed"
 
 
 @dataclass(frozen=True)
@@ -89,12 +103,15 @@ def request_subscription(
 ) -> SubscribeOutcome:
     """Record a subscription request and say whether a confirmation email is due.
 
-    Raises InvalidEmail or InvalidPreference for bad input; never reveals to the caller's
-    user whether the address was known (the web answers the same page either way).
+    Raises InvalidEmail or InvalidPreference for bad input, SuppressedAddress for a deleted
+    one; never reveals to the caller's user whether the address was known (the web answers
+    the same page either way).
     """
     now = now or utcnow()
     email = normalise_email(raw_email)
     clean_topics = parse_topics(topics)
+    if is_suppressed(session, email):
+        raise SuppressedAddress("this address asked to be deleted")
     zone = check_timezone(timezone) if timezone and timezone.strip() else default_timezone
     subscriber = find_by_email(session, email)
     if subscriber is None:
@@ -121,11 +138,16 @@ def request_subscription(
         subscriber.state = SubscriberState.PENDING
         subscriber.topics = clean_topics or subscriber.topics
         subscriber.timezone = zone if timezone else subscriber.timezone
-    if subscriber.state == SubscriberState.PENDING:
+    # For an active address the same column rate-limits the "already subscribed" notice.
+    wanted = {
+        SubscriberState.PENDING: EmailToSend.CONFIRMATION,
+        SubscriberState.ACTIVE: EmailToSend.ALREADY_SUBSCRIBED,
+    }.get(subscriber.state)
+    if wanted is not None:
         last = subscriber.confirmation_sent_at
         if last is None or now - last >= CONFIRMATION_RESEND_INTERVAL:
             subscriber.confirmation_sent_at = now
-            return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+            return SubscribeOutcome(subscriber.id, wanted)
     return SubscribeOutcome(subscriber.id, None)
 
 
@@ -214,3 +236,160 @@ def list_subscribers(session: Session, state: SubscriberState | None = None) -> 
 def count_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(Subscriber.state, func.count()).group_by(Subscriber.state))
     return {state.value: count for state, count in rows}
+
+
+# --- the subscriber's own pages: resend, resubscribe, preferences, data rights -------------
+
+ARXIV_CATEGORY = re.compile(r"^[a-z][a-z\-]{1,15}(\.[A-Za-z\-]{1,10})?$")
+MAX_EDITION_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a subscriber follows and when they get it, as the preferences page edits it."""
+
+    topics: list[str]
+    categories: list[str]
+    authors: list[str]
+    frequency: Frequency
+    send_weekday: int
+    timezone: str
+    send_hour: int
+    edition_size: int
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> Preferences:
+        return cls(
+            topics=list(subscriber.topics),
+            categories=list(subscriber.categories),
+            authors=list(subscriber.authors),
+            frequency=subscriber.frequency,
+            send_weekday=subscriber.send_weekday,
+            timezone=subscriber.timezone,
+            send_hour=subscriber.send_hour,
+            edition_size=subscriber.edition_size,
+        )
+
+
+def parse_categories(raw: str | Sequence[str] | None) -> list[str]:
+    """arXiv categories such as 'cs.CL' or 'hep-th', comma or newline separated."""
+    categories = parse_topics(raw)
+    for category in categories:
+        if not ARXIV_CATEGORY.match(category):
+            raise InvalidPreference(f"{category[:40]!r} is not an arXiv category such as cs.CL")
+    return categories
+
+
+def parse_authors(raw: str | Sequence[str] | None) -> list[str]:
+    """Author names to follow, with the same limits as topics."""
+    try:
+        return parse_topics(raw)
+    except InvalidPreference as exc:
+        raise InvalidPreference(str(exc).replace("topic", "author")) from None
+
+
+def check_edition_size(size: int) -> int:
+    if not 1 <= size <= MAX_EDITION_SIZE:
+        raise InvalidPreference(f"the number of papers must be between 1 and {MAX_EDITION_SIZE}")
+    return size
+
+
+def check_weekday(day: int) -> int:
+    if not 0 <= day <= 6:
+        raise InvalidPreference("the weekday must be between Monday (0) and Sunday (6)")
+    return day
+
+
+def resend_confirmation(
+    session: Session, subject: TokenSubject, now: datetime | None = None
+) -> SubscribeOutcome:
+    """A fresh confirmation for the owner of an expired link, if still pending (10-minute rule)."""
+    now = now or utcnow()
+    subscriber = _subscriber_for_token(session, subject)
+    if subscriber.state != SubscriberState.PENDING:
+        return SubscribeOutcome(subscriber.id, None)
+    last = subscriber.confirmation_sent_at
+    if last is not None and now - last < CONFIRMATION_RESEND_INTERVAL:
+        return SubscribeOutcome(subscriber.id, None)
+    subscriber.confirmation_sent_at = now
+    return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+
+
+def resubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
+    """Undo an unsubscribe from the link of an email they received; suppressed stay suppressed."""
+    subscriber = _subscriber_for_token(session, subject)
+    if subscriber.state == SubscriberState.UNSUBSCRIBED:
+        subscriber.state = SubscriberState.ACTIVE
+        subscriber.confirmed_at = subscriber.confirmed_at or now or utcnow()
+        subscriber.unsubscribed_at = None
+    return subscriber
+
+
+def update_preferences(session: Session, subject: TokenSubject, prefs: Preferences) -> Subscriber:
+    """Store already-parsed preferences after checking the ranges once more."""
+    subscriber = _subscriber_for_token(session, subject)
+    subscriber.topics = parse_topics(prefs.topics)
+    subscriber.categories = parse_categories(prefs.categories)
+    subscriber.authors = parse_authors(prefs.authors)
+    subscriber.frequency = prefs.frequency
+    subscriber.send_weekday = check_weekday(prefs.send_weekday)
+    subscriber.timezone = check_timezone(prefs.timezone)
+    subscriber.send_hour = check_send_hour(prefs.send_hour)
+    subscriber.edition_size = check_edition_size(prefs.edition_size)
+    return subscriber
+
+
+def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, object]:
+    """Everything stored about the subscriber, as plain JSON-ready values."""
+    subscriber = subscriber_for_token(session, subject)
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
+    )
+    votes = session.execute(
+        select(Paper.arxiv_id, Feedback.rating, Feedback.updated_at)
+        .join(Paper, Paper.id == Feedback.paper_id)
+        .where(Feedback.subscriber_id == subscriber.id)
+        .order_by(Feedback.id)
+    )
+    return {
+        "email": subscriber.email,
+        "state": subscriber.state.value,
+        "preferences": {
+            "topics": list(subscriber.topics),
+            "categories": list(subscriber.categories),
+            "authors": list(subscriber.authors),
+            "frequency": subscriber.frequency.value,
+            "send_weekday": subscriber.send_weekday,
+            "timezone": subscriber.timezone,
+            "send_hour": subscriber.send_hour,
+            "edition_size": subscriber.edition_size,
+        },
+        "created_at": _iso(subscriber.created_at),
+        "updated_at": _iso(subscriber.updated_at),
+        "confirmation_sent_at": _iso(subscriber.confirmation_sent_at),
+        "confirmed_at": _iso(subscriber.confirmed_at),
+        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "deliveries": [
+            {
+                "edition": delivery.edition.date.isoformat(),
+                "status": delivery.status.value,
+                "at": _iso(delivery.finished_at or delivery.claimed_at),
+            }
+            for delivery in deliveries
+        ],
+        "feedback": [
+            {"paper": arxiv_id, "vote": "more" if rating > 0 else "less", "at": _iso(at)}
+            for arxiv_id, rating, at in votes
+        ],
+    }
+
+
+def delete_subscriber_data(session: Session, subject: TokenSubject) -> None:
+    """Delete the subscriber with their history, keeping only a hashed suppression entry."""
+    subscriber = _subscriber_for_token(session, subject)
+    suppress(session, subscriber.email)
+    session.delete(subscriber)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

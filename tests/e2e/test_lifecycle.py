@@ -191,7 +191,9 @@ def test_subscribe_confirm_receive_unsubscribe(
     with db.session() as session:
         for subscriber in session.scalars(select(Subscriber)):
             assert subscriber.state == SubscriberState.ACTIVE
-            subscriber.send_hour = 0  # as the preferences page will: due from midnight
+            subscriber.send_hour = 0  # as the preferences page allows: due from midnight
+            # The colleague takes two papers a day, so tomorrow brings the third, unseen one.
+            subscriber.edition_size = 2 if subscriber.email.startswith("colleague") else 10
 
     celery.send_task("workers.tasks.plan_deliveries")
     digest = wait_for(

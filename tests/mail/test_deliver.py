@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from digest.mail.deliver import deliver_edition
-from digest.mail.plan import send_due_now
+from digest.mail.deliver import deliver_batch
+from digest.mail.plan import plan_deliveries, send_due_now
+from digest.mail.queue import editions_with_work
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
@@ -58,10 +59,15 @@ def test_a_redelivered_batch_sends_nothing_twice(
 ) -> None:
     _papers(db)
     with db.session() as session:
-        ids = [make_subscriber(session).id for _ in range(2)]
-    deliver_edition(db, store_settings, DAY, ids, now=NOW)
-    again = deliver_edition(db, store_settings, DAY, ids, now=NOW)  # a task run twice
-    assert (again.sent, again.skipped) == (0, 2)
+        for _ in range(2):
+            make_subscriber(session)
+    plan_deliveries(db, store_settings, NOW, edition=DAY)
+    plan_deliveries(db, store_settings, NOW, edition=DAY)  # two planners: no second row
+    [(edition_id, queued)] = editions_with_work(db, NOW)
+    assert queued == 2
+    first = deliver_batch(db, store_settings, edition_id, now=NOW)
+    again = deliver_batch(db, store_settings, edition_id, now=NOW)  # a task run twice
+    assert (first.sent, again.due, again.sent) == (2, 0, 0)
     assert len(smtp_sink.received) == 2
 
 
@@ -71,11 +77,15 @@ def test_unsubscribing_after_planning_stops_the_send(
     _papers(db)
     with db.session() as session:
         leaver = make_subscriber(session)
-    with db.session() as session:  # the batch is queued; the reader clicks unsubscribe
+    plan_deliveries(db, store_settings, NOW, edition=DAY)
+    with db.session() as session:  # the row is queued; the reader clicks unsubscribe
         session.get_one(Subscriber, leaver.id).state = SubscriberState.UNSUBSCRIBED
-    counts = deliver_edition(db, store_settings, DAY, [leaver.id], now=NOW)
+    [(edition_id, _)] = editions_with_work(db, NOW)
+    counts = deliver_batch(db, store_settings, edition_id, now=NOW)
     assert (counts.sent, counts.skipped) == (0, 1)
     assert smtp_sink.received == []
+    with db.session() as session:
+        assert session.scalars(select(Delivery.status)).one() == DeliveryStatus.SKIPPED
 
 
 def test_no_papers_sends_nothing_and_keeps_subscribers_due(
@@ -84,7 +94,7 @@ def test_no_papers_sends_nothing_and_keeps_subscribers_due(
     with db.session() as session:
         make_subscriber(session)
     counts = send_due_now(db, store_settings, NOW, edition=DAY)
-    assert (counts.sent, counts.deferred) == (0, 1)
+    assert (counts.due, counts.sent) == (0, 0)
     _papers(db)
     assert send_due_now(db, store_settings, NOW, edition=DAY).sent == 1
 
@@ -94,13 +104,15 @@ class _Rejecting:
 
     def __init__(self) -> None:
         self.accepted: list[str] = []
+        self.busy_refusals = 0
 
     async def handle_RCPT(
         self, server: object, session: object, envelope: object, address: str, options: object
     ) -> str:
         if address.startswith("gone"):
             return "550 5.1.1 no such user"
-        if address.startswith("busy"):
+        if address.startswith("busy") and self.busy_refusals == 0:
+            self.busy_refusals += 1
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
         return "250 OK"
@@ -127,21 +139,26 @@ def test_permanent_rejection_bounces_and_temporary_failure_retries(
             make_subscriber(session, "gone@example.org")
             make_subscriber(session, "busy@example.org")
         counts = send_due_now(sqlite_db, local, NOW, edition=DAY)
+        early = send_due_now(sqlite_db, local, NOW + timedelta(seconds=5), edition=DAY)
+        later = send_due_now(sqlite_db, local, NOW + timedelta(hours=2), edition=DAY)
     finally:
         controller.stop()
     assert (counts.sent, counts.bounced, counts.deferred) == (1, 1, 1)
-    assert handler.accepted == ["ok@example.org"]
+    assert early.sent == 0  # the retry waits for its backoff
+    assert later.sent == 1
+    assert handler.accepted == ["ok@example.org", "busy@example.org"]
     with sqlite_db.session() as session:
         states = {s.email: s.state for s in session.scalars(select(Subscriber))}
         assert states["gone@example.org"] == SubscriberState.BOUNCED
         assert states["busy@example.org"] == SubscriberState.ACTIVE
-        busy = session.scalars(
-            select(Subscriber).where(Subscriber.email == "busy@example.org")
-        ).one()
-        # The deferred one has no delivery row, so the next run sends it.
-        assert (
-            session.scalars(select(Delivery).where(Delivery.subscriber_id == busy.id)).all() == []
-        )
+        rows = {
+            d.subscriber.email: (d.status, d.attempts) for d in session.scalars(select(Delivery))
+        }
+    assert rows == {
+        "ok@example.org": (DeliveryStatus.SENT, 1),
+        "gone@example.org": (DeliveryStatus.BOUNCED, 1),
+        "busy@example.org": (DeliveryStatus.SENT, 2),
+    }
 
 
 def test_unreachable_smtp_server_defers_everyone(sqlite_db: Database, settings: Settings) -> None:

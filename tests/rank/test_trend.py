@@ -33,3 +33,32 @@ def test_a_paper_listed_in_the_future_is_not_boosted() -> None:
     ahead = TrendInput(1, upvotes=5, comments=0, stars=None, listed_at=NOW + timedelta(hours=5))
     now = TrendInput(2, upvotes=5, comments=0, stars=None, listed_at=NOW)
     assert trend_score(ahead, NOW) == trend_score(now, NOW)
+
+
+def test_velocity_counts_only_what_was_gained_in_the_window() -> None:
+    old = NOW - timedelta(days=3)
+    # Both have 300 upvotes now; one gained 250 of them in the last day, the other 5.
+    climbing = TrendInput(1, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=50)
+    flat = TrendInput(2, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=295)
+    ranked = rank_by_trend([flat, climbing], NOW)
+    assert [item.paper_id for item, _ in ranked] == [1, 2]
+    assert [trend.upvote_gain for _, trend in ranked] == [250, 5]
+
+
+def test_a_paper_listed_within_the_window_gained_all_its_votes_in_it() -> None:
+    fresh = TrendInput(1, upvotes=40, comments=0, stars=10, listed_at=NOW - timedelta(hours=5))
+    [(_, trend)] = rank_by_trend([fresh], NOW)
+    assert (trend.upvote_gain, trend.star_gain) == (40, 10)
+
+
+def test_weights_come_from_settings() -> None:
+    from digest.rank.trend import TrendWeights
+    from digest.settings import Settings
+
+    weights = TrendWeights.from_settings(
+        Settings(trend_window_hours=12, trend_gravity=1.5, trend_weight_comments=0)
+    )
+    assert (weights.window_hours, weights.gravity, weights.comments) == (12, 1.5, 0)
+    talked_about = TrendInput(1, upvotes=1, comments=50, stars=None, listed_at=NOW)
+    quiet = TrendInput(2, upvotes=1, comments=0, stars=None, listed_at=NOW)
+    assert trend_score(talked_about, NOW, weights) == trend_score(quiet, NOW, weights)

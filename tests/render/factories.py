@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import email
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from digest.rank.entries import EditionEntry
+from digest.settings import Settings
 
 
 def make_entry(rank: int, **overrides: Any) -> EditionEntry:
@@ -46,3 +54,40 @@ def part_text(message: EmailMessage, subtype: str) -> str:
     content = part.get_content()
     assert isinstance(content, str)
     return content.replace("\r\n", "\n")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An RSA key for DKIM tests: the PEM to sign with and the DNS record to verify with."""
+
+    pem: bytes
+    record: bytes
+
+    def write(self, folder: Path) -> Path:
+        path = folder / "dkim.pem"
+        path.write_bytes(self.pem)
+        return path
+
+    def dns(self, name: bytes, timeout: int = 5) -> bytes:
+        """A stand-in for the DNS TXT lookup dkimpy makes."""
+        return self.record
+
+
+@lru_cache(maxsize=2)
+def dkim_test_key(bits: int = 2048) -> SigningKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SigningKey(pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public))
+
+
+def signing_settings(settings: Settings, folder: Path, **overrides: Any) -> Settings:
+    """`settings` with DKIM on (selector `s1`, the From domain), plus any overrides."""
+    path = dkim_test_key().write(folder)
+    return settings.model_copy(update={"dkim_key_file": path, "dkim_selector": "s1", **overrides})

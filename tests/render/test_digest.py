@@ -119,7 +119,8 @@ def test_footer_says_why_and_how_to_leave(settings: Settings) -> None:
     text, page = _parts(_render(settings, [make_entry(1)]))
     preferences = f"{settings.base_url}/preferences?token="
     for body in (text, page):
-        assert f"You subscribed to Trending Papers as {READER}." in body
+        assert "You receive this daily digest because you subscribed to" in body
+        assert f"Trending Papers as {READER} and confirmed the address." in " ".join(body.split())
         assert preferences in body
         assert links.archive_url(settings, EDITION) in body
         assert "ops@example.org" in body
@@ -235,3 +236,118 @@ def test_a_rendered_digest_goes_through_a_real_smtp_server(
     reparsed = parse(received)
     text, page = _parts(reparsed)
     assert title in text and title in page
+
+
+def _query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_why_it_is_here_appears_only_when_given(settings: Settings) -> None:
+    entries = [
+        make_entry(1, why="You follow cs.LG <and> “friends”"),
+        make_entry(2, why="   "),
+    ]
+    message = _render(settings, entries)
+    text, page = _parts(message)
+    for body in (text, page):
+        assert body.count("Why it's here:") == 1
+        assert "You follow cs.LG <and> “friends”" in body
+    assert "&lt;and&gt;" in part_text(message, "html")
+
+
+def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> None:
+    entries = [make_entry(1), make_entry(2, arxiv_id="hep-th/9901001")]
+    message = _render(settings, entries)
+    text, page = _parts(message)
+    urls = re.findall(r'href="(https://[^"]+/feedback\?[^"]+)"', page)
+    assert [(_query(u)["paper"], _query(u)["vote"]) for u in urls] == [
+        ("2411.10001", "more"),
+        ("2411.10001", "less"),
+        ("hep-th/9901001", "more"),
+        ("hep-th/9901001", "less"),
+    ]
+    for url in urls:
+        subject = read_token(settings.secret_key, Purpose.FEEDBACK, _query(url)["token"])
+        assert subject == TokenSubject(42, email_fingerprint(READER))
+        assert url in text
+    assert page.count(">More like this</a>") == 2 and page.count(">Less like this</a>") == 2
+    expected = links.feedback_url(settings, 42, READER, "hep-th/9901001", False)
+    assert urls[3].split("?")[1].split("&", 1)[1] == expected.split("?")[1].split("&", 1)[1]
+
+
+def test_footer_carries_the_postal_address(settings: Settings) -> None:
+    postal = settings.model_copy(update={"postal_address": "Example Labs, 1 Rue X, Paris"})
+    text, page = _parts(_render(postal, [make_entry(1)]))
+    for body in (text, page):
+        assert "Trending Papers · Example Labs, 1 Rue X, Paris" in body
+    text, page = _parts(_render(settings, [make_entry(1)]))
+    assert "Example Labs" not in text + page
+
+
+def test_list_unsubscribe_adds_mailto_when_a_mailbox_is_set(settings: Settings) -> None:
+    mailbox = settings.model_copy(update={"unsubscribe_mailbox": "leave@example.org"})
+    message = _render(mailbox, [make_entry(1)])
+    https, mailto = (part.strip() for part in message["List-Unsubscribe"].split(","))
+    token = _query(https.strip("<>"))["token"]
+    assert mailto == f"<mailto:leave@example.org?subject=unsubscribe%20{token}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_raw_headers_are_7bit_folded_and_never_encoded_words_for_urls(
+    settings: Settings,
+) -> None:
+    mailbox = settings.model_copy(update={"unsubscribe_mailbox": "leave@example.org"})
+    title = 'Über <script> "q" 注意力\r\nBcc: x@y ' + "Z" * 10_000
+    message = render_digest(
+        mailbox,
+        subscriber_id=42,
+        email=READER,
+        edition_date=EDITION,
+        entries=[make_entry(1, title=title)],
+    )
+    raw = message.as_bytes()
+    assert max(raw) < 128
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert all(len(line) <= 998 for line in head.split("\r\n"))
+    names = [line.split(":")[0] for line in head.split("\r\n") if not line.startswith(" ")]
+    assert names.count("Subject") == 1 and "Bcc" not in names
+    unsubscribe = re.search(r"^List-Unsubscribe: (.*?)\r\n(?! )", head, re.M | re.S)
+    assert unsubscribe is not None and "=?" not in unsubscribe.group(1)
+    assert "=?utf-8?" in head  # the subject's non-ASCII is RFC 2047 encoded
+    assert parse(message)["Subject"].startswith("Trending Papers, Wed 25 Nov: Über <script>")
+
+
+def test_weekly_edition_says_so(settings: Settings) -> None:
+    message = parse(
+        render_digest(
+            settings,
+            subscriber_id=42,
+            email=READER,
+            edition_date=EDITION,
+            entries=[make_entry(1, title="Top")],
+            weekly=True,
+        )
+    )
+    assert message["Subject"] == "Trending Papers, week of 19\u201325 Nov: Top"
+    text, page = _parts(message)
+    for body in (text, page):
+        assert "Week of 19\u201325 November 2026" in body
+        assert "This week's 1 trending research paper" in body
+        assert "You receive this weekly digest" in body
+
+
+def test_unparsed_message_reads_like_a_parsed_one(settings: Settings) -> None:
+    # `digest preview` and delivery use the returned object without a round trip.
+    message = render_digest(
+        settings, subscriber_id=42, email=READER, edition_date=EDITION, entries=[make_entry(1)]
+    )
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None and "Paper ranked 1" in html_part.get_content()
+    assert message["Message-ID"] == parse(message)["Message-ID"]
+    assert message.as_bytes() == message.as_bytes()  # stable bytes, as DKIM needs
+
+
+def test_confirmation_carries_the_postal_address(settings: Settings) -> None:
+    postal = settings.model_copy(update={"postal_address": "Example Labs, Paris"})
+    text, page = _parts(parse(render_confirmation(postal, subscriber_id=7, email=READER)))
+    assert "Example Labs, Paris" in text and "Example Labs, Paris" in page

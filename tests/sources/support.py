@@ -13,19 +13,38 @@ from typing import Any
 
 import httpx
 
+from digest.sources.http import PoliteHttp, RetryPolicy
+
 PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
 DAY = date(2026, 11, 20)
 API_URL = "http://hf.test"
 
 
 def payload(name: str) -> bytes:
-    """The bytes of tests/payloads/<name>.json."""
-    return (PAYLOADS / f"{name}.json").read_bytes()
+    """The bytes of tests/payloads/<name> (`.json` when no suffix is given)."""
+    return (PAYLOADS / (name if "." in name else f"{name}.json")).read_bytes()
 
 
 def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
     """An httpx client whose requests are answered by `handler`, in process."""
     return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+@dataclass
+class Pauses:
+    """The waits a PoliteHttp asked for, instead of sleeping through them."""
+
+    seconds: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+def polite(
+    client: httpx.Client, attempts: int = 3, pauses: Pauses | None = None, **policy: float
+) -> PoliteHttp:
+    """A PoliteHttp over `client` that records its backoff pauses instead of sleeping."""
+    return PoliteHttp(client, RetryPolicy(attempts=attempts, **policy), sleep=pauses or Pauses())
 
 
 def json_answer(body: bytes, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
@@ -43,6 +62,10 @@ class Answer:
     body: bytes = b"[]"
     content_type: str = "application/json"
     delay_seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[[str, dict[str, str]], Answer]
 
 
 @dataclass
@@ -50,27 +73,36 @@ class LocalServer:
     """A real HTTP server on 127.0.0.1 that records what it was asked."""
 
     url: str
-    answer: Answer
+    answer: Answer | Route
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
 @contextmanager
-def local_server(answer: Answer) -> Iterator[LocalServer]:
-    """Serve `answer` on a free port in a background thread for the duration of the block."""
+def local_server(answer: Answer | Route) -> Iterator[LocalServer]:
+    """Serve `answer` (or what a route gives for the path and headers) on a free port."""
     state = LocalServer(url="", answer=answer)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            state.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            state.requests.append((self.path, headers))
+            answer = (
+                state.answer
+                if isinstance(state.answer, Answer)
+                else state.answer(self.path, headers)
+            )
             # Interruptible, so a "slow server" test does not hold up teardown.
-            state.stopping.wait(state.answer.delay_seconds)
+            state.stopping.wait(answer.delay_seconds)
             try:
-                self.send_response(state.answer.status)
-                self.send_header("Content-Type", state.answer.content_type)
-                self.send_header("Content-Length", str(len(state.answer.body)))
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                body = b"" if answer.status == 304 else answer.body
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(state.answer.body)
+                self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up first, which is what a timeout test wants
 

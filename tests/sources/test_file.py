@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
+from digest.sources.base import collect
 from digest.sources.file import FileSource
 from tests.sources.support import DAY, PAYLOADS
 
 
 def test_a_plain_list_file_gives_all_its_papers() -> None:
-    result = FileSource(PAYLOADS / "hf_daily_papers_new_shape.json").fetch(DAY)
+    result = collect(FileSource(PAYLOADS / "hf_daily_papers_new_shape.json"), DAY)
 
     assert [p.arxiv_id for p in result.papers] == ["2611.00101", "2611.00102", "2611.00103"]
 
@@ -23,7 +24,7 @@ def test_an_object_with_a_note_and_papers_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "papers.json"
     path.write_text(json.dumps({"note": "exported by hand", "papers": items}))
 
-    result = FileSource(str(path)).fetch(DAY)
+    result = collect(FileSource(str(path)), DAY)
 
     assert [p.title for p in result.papers] == [
         "Instruction Tuning With Fewer Examples",
@@ -35,7 +36,7 @@ def test_an_object_with_a_note_and_papers_is_accepted(tmp_path: Path) -> None:
 
 
 def test_broken_items_in_a_file_are_skipped_not_fatal() -> None:
-    result = FileSource(PAYLOADS / "hf_daily_papers_broken.json").fetch(DAY)
+    result = collect(FileSource(PAYLOADS / "hf_daily_papers_broken.json"), DAY)
 
     assert len(result.papers) == 2
     assert len(result.skipped) == 6
@@ -43,12 +44,12 @@ def test_broken_items_in_a_file_are_skipped_not_fatal() -> None:
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"paper file .*nowhere\.json: no such file"):
-        FileSource(tmp_path / "nowhere.json").fetch(DAY)
+        collect(FileSource(tmp_path / "nowhere.json"), DAY)
 
 
 def test_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="cannot be read"):
-        FileSource(tmp_path).fetch(DAY)
+        collect(FileSource(tmp_path), DAY)
 
 
 @pytest.mark.parametrize(
@@ -70,4 +71,4 @@ def test_unusable_content_is_a_clear_error(
         path.write_text(content)
 
     with pytest.raises(SourceError, match=expected):
-        FileSource(path).fetch(DAY)
+        collect(FileSource(path), DAY)

@@ -20,14 +20,14 @@ from digest.sources.sample import SampleSource
 from digest.store.db import Database
 from digest.store.models import Paper, SignalSnapshot
 from tests.conftest import TEST_SECRET
-from tests.sources.support import API_URL, DAY, json_answer, mock_client, payload
+from tests.sources.support import API_URL, DAY, json_answer, mock_client, payload, polite
 
 MORNING = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 EVENING = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
 
 
 def hf_answering(body: bytes, status: int = 200) -> HuggingFaceDailyPapers:
-    return HuggingFaceDailyPapers(mock_client(json_answer(body, status)), API_URL)
+    return HuggingFaceDailyPapers(polite(mock_client(json_answer(body, status))), API_URL)
 
 
 def with_upvotes(body: bytes, upvotes: int) -> bytes:
@@ -82,11 +82,14 @@ def test_failed_fetch_after_a_good_one_keeps_the_earlier_rows(
     assert any("HTTP 503" in record.getMessage() for record in caplog.records)
 
 
-def test_truncated_answer_stores_nothing(db: Database) -> None:
-    with pytest.raises(SourceError, match="not valid JSON"):
-        fetch_and_store(db, hf_answering(payload("hf_daily_papers_new_shape")[:500]), DAY)
+def test_truncated_answer_stores_its_complete_items_and_says_so(db: Database) -> None:
+    body = payload("hf_daily_papers_new_shape")
+    cut = body[: body.index(b'"2611.00102"')]  # inside the second item
 
-    assert counts(db) == (0, 0)
+    with pytest.raises(SourceError, match="kept the 1 complete items"):
+        fetch_and_store(db, hf_answering(cut), DAY)
+
+    assert counts(db) == (1, 1)
 
 
 def test_a_newer_version_merges_into_the_same_paper(db: Database) -> None:
@@ -121,7 +124,7 @@ def test_report_lists_what_was_skipped(sqlite_db: Database) -> None:
 
     assert (report.source, report.day, report.seen, report.new) == ("hf", DAY, 2, 2)
     assert ("2611.00201", "no title") in report.skipped
-    assert len(report.skipped) == 6
+    assert len(report.skipped) == report.skipped_count == 6
     assert report.duration_seconds >= 0 and report.duration == report.duration_seconds
 
 
@@ -148,13 +151,13 @@ def test_source_names_map_to_sources(plain_settings: Settings, tmp_path: Path) -
         file = source_for_name(f"file:{tmp_path / 'papers.json'}", plain_settings, client)
 
     assert isinstance(hf, HuggingFaceDailyPapers)
-    assert (hf.api_url, hf.token, hf.client) == ("http://hf.test", "hf_secret", client)
+    assert (hf.api_url, hf.token, hf.http.client) == ("http://hf.test", "hf_secret", client)
     assert isinstance(sample, SampleSource)
     assert isinstance(file, FileSource) and file.path == tmp_path / "papers.json"
 
 
-@pytest.mark.parametrize("name", ["arxiv", "HF", "file:", ""])
+@pytest.mark.parametrize("name", ["arXiv", "HF", "file:", ""])
 def test_unknown_source_lists_the_choices(plain_settings: Settings, name: str) -> None:
     with httpx.Client() as client, pytest.raises(DigestError) as caught:
         source_for_name(name, plain_settings, client)
-    assert "choose hf, sample or file:PATH" in str(caught.value)
+    assert "choose hf, arxiv, sample or file:PATH" in str(caught.value)

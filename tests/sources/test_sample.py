@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+from digest.sources.base import collect
 from digest.sources.sample import SampleSource, sample_path
 
 
@@ -18,7 +19,7 @@ def test_sample_is_labelled_as_invented() -> None:
 def test_sample_papers_are_listed_on_the_day_asked_for() -> None:
     day = date(2031, 2, 3)
 
-    result = SampleSource().fetch(day)
+    result = collect(SampleSource(), day)
 
     assert result.skipped == []
     assert 10 <= len(result.papers) <= 15
@@ -29,12 +30,12 @@ def test_sample_papers_are_listed_on_the_day_asked_for() -> None:
 
 
 def test_sample_looks_like_a_real_day_of_papers() -> None:
-    papers = SampleSource().fetch(date(2026, 11, 25)).papers
+    papers = collect(SampleSource(), date(2026, 11, 25)).papers
 
     assert len({p.arxiv_id for p in papers}) == len(papers)
     assert all(p.arxiv_id.startswith("2611.") for p in papers)
     assert all(p.title and p.abstract and p.authors for p in papers)
-    upvotes = [p.upvotes for p in papers]
+    upvotes = [p.upvotes or 0 for p in papers]
     assert min(upvotes) <= 5 and max(upvotes) >= 200
     with_code = [p for p in papers if p.code_url]
     assert 0 < len(with_code) < len(papers)

@@ -18,7 +18,11 @@ LATER = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def fetched(arxiv_id: str = "2611.00001", **fields: Any) -> FetchedPaper:
-    values: dict[str, Any] = {"title": f"Paper {arxiv_id}", "listed_on": date(2026, 11, 20)}
+    values: dict[str, Any] = {
+        "title": f"Paper {arxiv_id}",
+        "listed_on": date(2026, 11, 20),
+        "upvotes": 0,
+    }
     values.update(fields)
     return FetchedPaper(arxiv_id=arxiv_id, **values)
 
@@ -82,7 +86,7 @@ def test_sparse_refetch_keeps_known_values_and_adds_a_snapshot(db: Database) -> 
 
     assert counts == StoreCounts(new=0, updated=1, snapshots=1)
     row = stored(db)
-    assert row.title == "Renamed  Later"
+    assert row.title == "Renamed Later"  # whitespace collapsed
     assert (row.abstract, row.summary, row.keywords) == ("Full abstract.", "Short.", ["k"])
     assert row.code_url == "https://github.com/example-org/code"
     history = [(s.upvotes, s.stars, s.source) for s in row.signals]
@@ -100,9 +104,10 @@ def test_repeated_ids_in_one_payload_become_one_paper_and_one_snapshot(db: Datab
     with db.session() as session:
         counts = store_fetched(session, payload, OBSERVED, "hf")
 
-    assert counts == StoreCounts(new=2, updated=0, snapshots=2)
+    assert counts == StoreCounts(new=2, updated=0, snapshots=2, repeated=2)
     row = stored(db)
-    assert (row.title, row.abstract) == ("Paper 2611.00001", "From v1.")
+    # v2 had the highest version, so its title; v1's abstract fills what v2 did not say.
+    assert (row.title, row.abstract, row.version) == ("Version Two", "From v1.", 2)
     assert [s.upvotes for s in row.signals] == [10]
 
 
@@ -137,3 +142,67 @@ def test_two_fetches_at_once_store_each_paper_once(db: Database) -> None:
     assert first == StoreCounts(new=2, updated=0, snapshots=2)
     assert outcome == [StoreCounts(new=0, updated=2, snapshots=2)]
     assert row_counts(db) == (2, 4)
+
+
+def test_versions_merge_in_any_order_and_the_highest_gives_the_text(db: Database) -> None:
+    v3 = fetched("2611.00001v3", title="Third Title", abstract="Third.", authors=["C"])
+    v1 = fetched("2611.00001v1", title="First Title", abstract="First.", authors=["A"])
+    with db.session() as session:
+        store_fetched(session, [v3], OBSERVED, "arxiv")
+    with db.session() as session:
+        store_fetched(session, [v1], LATER, "arxiv")
+
+    row = stored(db)
+    assert (row.title, row.abstract, row.authors, row.version) == (
+        "Third Title",
+        "Third.",
+        ["C"],
+        3,
+    )
+    assert row_counts(db) == (1, 2)
+
+
+def test_a_source_without_versions_fills_gaps_but_never_rewrites_versioned_text(
+    db: Database,
+) -> None:
+    from_arxiv = fetched("2611.00001v2", title="Versioned Title", upvotes=None)
+    from_hf = fetched(
+        title="Older Title From HF",
+        abstract="HF had the abstract.",
+        summary="An AI summary.",
+        upvotes=40,
+    )
+    with db.session() as session:
+        store_fetched(session, [from_arxiv], OBSERVED, "arxiv")
+    with db.session() as session:
+        store_fetched(session, [from_hf], LATER, "hf")
+
+    row = stored(db)
+    assert row.title == "Versioned Title"
+    assert (row.abstract, row.summary) == ("HF had the abstract.", "An AI summary.")
+    assert [s.upvotes for s in row.signals] == [40]  # arXiv brought no signals
+
+
+def test_published_keeps_the_earliest_moment_and_announced_the_first_day(db: Database) -> None:
+    announced = fetched(
+        published_at=datetime(2026, 11, 23, 5, tzinfo=UTC), announced_on=date(2026, 11, 23)
+    )
+    submitted = fetched(
+        published_at=datetime(2026, 11, 18, 17, tzinfo=UTC), announced_on=date(2026, 11, 30)
+    )
+    with db.session() as session:
+        store_fetched(session, [announced], OBSERVED, "arxiv")
+    with db.session() as session:
+        store_fetched(session, [submitted], LATER, "arxiv")
+
+    row = stored(db)
+    assert row.published_at == datetime(2026, 11, 18, 17, tzinfo=UTC)
+    assert row.announced_on == date(2026, 11, 23)
+
+
+def test_latex_and_whitespace_in_titles_are_made_readable(db: Database) -> None:
+    raw = fetched(title="  $\\alpha$-Entmax for\n \\emph{Long} Documents --- Revisited ")
+    with db.session() as session:
+        store_fetched(session, [raw], OBSERVED, "arxiv")
+
+    assert stored(db).title == "\u03b1-Entmax for Long Documents \u2014 Revisited"

@@ -108,3 +108,24 @@ def add_edition(db: Database, day: date, now: datetime, specs: list[PaperSpec]) 
         session.flush()
         edition = build_edition(session, day, size=10, window_days=7, now=now)
         assert edition is not None
+
+
+# What a browser sends with a form POST from one of our own pages.
+BROWSER = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def browser_post(
+    client: TestClient, page: str, action: str, data: dict[str, str] | None = None
+) -> httpx.Response:
+    """Open `page`, then submit its form to `action` the way a browser would."""
+    token = csrf_from(client.get(page).text)
+    response: httpx.Response = client.post(
+        action, data={**(data or {}), "csrf_token": token}, headers=BROWSER
+    )
+    return response

@@ -12,9 +12,19 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
-from digest.store.subscribers import remove_subscriber
+from digest.store.subscribers import EmailToSend, remove_subscriber
+from digest.store.types import utcnow
 from digest.tokens import Purpose, make_token, read_token
-from tests.web.support import subscribe, subscriber, tampered, token
+from tests.web.conftest import Recorder
+from tests.web.support import (
+    browser_post,
+    set_fields,
+    subscribe,
+    subscriber,
+    tampered,
+    token,
+    without_nonce,
+)
 
 
 @pytest.fixture
@@ -71,7 +81,8 @@ def test_expired_token_explains_and_offers_a_fresh_start(
     assert response.status_code == 400
     assert "expired" in response.text
     assert "48 hours" in response.text
-    assert "Subscribe again" in response.text
+    assert f'action="/confirm/resend?token={old}"' in response.text
+    assert "Send me a new link</button>" in response.text
     assert subscriber(db, pending.email).state is SubscriberState.PENDING
 
 
@@ -132,3 +143,50 @@ def test_confirm_after_unsubscribing_does_not_reactivate(
 
 def _hrefs(html: str) -> list[str]:
     return [part.split('"', 1)[0].replace("&amp;", "&") for part in html.split('href="')[1:]]
+
+
+def test_expired_link_resends_once_per_ten_minutes(
+    db: Database, client: TestClient, settings: Settings, pending: Subscriber, enqueued: Recorder
+) -> None:
+    with freeze_time(datetime.now(UTC) - timedelta(hours=49)):
+        old = make_token(settings.secret_key, Purpose.CONFIRM, pending.id, pending.email)
+    set_fields(db, pending.id, confirmation_sent_at=utcnow() - timedelta(hours=49))
+    page = f"/confirm?token={old}"
+    action = f"/confirm/resend?token={old}"
+
+    first = browser_post(client, page, action)
+    second = browser_post(client, page, action)
+
+    assert first.status_code == second.status_code == 200
+    assert "Check your inbox" in first.text
+    assert without_nonce(second.text) == without_nonce(first.text)
+    assert enqueued == [(EmailToSend.CONFIRMATION, pending.id)] * 2  # subscribe, then one resend
+
+
+def test_expired_link_of_an_active_subscriber_sends_nothing(
+    db: Database, client: TestClient, settings: Settings, pending: Subscriber, enqueued: Recorder
+) -> None:
+    client.get("/confirm", params={"token": token(settings, Purpose.CONFIRM, pending)})
+    set_fields(db, pending.id, confirmation_sent_at=utcnow() - timedelta(hours=49))
+    with freeze_time(datetime.now(UTC) - timedelta(hours=49)):
+        old = make_token(settings.secret_key, Purpose.CONFIRM, pending.id, pending.email)
+
+    response = browser_post(client, f"/confirm?token={old}", f"/confirm/resend?token={old}")
+
+    assert "Check your inbox" in response.text
+    assert enqueued == [(EmailToSend.CONFIRMATION, pending.id)]
+
+
+def test_tampered_link_offers_to_send_a_new_one_by_address(
+    client: TestClient, settings: Settings, pending: Subscriber
+) -> None:
+    bad = tampered(token(settings, Purpose.CONFIRM, pending))
+
+    page = client.get("/confirm", params={"token": bad})
+    resend = client.post("/confirm/resend", params={"token": bad})
+
+    assert page.status_code == 400
+    assert '<form method="post" action="/subscribe">' in page.text
+    assert "Send me a new link</button>" in page.text
+    assert resend.status_code == 400
+    assert "This link does not work" in resend.text

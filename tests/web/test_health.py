@@ -10,14 +10,15 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.web import create_app
+from tests.web.conftest import Recorder
 
 UNREACHABLE = "postgresql+psycopg://u@127.0.0.1:1/x"
 
 
 @pytest.fixture
-def unreachable_client(settings: Settings, enqueued: list[int]) -> Iterator[TestClient]:
+def unreachable_client(settings: Settings, enqueued: Recorder) -> Iterator[TestClient]:
     database = Database(UNREACHABLE)
-    with TestClient(create_app(settings, database, enqueued.append)) as test_client:
+    with TestClient(create_app(settings, database, enqueued)) as test_client:
         yield test_client
     database.dispose()
 
@@ -40,7 +41,7 @@ def test_healthz_503_when_database_unreachable(unreachable_client: TestClient) -
 
 
 def test_pages_answer_503_when_database_unreachable(
-    unreachable_client: TestClient, enqueued: list[int]
+    unreachable_client: TestClient, enqueued: Recorder
 ) -> None:
     landing = unreachable_client.get("/")
     subscribe = unreachable_client.post("/subscribe", data={"email": "a@example.com"})

@@ -13,17 +13,19 @@ import uvicorn
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
+from digest.store.subscribers import EmailToSend
 from digest.tokens import Purpose
 from digest.web import create_app
 from tests.conftest import free_port
+from tests.web.conftest import Recorder
 from tests.web.support import subscriber, token
 
 
 @pytest.fixture
-def live_url(sqlite_db: Database, settings: Settings, enqueued: list[int]) -> Iterator[str]:
+def live_url(sqlite_db: Database, settings: Settings, enqueued: Recorder) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, sqlite_db, enqueued.append),
+        create_app(settings, sqlite_db, enqueued),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -44,7 +46,7 @@ def live_url(sqlite_db: Database, settings: Settings, enqueued: list[int]) -> It
 
 
 def test_subscribe_then_one_click_unsubscribe_over_http(
-    live_url: str, sqlite_db: Database, settings: Settings, enqueued: list[int]
+    live_url: str, sqlite_db: Database, settings: Settings, enqueued: Recorder
 ) -> None:
     with httpx.Client(base_url=live_url, timeout=10) as http:
         landing = http.get("/")
@@ -63,7 +65,7 @@ def test_subscribe_then_one_click_unsubscribe_over_http(
     assert landing.headers["referrer-policy"] == "no-referrer"
     assert subscribed.status_code == 200
     assert "Check your inbox" in subscribed.text
-    assert enqueued == [row.id]
+    assert enqueued == [(EmailToSend.CONFIRMATION, row.id)]
     assert row.timezone == "Europe/Berlin"
     assert one_click.status_code == 200
     assert one_click.text == "You are unsubscribed.\n"

@@ -11,9 +11,11 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
+from digest.store.subscribers import EmailToSend
 from digest.store.types import utcnow
 from digest.web import create_app
 from digest.web.app import MAX_FORM_BYTES
+from tests.web.conftest import Recorder
 from tests.web.support import (
     add,
     find_subscriber,
@@ -25,10 +27,11 @@ from tests.web.support import (
 )
 
 CHECK_INBOX = "Check your inbox"
+CONFIRMATION = EmailToSend.CONFIRMATION
 
 
 def test_new_address_gets_check_inbox_and_one_confirmation(
-    db: Database, client: TestClient, enqueued: list[int]
+    db: Database, client: TestClient, enqueued: Recorder
 ) -> None:
     response = subscribe(
         client, "New.Person@Example.COM", topics="diffusion, robotics", timezone="Europe/Paris"
@@ -41,7 +44,7 @@ def test_new_address_gets_check_inbox_and_one_confirmation(
     assert row.topics == ["diffusion", "robotics"]
     assert row.timezone == "Europe/Paris"
     assert row.confirmation_sent_at is not None
-    assert enqueued == [row.id]
+    assert enqueued == [(CONFIRMATION, row.id)]
 
 
 def test_missing_timezone_falls_back_to_default(db: Database, client: TestClient) -> None:
@@ -53,7 +56,7 @@ def test_missing_timezone_falls_back_to_default(db: Database, client: TestClient
 def test_confirmation_is_enqueued_after_commit(db: Database, settings: Settings) -> None:
     seen: list[SubscriberState | None] = []
 
-    def enqueue(subscriber_id: int) -> None:
+    def enqueue(kind: EmailToSend, subscriber_id: int) -> None:
         row = find_subscriber(db, "committed@example.com")  # a fresh session and connection
         seen.append(row.state if row is not None and row.id == subscriber_id else None)
 
@@ -64,7 +67,7 @@ def test_confirmation_is_enqueued_after_commit(db: Database, settings: Settings)
 
 
 def test_pending_address_is_not_mailed_again_within_ten_minutes(
-    db: Database, client: TestClient, enqueued: list[int]
+    db: Database, client: TestClient, enqueued: Recorder
 ) -> None:
     first = subscribe(client, "twice@example.com")
     second = subscribe(client, "twice@example.com")
@@ -72,29 +75,36 @@ def test_pending_address_is_not_mailed_again_within_ten_minutes(
     assert without_nonce(second.text) == without_nonce(first.text)
     assert second.status_code == 200
     row = subscriber(db, "twice@example.com")
-    assert enqueued == [row.id]
+    assert enqueued == [(CONFIRMATION, row.id)]
 
     set_fields(db, row.id, confirmation_sent_at=utcnow() - timedelta(minutes=11))
     subscribe(client, "twice@example.com")
 
-    assert enqueued == [row.id, row.id]
+    assert enqueued == [(CONFIRMATION, row.id)] * 2
     assert subscriber(db, "twice@example.com").state is SubscriberState.PENDING
 
 
-def test_active_address_gets_same_page_and_no_email(
-    db: Database, client: TestClient, enqueued: list[int]
+def test_active_address_gets_same_page_and_one_already_subscribed_email(
+    db: Database, client: TestClient, enqueued: Recorder
 ) -> None:
-    add(db, "active@example.com", SubscriberState.ACTIVE)
+    row = add(db, "active@example.com", SubscriberState.ACTIVE)
 
-    response = subscribe(client, "active@example.com")
+    first = subscribe(client, "active@example.com")
+    second = subscribe(client, "Active@Example.com")
 
-    assert CHECK_INBOX in response.text
-    assert enqueued == []
+    assert CHECK_INBOX in first.text
+    assert without_nonce(second.text) == without_nonce(first.text)
+    assert enqueued == [(EmailToSend.ALREADY_SUBSCRIBED, row.id)]
     assert subscriber(db, "active@example.com").state is SubscriberState.ACTIVE
+
+    set_fields(db, row.id, confirmation_sent_at=utcnow() - timedelta(minutes=11))
+    subscribe(client, "active@example.com")
+
+    assert enqueued == [(EmailToSend.ALREADY_SUBSCRIBED, row.id)] * 2
 
 
 def test_unsubscribed_address_can_subscribe_again(
-    db: Database, client: TestClient, enqueued: list[int]
+    db: Database, client: TestClient, enqueued: Recorder
 ) -> None:
     row = add(db, "back@example.com", SubscriberState.UNSUBSCRIBED)
 
@@ -102,12 +112,12 @@ def test_unsubscribed_address_can_subscribe_again(
 
     assert CHECK_INBOX in response.text
     assert subscriber(db, "back@example.com").state is SubscriberState.PENDING
-    assert enqueued == [row.id]
+    assert enqueued == [(CONFIRMATION, row.id)]
 
 
 @pytest.mark.parametrize("state", [SubscriberState.BOUNCED, SubscriberState.COMPLAINED])
 def test_suppressed_address_gets_same_page_and_stays_suppressed(
-    db: Database, client: TestClient, enqueued: list[int], state: SubscriberState
+    db: Database, client: TestClient, enqueued: Recorder, state: SubscriberState
 ) -> None:
     add(db, "gone@example.com", state)
 
@@ -140,7 +150,7 @@ def test_every_known_state_answers_the_identical_page(db: Database, client: Test
     ],
 )
 def test_invalid_email_re_renders_form_with_error(
-    db: Database, client: TestClient, enqueued: list[int], email: str, message: str
+    db: Database, client: TestClient, enqueued: Recorder, email: str, message: str
 ) -> None:
     response = subscribe(client, email, topics="robotics")
 
@@ -163,7 +173,7 @@ def test_invalid_email_re_renders_form_with_error(
     ],
 )
 def test_bad_preferences_re_render_form_with_error(
-    db: Database, client: TestClient, enqueued: list[int], fields: dict[str, str], message: str
+    db: Database, client: TestClient, enqueued: Recorder, fields: dict[str, str], message: str
 ) -> None:
     response = subscribe(client, "fine@example.com", **fields)
 
@@ -182,7 +192,7 @@ def test_typed_values_are_escaped_when_shown_again(sqlite_client: TestClient) ->
 
 
 def test_oversized_body_is_refused(
-    sqlite_db: Database, sqlite_client: TestClient, enqueued: list[int]
+    sqlite_db: Database, sqlite_client: TestClient, enqueued: Recorder
 ) -> None:
     response = subscribe(sqlite_client, "big@example.com", topics="x" * MAX_FORM_BYTES)
 
@@ -192,7 +202,7 @@ def test_oversized_body_is_refused(
 
 
 def test_oversized_chunked_body_is_refused(
-    sqlite_db: Database, sqlite_client: TestClient, enqueued: list[int]
+    sqlite_db: Database, sqlite_client: TestClient, enqueued: Recorder
 ) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"email=big%40example.com&topics="
@@ -223,7 +233,7 @@ def test_file_upload_is_refused(sqlite_db: Database, sqlite_client: TestClient) 
 
 
 def test_multipart_form_is_accepted(
-    sqlite_db: Database, sqlite_client: TestClient, enqueued: list[int]
+    sqlite_db: Database, sqlite_client: TestClient, enqueued: Recorder
 ) -> None:
     response = sqlite_client.post(
         "/subscribe", files={"email": (None, b"multi@example.com"), "topics": (None, b"nlp")}
@@ -239,7 +249,7 @@ def test_queue_failure_answers_503_and_allows_an_immediate_retry(
 ) -> None:
     calls: list[int] = []
 
-    def broken_broker(subscriber_id: int) -> None:
+    def broken_broker(kind: EmailToSend, subscriber_id: int) -> None:
         calls.append(subscriber_id)
         if len(calls) == 1:
             raise ConnectionError("broker down")

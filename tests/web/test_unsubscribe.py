@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from freezegun import freeze_time
 from starlette.testclient import TestClient
 
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
 from digest.tokens import Purpose
-from tests.web.support import add, subscriber, tampered, token
+from tests.web.support import add, browser_post, subscriber, tampered, token
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -43,7 +46,8 @@ def test_post_unsubscribes_and_twice_is_fine(
 
     assert first.status_code == 200
     assert "You're unsubscribed" in first.text
-    assert 'href="/">Subscribe again' in first.text
+    assert 'action="/resubscribe?token=' in first.text
+    assert "Subscribe again</button>" in first.text
     row = subscriber(db, "reader@example.com")
     assert row.state is SubscriberState.UNSUBSCRIBED
     assert row.unsubscribed_at is not None
@@ -56,7 +60,7 @@ def test_post_unsubscribes_and_twice_is_fine(
     assert again.unsubscribed_at == row.unsubscribed_at
 
 
-def test_get_after_unsubscribing_says_so_without_a_button(
+def test_get_after_unsubscribing_says_so_and_offers_only_resubscribe(
     client: TestClient, link: dict[str, str]
 ) -> None:
     client.post("/unsubscribe", params=link)
@@ -65,7 +69,8 @@ def test_get_after_unsubscribing_says_so_without_a_button(
 
     assert response.status_code == 200
     assert "does not receive the digest" in response.text
-    assert "<button" not in response.text
+    assert response.text.count("<button") == 1
+    assert "Subscribe again</button>" in response.text
 
 
 def test_one_click_form_encoded(db: Database, client: TestClient, link: dict[str, str]) -> None:
@@ -138,3 +143,42 @@ def test_bad_token_get_is_400(client: TestClient, link: dict[str, str]) -> None:
     assert response.status_code == 400
     assert "This link does not work" in response.text
     assert "<button" not in response.text
+
+
+def test_unsubscribe_link_never_expires(
+    db: Database, client: TestClient, settings: Settings, active: Subscriber
+) -> None:
+    with freeze_time(datetime.now(UTC) - timedelta(days=3650)):
+        ancient = token(settings, Purpose.UNSUBSCRIBE, active)
+
+    response = client.post("/unsubscribe", params={"token": ancient}, data=ONE_CLICK)
+
+    assert response.status_code == 200
+    assert subscriber(db, "reader@example.com").state is SubscriberState.UNSUBSCRIBED
+
+
+def test_resubscribe_from_the_unsubscribed_page_restores_the_subscription(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    page = f"/unsubscribe?token={link['token']}"
+    browser_post(client, page, page)
+
+    again = browser_post(client, page, f"/resubscribe?token={link['token']}")
+
+    assert again.status_code == 200
+    assert "You're subscribed" in again.text
+    row = subscriber(db, "reader@example.com")
+    assert row.state is SubscriberState.ACTIVE
+    assert row.unsubscribed_at is None
+
+
+def test_resubscribe_cannot_revive_a_bounced_address(
+    db: Database, client: TestClient, settings: Settings
+) -> None:
+    row = add(db, "bounced@example.com", SubscriberState.BOUNCED)
+    action = f"/resubscribe?token={token(settings, Purpose.UNSUBSCRIBE, row)}"
+
+    response = browser_post(client, "/", action)
+
+    assert response.status_code == 409
+    assert subscriber(db, "bounced@example.com").state is SubscriberState.BOUNCED

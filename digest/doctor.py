@@ -1,0 +1,168 @@
+"""`digest doctor`: check the mail set-up an inbox provider will judge, one line per check."""
+
+from __future__ import annotations
+
+import enum
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+import dkim
+
+from digest.errors import ConfigError
+from digest.mail.dkim import DkimKey, DkimSigner, load_key, signing_domain
+from digest.mail.smtp import SmtpConfig
+from digest.settings import Settings
+
+SMTP_TIMEOUT_SECONDS = 10.0
+WEAK_KEY_BITS = 2048
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "FAIL"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status.value:<4}  {self.name}: {self.detail}"
+
+
+def run_checks(settings: Settings, *, tls_context: ssl.SSLContext | None = None) -> list[Check]:
+    """Every check, in order; `tls_context` replaces the system trust store (tests)."""
+    key, dkim_check = check_dkim_key(settings)
+    return [
+        dkim_check,
+        check_from_domain(settings, key),
+        check_base_url(settings),
+        check_smtp(settings, tls_context or ssl.create_default_context()),
+    ]
+
+
+def check_dkim_key(settings: Settings) -> tuple[DkimKey | None, Check]:
+    """The key loads and a message signed with it verifies against its own public key."""
+    name = "dkim key"
+    try:
+        key = load_key(settings)
+    except ConfigError as exc:
+        return None, Check(name, Status.FAIL, str(exc))
+    if key is None:
+        return None, Check(
+            name,
+            Status.WARN,
+            "not configured (DIGEST_DKIM_KEY_FILE, DIGEST_DKIM_SELECTOR): messages leave "
+            "unsigned unless your relay signs them",
+        )
+    where = f"{key.selector}._domainkey.{key.domain}"
+    try:
+        raw = DkimSigner(key).sign(_probe_message(settings)).as_bytes()
+        verified = dkim.verify(raw, dnsfunc=lambda *_, **__: key.public_record().encode("ascii"))
+    except (dkim.DKIMException, ValueError, IndexError) as exc:
+        return key, Check(name, Status.FAIL, f"cannot sign with {where}: {exc}")
+    if not verified:
+        return key, Check(name, Status.FAIL, f"a signature by {where} does not verify")
+    detail = f"{key.bits}-bit RSA signs and verifies; publish its public key at {where}"
+    if key.bits < WEAK_KEY_BITS:
+        return key, Check(name, Status.WARN, f"{detail} (use {WEAK_KEY_BITS} bits or more)")
+    return key, Check(name, Status.OK, detail)
+
+
+def check_from_domain(settings: Settings, key: DkimKey | None) -> Check:
+    """DMARC needs the From domain aligned with the DKIM d= domain."""
+    name = "from domain"
+    sender = settings.sender_domain.lower()
+    if settings.env == "production" and (sender == "localhost" or "." not in sender):
+        return Check(name, Status.FAIL, f"DIGEST_FROM uses {sender!r}, not a real domain")
+    if key is None:
+        return Check(name, Status.SKIP, f"{sender} (no DKIM key to align with)")
+    signer = signing_domain(settings)
+    if sender == signer:
+        return Check(name, Status.OK, f"{sender} matches the DKIM domain")
+    if sender.endswith(f".{signer}"):
+        return Check(name, Status.OK, f"{sender} is under the DKIM domain {signer} (relaxed)")
+    return Check(
+        name, Status.FAIL, f"{sender} does not match the DKIM domain {signer}: DMARC will fail"
+    )
+
+
+def check_base_url(settings: Settings) -> Check:
+    """Links in production must be HTTPS (one-click unsubscribe requires it)."""
+    name = "base url"
+    scheme = urlsplit(settings.base_url).scheme
+    if scheme == "https":
+        return Check(name, Status.OK, f"{settings.base_url} is HTTPS")
+    if settings.env == "production":
+        return Check(name, Status.FAIL, f"{settings.base_url} must be https:// in production")
+    return Check(name, Status.OK, f"{settings.base_url} (plain http is fine in development)")
+
+
+def check_smtp(settings: Settings, context: ssl.SSLContext) -> Check:
+    """The SMTP server answers, speaks TLS (smtps:// or STARTTLS) and accepts the login."""
+    name = "smtp"
+    try:
+        config = SmtpConfig.from_url(settings.smtp_url, timeout=SMTP_TIMEOUT_SECONDS)
+    except ConfigError as exc:
+        return Check(name, Status.FAIL, str(exc))
+    where = f"{config.host}:{config.port}"
+    try:
+        tls, login = _probe_smtp(config, context)
+    except ssl.SSLError as exc:
+        return Check(name, Status.FAIL, f"{where}: TLS failed: {exc.reason or exc}")
+    except smtplib.SMTPAuthenticationError as exc:
+        return Check(name, Status.FAIL, f"{where}: login refused ({exc.smtp_code})")
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check(name, Status.FAIL, f"{where} unreachable: {exc or type(exc).__name__}")
+    if tls is None:
+        advice = "use smtps:// or add ?starttls=1"
+        status = Status.FAIL if settings.env == "production" else Status.WARN
+        return Check(name, status, f"{where} answers, but without TLS ({advice})")
+    return Check(name, Status.OK, f"{where} answers over {tls}{login}")
+
+
+def _probe_smtp(config: SmtpConfig, context: ssl.SSLContext) -> tuple[str | None, str]:
+    """(TLS description or None, login note); raises what smtplib and ssl raise."""
+    client: smtplib.SMTP
+    if config.use_ssl:
+        client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
+    else:
+        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+    with client:
+        client.ehlo()
+        if not config.use_ssl:
+            if not config.starttls:
+                return None, ""
+            client.starttls(context=context)
+            client.ehlo()
+        version = _tls_version(client)
+        how = "implicit TLS" if config.use_ssl else "STARTTLS"
+        login = ""
+        if config.username and config.password:
+            client.login(config.username, config.password)
+            login = ", login accepted"
+        return f"{how} ({version})", login
+
+
+def _tls_version(client: smtplib.SMTP) -> str:
+    version: Callable[[], str | None] | None = getattr(client.sock, "version", None)
+    return (version() if version else None) or "TLS"
+
+
+def _probe_message(settings: Settings) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.from_address
+    message["To"] = settings.from_address
+    message["Subject"] = "digest doctor: DKIM probe"
+    message["Message-ID"] = f"<doctor@{settings.sender_domain}>"
+    message["Date"] = "Thu, 01 Jan 2026 00:00:00 +0000"
+    message.set_content("probe\n")
+    return message

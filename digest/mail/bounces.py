@@ -1,0 +1,426 @@
+"""Bounce and complaint intake: RFC 3464 delivery reports and RFC 5965 abuse reports.
+
+A hard bounce marks the address bounced and a complaint marks it complained; both states
+are suppressed, so the address is never mailed again. Reports come from a Maildir (see
+`import_maildir`) or from a provider's webhook (see `record_events`).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import mailbox
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import Message
+from email.parser import HeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from digest.addresses import normalise_email
+from digest.errors import DigestError, InvalidEmail
+from digest.store.db import Database
+from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
+from digest.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+STATUS_TYPES = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/delivery-status",  # seen from misconfigured MTAs
+)
+FEEDBACK_TYPES = ("message/feedback-report",)
+ORIGINAL_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers")
+ORIGINAL_HEADER_TYPES = ("text/rfc822-headers", "message/global-headers")
+# A complaint outranks a bounce: both suppress, but a complaint is the person's own word.
+RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
+
+Fields = dict[str, list[str]]
+
+
+class EventKind(enum.StrEnum):
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+
+
+@dataclass(frozen=True)
+class MailEvent:
+    """A permanent bounce of, or an abuse complaint about, one address."""
+
+    kind: EventKind
+    email: str  # as reported; normalised when applied
+    message_id: str | None = None  # of the message that bounced, when the report has it
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    events: list[MailEvent]
+    ignored: int  # recipients delayed or soft-failed, and non-abuse feedback
+
+
+class UnreadableReport(DigestError):
+    """A message that is no delivery status notification or feedback report we can read."""
+
+
+@dataclass
+class BounceReport:
+    """What an intake run did; addresses are counted, never kept."""
+
+    messages: int = 0
+    bounced: int = 0  # addresses newly suppressed as bounced
+    complained: int = 0  # addresses newly suppressed as complained
+    already: int = 0  # already suppressed: a repeated report
+    unknown: int = 0  # no subscriber has the address
+    invalid: int = 0  # not an email address
+    ignored: int = 0  # delayed, temporary or non-abuse reports
+    unreadable: int = 0  # messages skipped as malformed
+
+    def counts(self) -> dict[str, int]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {count}" for name, count in self.counts().items())
+
+
+def mask_email(email: str) -> str:
+    """A loggable form of an address: first character and domain only."""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+# --- reading reports ----------------------------------------------------------------------
+
+
+def parse_report(raw: bytes) -> ParsedReport:
+    """The events one raw DSN or ARF message reports; raise UnreadableReport if none."""
+    try:
+        return _read(message_from_bytes(raw, policy=policy.default))
+    except UnreadableReport:
+        raise
+    except Exception as exc:
+        # The email package raises many exception types on hostile input; one bad
+        # message must never stop the intake of the others.
+        raise UnreadableReport(f"cannot parse the message ({type(exc).__name__})") from None
+
+
+def _read(message: Message) -> ParsedReport:
+    parts = list(_parts(message))
+    original = _original(parts)
+    message_id = _message_id(original)
+    for part in parts:
+        if part.get_content_type() in STATUS_TYPES:
+            return _read_status(_field_blocks(part), message_id)
+    for part in parts:
+        if part.get_content_type() in FEEDBACK_TYPES:
+            return _read_feedback(_merged(_field_blocks(part)), original, message_id)
+    raise UnreadableReport("neither a delivery status notification nor a feedback report")
+
+
+def _read_status(blocks: list[Fields], message_id: str | None) -> ParsedReport:
+    recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b]
+    if not recipients:
+        raise UnreadableReport("the delivery report names no recipient")
+    events: list[MailEvent] = []
+    ignored = 0
+    for block in recipients:
+        # The original recipient is the address we sent to; the final one may be an alias.
+        address = _address(_first(block, "original-recipient")) or _address(
+            _first(block, "final-recipient")
+        )
+        action = _first(block, "action").lower()
+        status = (_first(block, "status").split() or [""])[0]
+        if address is None:
+            log.info("ignoring a recipient without an address in a delivery report")
+            ignored += 1
+        elif _is_hard_bounce(action, status, _first(block, "diagnostic-code")):
+            events.append(MailEvent(EventKind.BOUNCE, address, message_id, f"status {status}"))
+        else:
+            log.info(
+                "ignoring %s (status %s) for %s",
+                action or "no action",
+                status or "none",
+                mask_email(address),
+            )
+            ignored += 1
+    return ParsedReport(events, ignored)
+
+
+def _is_hard_bounce(action: str, status: str, diagnostic: str) -> bool:
+    """Action failed with a permanent (5.x.x) status; 4.x.x and delayed are not final."""
+    if action not in ("failed", ""):
+        return False
+    if status:
+        return status.startswith("5")
+    # No Status field: fall back to the SMTP reply, as in "smtp; 550 5.1.1 no such user".
+    return action == "failed" and diagnostic.partition(";")[2].strip()[:1] == "5"
+
+
+def _read_feedback(
+    fields: Fields, original: Message | None, message_id: str | None
+) -> ParsedReport:
+    kind = _first(fields, "feedback-type").lower()
+    if kind != "abuse":
+        log.info("ignoring a %s feedback report", kind or "untyped")
+        return ParsedReport([], 1)
+    addresses = [
+        address
+        for value in fields.get("original-rcpt-to", [])
+        for piece in value.split(",")
+        if (address := _address(piece))
+    ]
+    if not addresses and original is not None:
+        to = [_clean(str(value)) for value in original.get_all("to", [])]
+        addresses = [address for _, address in getaddresses(to) if "@" in address]
+    if not addresses:
+        raise UnreadableReport("the abuse report names no recipient (redacted?)")
+    unique = dict.fromkeys(a.strip() for a in addresses)
+    return ParsedReport(
+        [MailEvent(EventKind.COMPLAINT, a, message_id, "abuse report") for a in unique], 0
+    )
+
+
+def _parts(message: Message) -> Iterator[Message]:
+    """The message and its parts, without descending into an attached original message."""
+    yield message
+    if message.get_content_maintype() == "multipart":
+        payload = message.get_payload()
+        if isinstance(payload, list):
+            for part in payload:
+                if isinstance(part, Message):
+                    yield from _parts(part)
+
+
+def _original(parts: Iterable[Message]) -> Message | None:
+    """The headers of the message the report is about, when it came back with it."""
+    for part in parts:
+        kind = part.get_content_type()
+        if kind not in ORIGINAL_TYPES and kind not in ORIGINAL_HEADER_TYPES:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload:
+            first = payload[0]
+            return first if isinstance(first, Message) else None
+        return HeaderParser(policy=policy.default).parsestr(_text(part))
+    return None
+
+
+def _message_id(original: Message | None) -> str | None:
+    if original is None:
+        return None
+    value = _clean(str(original.get("message-id", ""))).strip().strip("<>").strip()
+    return f"<{value}>" if value else None
+
+
+def _field_blocks(part: Message) -> list[Fields]:
+    """The groups of "Name: value" fields of a status or feedback part."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return _parse_blocks(_text(part))
+    blocks: list[Fields] = []
+    for block in payload:
+        if not isinstance(block, Message):
+            continue
+        fields: Fields = {}
+        for name, value in block.items():
+            fields.setdefault(name.lower(), []).append(_clean(str(value)))
+        blocks.append(fields)
+        body = block.get_payload()
+        if isinstance(body, str) and body.strip():
+            # message/global-delivery-status parses as one message: its body holds the rest.
+            blocks.extend(_parse_blocks(body))
+    return blocks
+
+
+def _parse_blocks(text: str) -> list[Fields]:
+    blocks: list[Fields] = []
+    fields: Fields = {}
+    last: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                blocks.append(fields)
+            fields, last = {}, None
+        elif line[0] in " \t" and last is not None:
+            fields[last][-1] += " " + line.strip()
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            last = name.strip().lower()
+            fields.setdefault(last, []).append(value.strip())
+    if fields:
+        blocks.append(fields)
+    return blocks
+
+
+def _merged(blocks: list[Fields]) -> Fields:
+    merged: Fields = {}
+    for block in blocks:
+        for name, values in block.items():
+            merged.setdefault(name, []).extend(values)
+    return merged
+
+
+def _text(part: Message) -> str:
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return str(part.get_payload())
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _first(fields: Fields, name: str) -> str:
+    values = fields.get(name)
+    return values[0].strip() if values else ""
+
+
+def _address(value: str) -> str | None:
+    """The address of a field like "rfc822; <Someone@Example.org>", or None."""
+    _, _, address = value.rpartition(";")
+    address = address.strip().strip("<>").strip()
+    return address if "@" in address else None
+
+
+def _clean(value: str) -> str:
+    # Undecodable header bytes surface as lone surrogates, which cannot be logged or stored.
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+# --- applying events ----------------------------------------------------------------------
+
+
+def apply_events(
+    session: Session, events: Iterable[MailEvent], now: datetime, report: BounceReport
+) -> None:
+    """Suppress the address of each event, counting the outcome in `report`."""
+    for event in events:
+        try:
+            email = normalise_email(event.email)
+        except InvalidEmail:
+            log.info("ignoring a %s for an invalid address", event.kind.value)
+            report.invalid += 1
+            continue
+        subscriber = session.scalar(
+            select(Subscriber).where(Subscriber.email == email).with_for_update()
+        )
+        if subscriber is None:
+            log.info("ignoring a %s for unknown address %s", event.kind.value, mask_email(email))
+            report.unknown += 1
+            continue
+        if _suppress(session, subscriber, event, now):
+            log.info("%s: %s (%s)", mask_email(email), subscriber.state.value, event.detail)
+            if event.kind is EventKind.BOUNCE:
+                report.bounced += 1
+            else:
+                report.complained += 1
+        else:
+            report.already += 1
+
+
+def _suppress(session: Session, subscriber: Subscriber, event: MailEvent, now: datetime) -> bool:
+    """Move the subscriber to the event's state and drop their unsent copies; True if new."""
+    state = (
+        SubscriberState.BOUNCED if event.kind is EventKind.BOUNCE else SubscriberState.COMPLAINED
+    )
+    changed = RANK.get(subscriber.state, 0) < RANK[state]
+    if changed:
+        subscriber.state = state
+        if state is SubscriberState.COMPLAINED and subscriber.unsubscribed_at is None:
+            subscriber.unsubscribed_at = now
+    reason = f"address {state.value}: {event.detail}"
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.DEFERRED]),
+        )
+        .values(status=DeliveryStatus.SKIPPED, error=reason, finished_at=now, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if event.kind is EventKind.BOUNCE and event.message_id:
+        # The copy that came back was accepted by the next server, then refused.
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.subscriber_id == subscriber.id,
+                Delivery.message_id == event.message_id,
+                Delivery.status == DeliveryStatus.SENT,
+            )
+            .values(status=DeliveryStatus.BOUNCED, error=f"bounced after sending: {event.detail}")
+            .execution_options(synchronize_session=False)
+        )
+    return changed
+
+
+def record_events(
+    db: Database, events: Iterable[MailEvent], now: datetime | None = None
+) -> BounceReport:
+    """Apply events pushed by a provider (the webhook) in one transaction."""
+    report = BounceReport()
+    with db.session() as session:
+        apply_events(session, events, now or utcnow(), report)
+    return report
+
+
+# --- the Maildir --------------------------------------------------------------------------
+
+
+def import_maildir(db: Database, path: Path, now: datetime | None = None) -> BounceReport:
+    """Process each new message of the Maildir, then file it under cur/ as seen."""
+    folder = _open_maildir(path)
+    report = BounceReport()
+    for key in _new_keys(path, folder):
+        try:
+            raw = folder.get_bytes(key)
+        except KeyError:  # taken by an import running at the same time
+            continue
+        report.messages += 1
+        try:
+            parsed = parse_report(raw)
+        except UnreadableReport as exc:
+            log.warning("skipping report %s: %s", key, exc)
+            report.unreadable += 1
+        else:
+            report.ignored += parsed.ignored
+            with db.session() as session:
+                apply_events(session, parsed.events, now or utcnow(), report)
+        _file_as_seen(folder, key)
+    return report
+
+
+def _open_maildir(path: Path) -> mailbox.Maildir:
+    if not (path / "new").is_dir() or not (path / "cur").is_dir():
+        raise DigestError(f"{path} is not a Maildir (it needs new/ and cur/ folders)")
+    return mailbox.Maildir(path, create=False)
+
+
+def _new_keys(path: Path, folder: mailbox.Maildir) -> list[str]:
+    names = sorted(
+        entry.name
+        for entry in os.scandir(path / "new")
+        if entry.is_file() and not entry.name.startswith(".")
+    )
+    return [name.split(folder.colon)[0] for name in names]
+
+
+def _file_as_seen(folder: mailbox.Maildir, key: str) -> None:
+    try:
+        message = folder.get_message(key)
+        message.set_subdir("cur")
+        message.add_flag("S")
+        folder[key] = message
+    except KeyError:
+        pass  # filed by an import running at the same time
+    except (OSError, mailbox.Error) as exc:
+        # It stays in new/ and is read again next time; applying it twice is harmless.
+        log.warning("could not file report %s as seen: %s", key, exc)

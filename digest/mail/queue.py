@@ -1,0 +1,243 @@
+"""The delivery queue in the database: one row per (subscriber, edition), claimed by senders.
+
+States: pending -> claimed -> sent | deferred | failed | bounced | skipped, and deferred ->
+claimed again when its retry time comes. A claim carries a lease: a row still `claimed`
+after `lease_until` belonged to a worker that died and may be claimed again. Claiming uses
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent senders take disjoint batches
+without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the same result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from digest.rank.entries import EditionEntry
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber, SubscriberState
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    subscriber_id: int
+    attempts: int  # including this one
+    first_attempt_at: datetime
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Rows a sender may take now: queued, due for a retry, or whose claim expired."""
+    return or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until < now),
+    )
+
+
+def queue_deliveries(
+    session: Session, edition_id: int, due: Sequence[tuple[int, datetime]], now: datetime
+) -> int:
+    """Insert a pending row per (subscriber id, due moment); existing pairs are left alone.
+
+    Returns how many pairs were offered (executemany does not report per-row conflicts).
+    """
+    if not due:
+        return 0
+    rows = [
+        {
+            "subscriber_id": subscriber_id,
+            "edition_id": edition_id,
+            "status": DeliveryStatus.PENDING.value,
+            "claimed_at": now,
+            "due_at": due_at,
+            "attempts": 0,
+        }
+        for subscriber_id, due_at in due
+    ]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(Delivery).on_conflict_do_nothing(
+        index_elements=["subscriber_id", "edition_id"]
+    )
+    session.execute(statement, rows)
+    return len(rows)
+
+
+def claim_batch(
+    db: Database, edition_id: int, now: datetime, size: int, lease_seconds: int
+) -> list[Claim]:
+    """Take up to `size` claimable rows of the edition for this sender."""
+    with db.session() as session:
+        chosen = (
+            select(Delivery.id)
+            .where(Delivery.edition_id == edition_id, claimable(now))
+            .order_by(Delivery.id)
+            .limit(size)
+        )
+        if not db.is_sqlite:
+            chosen = chosen.with_for_update(skip_locked=True)
+        rows = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(chosen.scalar_subquery()))
+            .values(
+                status=DeliveryStatus.CLAIMED,
+                claimed_at=now,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=Delivery.attempts + 1,
+                first_attempt_at=func.coalesce(Delivery.first_attempt_at, now),
+            )
+            .returning(
+                Delivery.id, Delivery.subscriber_id, Delivery.attempts, Delivery.first_attempt_at
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+    claims = [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
+    return sorted(claims, key=lambda claim: claim.delivery_id)
+
+
+class Recorder:
+    """Writes one batch's outcomes, one message at a time, over one held connection.
+
+    Each outcome is its own short transaction, committed before the next message is sent,
+    so a crash loses at most the mark of the message in flight. On PostgreSQL these
+    commits do not wait for the disk flush (synchronous_commit off): a crashed *worker*
+    loses nothing by it, and only a crash of the database server itself could forget the
+    last fraction of a second of marks (those messages would be sent again).
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+
+    @classmethod
+    @contextmanager
+    def open(cls, db: Database) -> Iterator[Recorder]:
+        with db.engine.connect() as connection:
+            yield cls(connection)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self.connection.begin():
+            if self.postgres:
+                self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield self.connection
+
+    def is_active(self, subscriber_id: int) -> bool:
+        """Whether the subscriber may still be mailed (checked right before each message)."""
+        with self.connection.begin():
+            state = self.connection.scalar(
+                select(Subscriber.state).where(Subscriber.id == subscriber_id)
+            )
+        return state == SubscriberState.ACTIVE
+
+    def sent(
+        self, delivery_id: int, message_id: str, entries: Sequence[EditionEntry], now: datetime
+    ) -> None:
+        """Record a message the SMTP server accepted, with the papers it carried."""
+        with self._transaction() as connection:
+            connection.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(
+                    status=DeliveryStatus.SENT,
+                    message_id=message_id,
+                    error=None,
+                    lease_until=None,
+                    finished_at=now,
+                )
+            )
+            if entries:
+                connection.execute(
+                    insert(DeliveryPaper),
+                    [
+                        {"delivery_id": delivery_id, "paper_id": e.paper_id, "rank": e.rank,
+                         "why": e.why}
+                        for e in entries
+                    ],
+                )  # fmt: skip
+
+    def finish(
+        self,
+        delivery_id: int,
+        status: DeliveryStatus,
+        now: datetime,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(
+                    status=status,
+                    error=error,
+                    lease_until=None,
+                    next_attempt_at=next_attempt_at,
+                    finished_at=None if status is DeliveryStatus.DEFERRED else now,
+                )
+            )
+
+    def skipped(self, delivery_id: int, reason: str, now: datetime) -> None:
+        self.finish(delivery_id, DeliveryStatus.SKIPPED, now, error=reason)
+
+    def failed(self, delivery_id: int, reason: str, now: datetime) -> None:
+        self.finish(delivery_id, DeliveryStatus.FAILED, now, error=reason)
+
+    def bounced(self, claim: Claim, reason: str, now: datetime) -> None:
+        """A permanent refusal: record it and suppress the address."""
+        self.finish(claim.delivery_id, DeliveryStatus.BOUNCED, now, error=reason)
+        with self._transaction() as connection:
+            connection.execute(
+                update(Subscriber)
+                .where(
+                    Subscriber.id == claim.subscriber_id,
+                    Subscriber.state == SubscriberState.ACTIVE,
+                )
+                .values(state=SubscriberState.BOUNCED)
+            )
+
+    def defer_or_give_up(
+        self, claim: Claim, reason: str, now: datetime, settings: Settings
+    ) -> bool:
+        """Schedule a retry, or give up once the first attempt is `give_up_hours` old.
+
+        True if deferred.
+        """
+        if now - claim.first_attempt_at >= timedelta(hours=settings.give_up_hours):
+            self.failed(
+                claim.delivery_id, f"gave up after {claim.attempts} attempts: {reason}", now
+            )
+            return False
+        retry_at = now + timedelta(seconds=retry_delay(claim.attempts, settings))
+        self.finish(
+            claim.delivery_id, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at
+        )
+        return True
+
+
+def retry_delay(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: base * 2^(attempts-1), capped, times 0.5-1.5."""
+    raw = min(settings.retry_base_seconds * 2 ** max(attempts - 1, 0), settings.retry_max_seconds)
+    return float(raw * (0.5 + (rng or random).random()))
+
+
+def editions_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:
+    """(edition id, claimable rows) for every edition a sender could work on now."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.edition_id, func.count())
+            .where(claimable(now))
+            .group_by(Delivery.edition_id)
+            .order_by(Delivery.edition_id)
+        ).all()
+    return [(edition_id, count) for edition_id, count in rows]

@@ -1,0 +1,106 @@
+"""Assemble a multipart/alternative message from pre-encoded parts, without re-parsing.
+
+`build_message` lets the email package parse and fold every header and sniff every body,
+which costs milliseconds; a list renders thousands of these, so here each header is folded
+once (or written as is when it is short ASCII) and each body is quoted-printable encoded
+by `binascii`. The result is an ordinary EmailMessage that serialises byte for byte the
+same every time, which DKIM needs.
+"""
+
+from __future__ import annotations
+
+import binascii
+import secrets
+from collections.abc import Sequence
+from email.headerregistry import BaseHeader
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from functools import lru_cache
+from typing import Any
+
+from digest.render.message import MESSAGE_POLICY
+
+CACHED_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+class RawHeaderPolicy(EmailPolicy):
+    """Writes set_raw values exactly as given (we fold them) and parses MIME headers once.
+
+    The generator asks each part for its Content-Type several times per serialisation, and
+    parsing one costs more than the rest of a render; the values repeat, so parse them once.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if isinstance(value, str) and name.lower() in CACHED_HEADERS:
+            return _parsed_header(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+@lru_cache(maxsize=256)
+def _parsed_header(name: str, value: str) -> BaseHeader:
+    # Keyed without the policy: the generator works on a fresh clone of it every time.
+    parsed: BaseHeader = EmailPolicy.header_fetch_parse(RAW_POLICY, name, value)
+    return parsed
+
+
+RAW_POLICY = RawHeaderPolicy(
+    linesep=MESSAGE_POLICY.linesep, cte_type=MESSAGE_POLICY.cte_type, refold_source="none"
+)
+HEADER_LINE_MAX = 998  # RFC 5322 2.1.1, counting the name on the first line
+FOLD_AT = 78
+
+
+def fold_header(name: str, value: str) -> str:
+    """The header's value ready for set_raw: encoded and folded, with no way to add a header."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{name} must be one line")
+    if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= FOLD_AT:
+        return value
+    folded = str(MESSAGE_POLICY.header_factory(name, value).fold(policy=MESSAGE_POLICY))
+    return folded[len(name) + 1 :].strip(" \r\n")
+
+
+def join_folded(name: str, items: Sequence[str]) -> str:
+    """'<a>,\\r\\n <b>': one item per line, for headers made of long unbreakable URLs."""
+    value = ",\r\n ".join(items)
+    lines = f"{name}: {value}".split("\r\n")
+    if any(len(line) > HEADER_LINE_MAX or not line.isascii() for line in lines):
+        raise ValueError(f"{name} does not fit in a header line")
+    return value
+
+
+def make_boundary() -> str:
+    # "=_" never occurs in quoted-printable output, so no body can contain the boundary.
+    return f"=_digest_{secrets.token_hex(12)}"
+
+
+def assemble(
+    headers: Sequence[tuple[str, str]], text: str, html: str, boundary: str
+) -> EmailMessage:
+    """text/plain then text/html alternatives under `headers` (values from fold_header)."""
+    message = EmailMessage(policy=RAW_POLICY)
+    for name, value in headers:
+        message.set_raw(name, value)
+    message.set_raw("MIME-Version", "1.0")
+    message.set_raw("Content-Type", f'multipart/alternative;\r\n boundary="{boundary}"')
+    message.set_payload([_text_part("plain", text), _text_part("html", html)])
+    return message
+
+
+def _text_part(subtype: str, body: str) -> EmailMessage:
+    part = EmailMessage(policy=RAW_POLICY)
+    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+    body = body.replace("\r\n", "\n")
+    if subtype == "html":
+        # Character references make HTML pure ASCII; sent as is it needs no encoding at all
+        # (cheaper to make and to read), as long as no line is longer than SMTP allows.
+        # Our <style> and comments are ASCII, where references would not be decoded.
+        ascii_html = body.encode("ascii", "xmlcharrefreplace").decode("ascii")
+        if max(map(len, ascii_html.split("\n"))) <= HEADER_LINE_MAX:
+            part.set_raw("Content-Transfer-Encoding", "7bit")
+            part.set_payload(ascii_html)
+            return part
+    part.set_raw("Content-Transfer-Encoding", "quoted-printable")
+    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True)
+    part.set_payload(encoded.decode("ascii"))
+    return part

@@ -1,0 +1,117 @@
+"""The one place sources are registered: a name and a factory that builds it from settings.
+
+Adding a source = writing its module (a class with `name` and `pages(day)`) and one line in
+SOURCES. `file:PATH` is the one source that takes an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from digest.errors import DigestError
+from digest.settings import Settings
+from digest.sources.arxiv import ArxivByCategory
+from digest.sources.arxiv_feed import valid_categories
+from digest.sources.base import Source, Validator
+from digest.sources.file import FileSource
+from digest.sources.hf import HuggingFaceDailyPapers
+from digest.sources.http import PoliteHttp, polite_http
+from digest.sources.politeness import arxiv_gate
+from digest.sources.sample import SampleSource
+from digest.store.arxiv_follows import followed_categories
+from digest.store.db import Database
+from digest.store.http_validators import load_validator
+from digest.store.types import utcnow
+
+logger = logging.getLogger("digest.sources.registry")
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a factory may use: settings, the worker's HTTP client, the store (optional)."""
+
+    settings: Settings
+    http: PoliteHttp
+    db: Database | None = None
+
+    def validators(self) -> Callable[[str], Validator | None] | None:
+        """A lookup of stored ETag / Last-Modified by URL, when there is a store."""
+        db = self.db
+        if db is None:
+            return None
+
+        def lookup(url: str) -> Validator | None:
+            with db.session() as session:
+                return load_validator(session, url)
+
+        return lookup
+
+
+def _hf(context: SourceContext) -> Source:
+    settings = context.settings
+    return HuggingFaceDailyPapers(
+        context.http,
+        settings.hf_api_url,
+        settings.hf_token,
+        page_size=settings.hf_page_size,
+        validators=context.validators(),
+    )
+
+
+def _arxiv(context: SourceContext) -> Source:
+    settings = context.settings
+    return ArxivByCategory(
+        context.http,
+        settings.arxiv_rss_url,
+        settings.arxiv_api_url,
+        arxiv_categories(context.db, settings),
+        gate=arxiv_gate(
+            settings.arxiv_lock_url or settings.broker_url,
+            settings.arxiv_interval_seconds,
+            hold_seconds=max(60.0, 3 * settings.http_timeout_seconds),
+        ),
+        page_size=settings.arxiv_page_size,
+        validators=context.validators(),
+        today=lambda: utcnow().date(),
+    )
+
+
+def _sample(context: SourceContext) -> Source:
+    return SampleSource()
+
+
+SOURCES: dict[str, Callable[[SourceContext], Source]] = {
+    "hf": _hf,
+    "arxiv": _arxiv,
+    "sample": _sample,
+}
+SOURCE_CHOICES = ", ".join(SOURCES) + " or file:PATH"
+
+
+def arxiv_categories(db: Database | None, settings: Settings) -> list[str]:
+    """The categories active subscribers follow, or DIGEST_ARXIV_DEFAULT_CATEGORIES if none."""
+    followed: list[str] = []
+    if db is not None:
+        with db.session() as session:
+            followed = valid_categories(followed_categories(session))
+    if followed:
+        return followed
+    return valid_categories(settings.arxiv_default_categories.split(","))
+
+
+def source_for_name(
+    name: str, settings: Settings, http: PoliteHttp | httpx.Client, db: Database | None = None
+) -> Source:
+    """The source named on the command line: one of SOURCES, or `file:PATH`."""
+    choice = name.strip()
+    if choice.startswith("file:") and choice.removeprefix("file:").strip():
+        return FileSource(choice.removeprefix("file:").strip())
+    factory = SOURCES.get(choice)
+    if factory is None:
+        raise DigestError(f"unknown paper source {name!r}: choose {SOURCE_CHOICES}")
+    polite = http if isinstance(http, PoliteHttp) else polite_http(settings, http)
+    return factory(SourceContext(settings, polite, db))

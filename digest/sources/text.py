@@ -1,0 +1,97 @@
+"""Readable titles and abstracts: whitespace collapsed, text-mode LaTeX turned into plain text.
+
+Math stays as the authors wrote it unless it is simple enough to print in Unicode
+(`$\\alpha$-divergence` reads as alpha-divergence in Greek, `$O(n \\log n)$` is kept as
+is), because a half-converted formula is worse than the original.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+_FORMATTING = re.compile(
+    r"\\(?:emph|textit|textbf|texttt|textsc|textrm|textsf|text|mbox|underline)\s*\{([^{}]*)\}"
+)
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    '"': "\u0308",
+    "^": "\u0302",
+    "~": "\u0303",
+    "c": "\u0327",
+}
+_ACCENT = re.compile(r"\{?\\(['`\"^~]|c(?=[\s{]))\s*\{?([A-Za-z])\}?\}?")
+_ESCAPED = re.compile(r"\\([&%_#$])")
+# Not across a space right inside the dollars, so "$5 and $10" is left alone.
+_MATH = re.compile(r"(?<!\\)\$(?!\s)([^$]+?)(?<![\s\\])\$")
+_SYMBOLS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",  # noqa: RUF001
+    "zeta": "ζ", "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",  # noqa: RUF001
+    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ",  # noqa: RUF001
+    "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
+    "Lambda": "Λ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+    "times": "×", "cdot": "·", "pm": "±", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",  # noqa: RUF001
+    "neq": "≠", "approx": "≈", "sim": "∼", "infty": "∞", "to": "→", "rightarrow": "→",  # noqa: RUF001
+    "leftarrow": "←", "in": "∈", "ell": "ℓ", "partial": "∂", "nabla": "∇",  # noqa: RUF001
+}  # fmt: skip
+_SYMBOL = re.compile(r"\\([A-Za-z]+)(?![A-Za-z])\s*")
+_SUPERSCRIPT = re.compile(r"\^\{?([0-9n+-])\}?")
+_SUPERSCRIPTS = str.maketrans("0123456789n+-", "⁰¹²³⁴⁵⁶⁷⁸⁹ⁿ⁺⁻")
+_SUBSCRIPT = re.compile(r"_\{?([0-9])\}?")
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def collapse_whitespace(value: str) -> str:
+    """Runs of whitespace (newlines included) as one space, trimmed."""
+    return " ".join(value.split())
+
+
+def readable(value: str) -> str:
+    """Whitespace collapsed and text-mode LaTeX (emphasis, accents, escapes) made plain."""
+    cleaned = collapse_whitespace(value)
+    if "\\" not in cleaned and "$" not in cleaned and "--" not in cleaned and "``" not in cleaned:
+        return cleaned
+    cleaned = _MATH.sub(_simple_math, cleaned)
+    for _ in range(3):  # nested \emph{\textbf{…}}
+        cleaned = _FORMATTING.sub(r"\1", cleaned)
+    cleaned = _ACCENT.sub(_accented, cleaned)
+    cleaned = _ESCAPED.sub(r"\1", cleaned)
+    cleaned = cleaned.replace("---", "—").replace("--", "–")  # noqa: RUF001
+    cleaned = cleaned.replace("``", "“").replace("''", "”")
+    return collapse_whitespace(cleaned)
+
+
+def _accented(match: re.Match[str]) -> str:
+    mark = _ACCENTS[match.group(1).strip()]
+    return unicodedata.normalize("NFC", match.group(2) + mark)
+
+
+def _simple_math(match: re.Match[str]) -> str:
+    formula = match.group(1)
+    converted = _SYMBOL.sub(lambda m: _SYMBOLS.get(m.group(1), m.group(0)), formula)
+    converted = _SUPERSCRIPT.sub(lambda m: m.group(1).translate(_SUPERSCRIPTS), converted)
+    converted = _SUBSCRIPT.sub(lambda m: m.group(1).translate(_SUBSCRIPTS), converted)
+    if any(mark in converted for mark in "\\{}^_"):
+        return match.group(0)
+    return converted
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(value: str) -> str:
+    """The text of an HTML fragment (tags dropped, entities decoded), whitespace collapsed."""
+    if "<" not in value and "&" not in value:
+        return collapse_whitespace(value)
+    parser = _TextOnly()
+    parser.feed(value)
+    parser.close()
+    return collapse_whitespace("".join(parser.parts))

@@ -1,0 +1,45 @@
+"""Operator edits of what a subscriber follows (the preferences page edits the same fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from digest.addresses import normalise_email
+from digest.errors import DigestError
+from digest.store.models import Subscriber
+from digest.store.subscribers import (
+    check_edition_size,
+    find_by_email,
+    parse_authors,
+    parse_categories,
+    parse_topics,
+)
+
+
+@dataclass(frozen=True)
+class FollowChanges:
+    """Fields to replace; None leaves a field as it is, an empty string clears it."""
+
+    topics: str | None = None
+    categories: str | None = None
+    authors: str | None = None
+    edition_size: int | None = None
+
+
+def change_follows(session: Session, raw_email: str, changes: FollowChanges) -> Subscriber:
+    """Apply the changes to one subscriber, validating each field first."""
+    email = normalise_email(raw_email)
+    subscriber = find_by_email(session, email)
+    if subscriber is None:
+        raise DigestError(f"no subscriber {email}")
+    if changes.topics is not None:
+        subscriber.topics = parse_topics(changes.topics)
+    if changes.categories is not None:
+        subscriber.categories = parse_categories(changes.categories)
+    if changes.authors is not None:
+        subscriber.authors = parse_authors(changes.authors)
+    if changes.edition_size is not None:
+        subscriber.edition_size = check_edition_size(changes.edition_size)
+    return subscriber

@@ -1,0 +1,131 @@
+"""The "more / less like this" links: a GET shows the paper, only the POST records the vote."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest.errors import DigestError, InvalidToken
+from digest.rank.feedback import UnknownPaper, Vote, find_paper, parse_vote, record_feedback
+from digest.render.templates import shorten_authors
+from digest.store.models import Paper
+from digest.store.subscribers import subscriber_for_token
+from digest.tokens import Purpose, TokenSubject
+from digest.web.pages import sentence
+from digest.web.site import Site
+
+log = logging.getLogger(__name__)
+
+MAX_PAPER_ID = 40
+
+
+@dataclass(frozen=True)
+class FeedbackRequest:
+    subject: TokenSubject
+    arxiv_id: str
+    vote: Vote
+
+
+@dataclass(frozen=True)
+class PaperSummary:
+    arxiv_id: str
+    title: str
+    authors: str
+
+
+class FeedbackPages:
+    """GET and POST /feedback?token=…&paper=…&vote=more|less."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/feedback", self.page, methods=["GET"]),
+            Route("/feedback", self.record, methods=["POST"]),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        try:
+            asked = self._request(request)
+            paper = await self.site.in_thread(self._paper, asked)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        except UnknownPaper:
+            return self._unknown_paper(request)
+        except DigestError as exc:
+            return self._bad_vote(request, exc)
+        return self.site.pages.render(
+            request,
+            "feedback.html",
+            paper=paper,
+            more=asked.vote is Vote.MORE,
+            action=f"{self.site.root}/feedback?{feedback_query(request, asked)}",
+        )
+
+    async def record(self, request: Request) -> Response:
+        await self.site.checked_form(request)
+        try:
+            asked = self._request(request)
+            paper = await self.site.in_thread(self._record, asked)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        except UnknownPaper:
+            return self._unknown_paper(request)
+        except DigestError as exc:
+            return self._bad_vote(request, exc)
+        log.info("feedback recorded (%s)", asked.vote.value)
+        return self.site.pages.render(
+            request, "feedback_thanks.html", paper=paper, more=asked.vote is Vote.MORE
+        )
+
+    def _request(self, request: Request) -> FeedbackRequest:
+        subject = self.site.subject(request, Purpose.FEEDBACK)
+        arxiv_id = request.query_params.get("paper", "").strip()
+        if not arxiv_id or len(arxiv_id) > MAX_PAPER_ID:
+            raise UnknownPaper("the link names no paper")
+        return FeedbackRequest(subject, arxiv_id, parse_vote(request.query_params.get("vote", "")))
+
+    def _paper(self, asked: FeedbackRequest) -> PaperSummary:
+        with self.site.db.session() as session:
+            subscriber_for_token(session, asked.subject)
+            return summary(find_paper(session, asked.arxiv_id))
+
+    def _record(self, asked: FeedbackRequest) -> PaperSummary:
+        with self.site.db.session() as session:
+            subscriber = subscriber_for_token(session, asked.subject)
+            return summary(record_feedback(session, subscriber.id, asked.arxiv_id, asked.vote))
+
+    def _unknown_paper(self, request: Request) -> Response:
+        return self.site.pages.message(
+            request,
+            404,
+            "We do not know this paper",
+            "The link names a paper that is not in our list. Please use the exact link from "
+            "the email.",
+            (self.site.home, "Go to the home page"),
+        )
+
+    def _bad_vote(self, request: Request, exc: DigestError) -> Response:
+        return self.site.pages.message(
+            request,
+            400,
+            "This link does not work",
+            f"{sentence(str(exc))} Please use the exact link from the email.",
+            (self.site.home, "Go to the home page"),
+        )
+
+
+def summary(paper: Paper) -> PaperSummary:
+    return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors))
+
+
+def feedback_query(request: Request, asked: FeedbackRequest) -> str:
+    """The query of the confirm button's POST, rebuilt from the values we checked."""
+    token = request.query_params.get("token", "")
+    return urlencode({"token": token, "paper": asked.arxiv_id, "vote": asked.vote.value})

@@ -1,0 +1,260 @@
+"""The preferences page: follows and schedule, a preview, and the data rights (export, delete)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest import links
+from digest.errors import InvalidToken
+from digest.store.models import Frequency, Subscriber, SubscriberState
+from digest.store.subscribers import (
+    MAX_EDITION_SIZE,
+    InvalidPreference,
+    Preferences,
+    check_edition_size,
+    check_send_hour,
+    check_timezone,
+    check_weekday,
+    delete_subscriber_data,
+    export_subscriber,
+    parse_authors,
+    parse_categories,
+    parse_topics,
+    subscriber_for_token,
+    update_preferences,
+)
+from digest.tokens import Purpose, TokenSubject
+from digest.web.pages import sentence, timezone_choices, with_token
+from digest.web.preview import Preview, preview_edition
+from digest.web.site import Site, form_text
+
+log = logging.getLogger(__name__)
+
+DELETE_CONFIRM_FIELD = "confirm_delete"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PreferencesForm:
+    """The form's values as text, so what was typed is shown again next to an error."""
+
+    topics: str
+    categories: str
+    authors: str
+    frequency: str
+    send_weekday: str
+    timezone: str
+    send_hour: str
+    edition_size: str
+
+    @classmethod
+    def of(cls, prefs: Preferences) -> PreferencesForm:
+        return cls(
+            topics=", ".join(prefs.topics),
+            categories=", ".join(prefs.categories),
+            authors=", ".join(prefs.authors),
+            frequency=prefs.frequency.value,
+            send_weekday=str(prefs.send_weekday),
+            timezone=prefs.timezone,
+            send_hour=str(prefs.send_hour),
+            edition_size=str(prefs.edition_size),
+        )
+
+    @classmethod
+    def read(cls, form: FormData) -> PreferencesForm:
+        return cls(**{name: form_text(form, name) for name in cls.__dataclass_fields__})
+
+
+def parse_preferences(form: PreferencesForm) -> tuple[Preferences | None, dict[str, str]]:
+    """The preferences the form asks for, or the error of each field that cannot be accepted."""
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, parse: Callable[[str], T], fallback: T) -> T:
+        try:
+            return parse(getattr(form, name))
+        except InvalidPreference as exc:
+            errors[name] = sentence(str(exc))
+            return fallback
+
+    prefs = Preferences(
+        topics=attempt("topics", parse_topics, []),
+        categories=attempt("categories", parse_categories, []),
+        authors=attempt("authors", parse_authors, []),
+        frequency=attempt("frequency", parse_frequency, Frequency.DAILY),
+        send_weekday=attempt("send_weekday", lambda raw: check_weekday(number(raw, "weekday")), 0),
+        timezone=attempt("timezone", check_timezone, "UTC"),
+        send_hour=attempt("send_hour", lambda raw: check_send_hour(number(raw, "send hour")), 0),
+        edition_size=attempt(
+            "edition_size", lambda raw: check_edition_size(number(raw, "number of papers")), 1
+        ),
+    )
+    return (None, errors) if errors else (prefs, {})
+
+
+def parse_frequency(raw: str) -> Frequency:
+    try:
+        return Frequency(raw)
+    except ValueError:
+        raise InvalidPreference("choose daily or weekly") from None
+
+
+def number(raw: str, what: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidPreference(f"the {what} must be a whole number") from None
+
+
+class PreferencesPages:
+    """GET|POST /preferences, GET /preferences/export, POST /preferences/delete (by token)."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.timezones = timezone_choices(site.settings.default_timezone)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/preferences", self.page, methods=["GET"]),
+            Route("/preferences", self.save, methods=["POST"]),
+            Route("/preferences/export", self.export, methods=["GET"]),
+            Route("/preferences/delete", self.delete, methods=["POST"]),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        try:
+            subject = self.site.subject(request, Purpose.PREFERENCES)
+            subscriber = await self.site.in_thread(self._subscriber, subject)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        prefs = Preferences.of(subscriber)
+        preview = await self._preview(subscriber.id, prefs)
+        return self._render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
+
+    async def save(self, request: Request) -> Response:
+        form = await self.site.checked_form(request)
+        try:
+            subject = self.site.subject(request, Purpose.PREFERENCES)
+            subscriber = await self.site.in_thread(self._subscriber, subject)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        typed = PreferencesForm.read(form)
+        prefs, errors = parse_preferences(typed)
+        if prefs is None:
+            log.info("preferences of subscriber %s refused: %s", subscriber.id, sorted(errors))
+            return self._render(request, subscriber, typed, errors=errors, status=422)
+        if form_text(form, "action") == "preview":
+            preview = await self._preview(subscriber.id, prefs)
+            return self._render(request, subscriber, typed, preview=preview, previewing=True)
+        try:
+            subscriber = await self.site.in_thread(self._update, subject, prefs)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        log.info("preferences of subscriber %s saved", subscriber.id)
+        saved = Preferences.of(subscriber)
+        preview = await self._preview(subscriber.id, saved)
+        return self._render(
+            request, subscriber, PreferencesForm.of(saved), preview=preview, saved=True
+        )
+
+    async def export(self, request: Request) -> Response:
+        try:
+            subject = self.site.subject(request, Purpose.PREFERENCES)
+            data = await self.site.in_thread(self._export, subject)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        log.info("data export downloaded")
+        return Response(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="digest-my-data.json"'},
+        )
+
+    async def delete(self, request: Request) -> Response:
+        form = await self.site.checked_form(request)
+        try:
+            subject = self.site.subject(request, Purpose.PREFERENCES)
+            subscriber = await self.site.in_thread(self._subscriber, subject)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        if form_text(form, DELETE_CONFIRM_FIELD) != "yes":
+            prefs = Preferences.of(subscriber)
+            errors = {DELETE_CONFIRM_FIELD: "Tick the box to confirm that everything is deleted."}
+            return self._render(
+                request, subscriber, PreferencesForm.of(prefs), errors=errors, status=422
+            )
+        try:
+            await self.site.in_thread(self._delete, subject)
+        except InvalidToken as exc:
+            return self.site.bad_link(request, exc)
+        log.info("subscriber %s deleted at their request", subscriber.id)
+        return self.site.pages.message(
+            request,
+            200,
+            "Your data is deleted",
+            "We removed your address, preferences and history. We keep only a one-way hash of "
+            "the address so that it is never mailed again by mistake.",
+            (self.site.home, "Go to the home page"),
+        )
+
+    def _render(
+        self,
+        request: Request,
+        subscriber: Subscriber,
+        form: PreferencesForm,
+        *,
+        preview: Preview | None = None,
+        errors: dict[str, str] | None = None,
+        saved: bool = False,
+        previewing: bool = False,
+        status: int = 200,
+    ) -> Response:
+        token = request.query_params.get("token", "")
+        settings = self.site.settings
+        return self.site.pages.render(
+            request,
+            "preferences.html",
+            status,
+            email=subscriber.email,
+            receiving=subscriber.state in (SubscriberState.PENDING, SubscriberState.ACTIVE),
+            form=form,
+            errors=errors or {},
+            saved=saved,
+            previewing=previewing,
+            preview=preview,
+            timezones=self.timezones,
+            max_edition_size=MAX_EDITION_SIZE,
+            action=with_token(f"{self.site.root}/preferences", token),
+            export_url=with_token(f"{self.site.root}/preferences/export", token),
+            delete_action=with_token(f"{self.site.root}/preferences/delete", token),
+            unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
+        )
+
+    async def _preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
+        return await self.site.in_thread(
+            preview_edition, self.site.db, self.site.settings, subscriber_id, prefs
+        )
+
+    def _subscriber(self, subject: TokenSubject) -> Subscriber:
+        with self.site.db.session() as session:
+            return subscriber_for_token(session, subject)
+
+    def _update(self, subject: TokenSubject, prefs: Preferences) -> Subscriber:
+        with self.site.db.session() as session:
+            return update_preferences(session, subject, prefs)
+
+    def _export(self, subject: TokenSubject) -> dict[str, object]:
+        with self.site.db.session() as session:
+            return export_subscriber(session, subject)
+
+    def _delete(self, subject: TokenSubject) -> None:
+        with self.site.db.session() as session:
+            delete_subscriber_data(session, subject)

@@ -1,0 +1,152 @@
+"""Security headers, CSP nonces, CSRF (signed double-submit cookie) and the client address."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Responses that render no page (JSON, plain text) get the strictest policy; pages get a
+# per-response nonce for their one inline <style> and <script> (see Pages.render).
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": DEFAULT_CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+CSRF_COOKIE = "digest_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_COOKIE_MAX_AGE = 7 * 24 * 3600
+BROWSER_SAFE_SITES = ("same-origin", "none")
+
+
+def page_csp(nonce: str) -> str:
+    """The Content-Security-Policy of an HTML page whose inline style and script carry `nonce`."""
+    return (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers to every response; forbid caching of pages reached by token."""
+
+    def __init__(self, app: ASGIApp, https: bool = False) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carries_token = b"token=" in scope.get("query_string", b"")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if self.https:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+                if carries_token:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CsrfRefused(Exception):
+    """A state-changing form arrived from another site or without its CSRF token."""
+
+
+@dataclass(frozen=True)
+class CsrfToken:
+    """The hidden-field value for a page, and the cookie to set if the browser had none."""
+
+    field: str
+    new_cookie: str | None
+
+
+class Csrf:
+    """Signed double-submit: a random cookie, and a form field that is its HMAC under our key.
+
+    A cross-site page can make a browser send our cookie but cannot read it, so it cannot
+    produce the matching field.
+    """
+
+    def __init__(self, secret_key: str, cookie_path: str = "/") -> None:
+        self.key = hashlib.sha256(f"digest.csrf:{secret_key}".encode()).digest()
+        self.cookie_path = cookie_path or "/"
+
+    def token_for(self, request: Request) -> CsrfToken:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if self._well_formed(cookie):
+            return CsrfToken(self._sign(cookie), None)
+        fresh = secrets.token_urlsafe(32)
+        return CsrfToken(self._sign(fresh), fresh)
+
+    def set_cookie(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            value,
+            max_age=CSRF_COOKIE_MAX_AGE,
+            path=self.cookie_path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+
+    def check(self, request: Request, field: str) -> None:
+        """Raise CsrfRefused unless this form post is same-origin with a matching token.
+
+        A request with neither Origin nor Sec-Fetch-Site does not come from a browser (every
+        current browser sends one on a form POST), so no victim's cookies ride on it; such
+        clients (scripts, mail clients) still pass the origin rules and need no token.
+        """
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin")
+        # Sec-Fetch-Site decides when present: our no-referrer policy makes Chromium send
+        # `Origin: null` even on our own forms. Older browsers send only Origin.
+        if site is not None:
+            if site not in BROWSER_SAFE_SITES:
+                raise CsrfRefused(f"cross-site form post ({site})")
+        elif origin is not None and not same_origin(request, origin):
+            raise CsrfRefused("form posted from another origin")
+        if site is None and origin is None:
+            return
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not self._well_formed(cookie) or not hmac.compare_digest(field, self._sign(cookie)):
+            raise CsrfRefused("missing or wrong CSRF token")
+
+    def _sign(self, cookie: str) -> str:
+        digest = hmac.new(self.key, cookie.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    @staticmethod
+    def _well_formed(cookie: str) -> bool:
+        return 20 <= len(cookie) <= 100 and cookie.isascii()
+
+
+def same_origin(request: Request, origin: str) -> bool:
+    """True if the Origin header names this server as the browser reached it."""
+    parts = urlsplit(origin)
+    host = request.headers.get("host", "")
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn has already applied X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"

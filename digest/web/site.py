@@ -1,0 +1,131 @@
+"""What every page needs: settings, store, renderer, CSRF, limits and the email dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive
+
+from digest.errors import InvalidToken
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Subscriber
+from digest.store.subscribers import EmailToSend
+from digest.tokens import Purpose, TokenSubject, read_token
+from digest.web.dispatch import Dispatcher
+from digest.web.pages import Pages, root_path, sentence
+from digest.web.ratelimit import SubscribeLimits
+from digest.web.security import CSRF_FIELD, Csrf
+
+log = logging.getLogger(__name__)
+
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 20
+T = TypeVar("T")
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field's value; missing fields and uploaded files count as empty."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class Site:
+    """Shared by the page modules; database work runs in worker threads."""
+
+    settings: Settings
+    db: Database
+    pages: Pages
+    csrf: Csrf
+    dispatch: Dispatcher
+    limits: SubscribeLimits
+    root: str = field(init=False)
+    home: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root = root_path(self.settings)
+        self.home = f"{self.root}/"
+
+    async def in_thread(self, func: Callable[..., T], *args: object) -> T:
+        return await run_in_threadpool(func, *args)
+
+    async def form(self, request: Request) -> FormData:
+        """The posted form, at most MAX_FORM_BYTES (else our 413 page); no uploads accepted."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise HTTPException(413)
+        capped = Request(request.scope, capped_receive(request.receive, MAX_FORM_BYTES))
+        return await capped.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES
+        )
+
+    async def checked_form(self, request: Request) -> FormData:
+        """The form of a state-changing POST, after the CSRF check (CsrfRefused -> 403)."""
+        form = await self.form(request)
+        self.csrf.check(request, form_text(form, CSRF_FIELD))
+        return form
+
+    def subject(
+        self, request: Request, purpose: Purpose, *, ignore_age: bool = False
+    ) -> TokenSubject:
+        """The subscriber a link's token names; only confirmation links expire."""
+        expires = purpose is Purpose.CONFIRM and not ignore_age
+        max_age = self.settings.confirm_max_age_hours * 3600 if expires else None
+        token = request.query_params.get("token", "")
+        return read_token(self.settings.secret_key, purpose, token, max_age_seconds=max_age)
+
+    def bad_link(self, request: Request, exc: InvalidToken) -> Response:
+        return self.pages.message(
+            request,
+            400,
+            "This link does not work",
+            f"{sentence(str(exc))} Please use the exact link from the email.",
+            (self.home, "Go to the home page"),
+        )
+
+    async def send(self, kind: EmailToSend, subscriber_id: int) -> bool:
+        """Hand the email to the dispatcher (after the commit); False if it could not be queued."""
+        try:
+            await run_in_threadpool(self.dispatch, kind, subscriber_id)
+        except Exception as exc:  # broker errors share no base class; none may be a traceback
+            # Only the type: a broker error's text can quote its URL, password included.
+            log.error(
+                "could not queue the %s email for subscriber %s: %s",
+                kind.value,
+                subscriber_id,
+                type(exc).__name__,
+            )
+            await run_in_threadpool(self._forget_email, subscriber_id)
+            return False
+        return True
+
+    def _forget_email(self, subscriber_id: int) -> None:
+        # Without this, the 10-minute resend rule would block the retry we ask the user for.
+        with self.db.session() as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            if subscriber is not None:
+                subscriber.confirmation_sent_at = None
+
+
+def capped_receive(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising HTTPException(413) once the body (chunked or not) exceeds `limit`."""
+    seen = 0
+
+    async def receive_capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise HTTPException(413)
+        return message
+
+    return receive_capped

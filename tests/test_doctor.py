@@ -1,0 +1,182 @@
+"""`digest doctor` against real SMTP servers (plain and STARTTLS) and a generated DKIM key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from digest.doctor import Check, Status, run_checks
+from digest.settings import Settings
+from tests.conftest import TEST_SECRET, SmtpSink, free_port
+from tests.render.factories import signing_settings
+from tests.test_cli import run
+
+
+class Tls:
+    """A private CA and a certificate for 127.0.0.1 it signed."""
+
+    def __init__(self, folder: Path) -> None:
+        now = dt.datetime.now(dt.UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "doctor test CA")])
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        self.ca_file = folder / "ca.pem"
+        self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        self.cert_file = folder / "cert.pem"
+        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.key_file = folder / "key.pem"
+        self.key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Tls:
+    return Tls(tmp_path)
+
+
+@pytest.fixture
+def starttls_url(tls: Tls) -> Iterator[str]:
+    port = free_port()
+    controller = Controller(
+        SmtpSink("127.0.0.1", port),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls.server_context(),
+    )
+    controller.start()
+    yield f"smtp://127.0.0.1:{port}?starttls=1"
+    controller.stop()
+
+
+def _by_name(checks: list[Check]) -> dict[str, Check]:
+    return {check.name: check for check in checks}
+
+
+def test_a_good_production_setup_passes_every_check(
+    settings: Settings, tmp_path: Path, tls: Tls, starttls_url: str
+) -> None:
+    good = signing_settings(settings, tmp_path, env="production", smtp_url=starttls_url)
+    checks = _by_name(run_checks(good, tls_context=tls.client_context()))
+    assert [check.status for check in checks.values()] == [Status.OK] * 4, checks
+    assert "2048-bit RSA signs and verifies" in checks["dkim key"].detail
+    assert "s1._domainkey.example.org" in checks["dkim key"].detail
+    assert "STARTTLS (TLSv1." in checks["smtp"].detail
+    assert checks["from domain"].detail == "example.org matches the DKIM domain"
+
+
+def test_an_untrusted_certificate_fails(
+    settings: Settings, tmp_path: Path, starttls_url: str
+) -> None:
+    checks = _by_name(run_checks(settings.model_copy(update={"smtp_url": starttls_url})))
+    assert checks["smtp"].status is Status.FAIL and "TLS failed" in checks["smtp"].detail
+
+
+def test_misalignment_and_http_in_production_fail(settings: Settings, tmp_path: Path) -> None:
+    bad = signing_settings(
+        settings,
+        tmp_path,
+        env="production",
+        dkim_domain="mailer.example.net",
+        base_url="http://digest.example.org",
+    )
+    checks = _by_name(run_checks(bad))
+    assert checks["dkim key"].status is Status.OK
+    assert checks["from domain"].status is Status.FAIL
+    assert "does not match the DKIM domain mailer.example.net" in checks["from domain"].detail
+    assert checks["base url"].status is Status.FAIL
+    assert checks["smtp"].status is Status.FAIL  # the sink speaks no TLS
+    sub = signing_settings(
+        settings,
+        tmp_path,
+        DIGEST_FROM="Papers <digest@news.example.org>",
+        dkim_domain="example.org",
+    )
+    assert _by_name(run_checks(sub))["from domain"].status is Status.OK
+
+
+def test_development_defaults_only_warn(settings: Settings) -> None:
+    checks = _by_name(run_checks(settings))
+    assert checks["dkim key"].status is Status.WARN
+    assert checks["from domain"].status is Status.SKIP
+    assert checks["smtp"].status is Status.WARN and "without TLS" in checks["smtp"].detail
+
+
+def test_a_broken_key_fails(settings: Settings, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")
+    checks = _by_name(
+        run_checks(settings.model_copy(update={"dkim_key_file": broken, "dkim_selector": "s9"}))
+    )
+    assert checks["dkim key"].status is Status.FAIL
+
+
+def test_the_command_prints_one_line_per_check_and_exit_status(
+    tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    env = {
+        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
+        "DIGEST_SECRET_KEY": TEST_SECRET,
+        "DIGEST_SMTP_URL": smtp_sink.url,
+    }
+    ok = run(["doctor"], env, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    lines = ok.stdout.splitlines()
+    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines] == [
+        "dkim key",
+        "from domain",
+        "base url",
+        "smtp",
+    ]
+    assert lines[3].startswith("warn  smtp: 127.0.0.1:")
+    down = run(["doctor"], {**env, "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}"}, tmp_path)
+    assert down.returncode == 1
+    assert "FAIL  smtp: 127.0.0.1:" in down.stdout and "unreachable" in down.stdout
+    assert down.stderr.strip() == "digest: doctor: 1 check failed"

@@ -1,0 +1,71 @@
+"""/archive and /archive/YYYY-MM-DD: the public editions, each with a way to subscribe."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from digest.store.db import Database
+from digest.store.types import utcnow
+from tests.web.support import PaperSpec, add_edition
+
+
+def test_archive_lists_editions_newest_first(
+    sqlite_db: Database, sqlite_client: TestClient
+) -> None:
+    now = utcnow()
+    for days_ago, arxiv_id in ((3, "2501.00003"), (1, "2501.00001")):
+        add_edition(
+            sqlite_db,
+            now.date() - timedelta(days=days_ago),
+            now - timedelta(days=days_ago),
+            [PaperSpec(arxiv_id, f"Paper {arxiv_id}", upvotes=5)],
+        )
+
+    html = sqlite_client.get("/archive").text
+
+    days = re.findall(r'href="/archive/(\d{4}-\d{2}-\d{2})"', html)
+    assert days == [(now.date() - timedelta(days=d)).isoformat() for d in (1, 3)]
+
+
+def test_empty_archive_says_so(sqlite_client: TestClient) -> None:
+    response = sqlite_client.get("/archive")
+
+    assert response.status_code == 200
+    assert "No edition has been published yet" in response.text
+
+
+def test_edition_page_shows_papers_in_order_with_a_subscribe_link(
+    sqlite_db: Database, sqlite_client: TestClient
+) -> None:
+    now = utcnow()
+    add_edition(
+        sqlite_db,
+        now.date(),
+        now,
+        [
+            PaperSpec("2501.00001", "Quiet paper <b>", upvotes=1),
+            PaperSpec("2501.00002", "Loud paper", upvotes=900),
+        ],
+    )
+
+    response = sqlite_client.get(f"/archive/{now.date().isoformat()}")
+
+    assert response.status_code == 200
+    titles = re.findall(r'class="title" href="[^"]+"[^>]*>([^<]+)<', response.text)
+    assert titles == ["Loud paper", "Quiet paper &lt;b&gt;"]
+    assert 'href="/">Subscribe</a>' in response.text
+    assert "An abstract." in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/archive/2020-01-01", "/archive/2025-13-45", "/archive/yesterday", "/archive/1-1-1"]
+)
+def test_missing_or_malformed_day_is_404(sqlite_client: TestClient, path: str) -> None:
+    response = sqlite_client.get(path)
+
+    assert response.status_code == 404
+    assert "There is no page at this address." in response.text

@@ -1,0 +1,107 @@
+"""/feedback?token=&paper=&vote=: a GET shows the paper and never records; the POST records."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from digest import links
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Feedback, Subscriber, SubscriberState
+from digest.store.types import utcnow
+from tests.web.support import PaperSpec, add, add_edition, browser_post, tampered
+
+
+@pytest.fixture
+def reader(sqlite_db: Database) -> Subscriber:
+    now = utcnow()
+    add_edition(
+        sqlite_db,
+        now.date(),
+        now,
+        [PaperSpec("2501.00042", "Diffusion Planners for Robot Arms", upvotes=9)],
+    )
+    return add(sqlite_db, "reader@example.com", SubscriberState.ACTIVE)
+
+
+def link(
+    settings: Settings, reader: Subscriber, more: bool = True, paper: str = "2501.00042"
+) -> str:
+    url = links.feedback_url(settings, reader.id, reader.email, paper, more)
+    return url.removeprefix(settings.base_url)
+
+
+def ratings(db: Database) -> list[int]:
+    with db.session() as session:
+        return list(session.scalars(select(Feedback.rating)))
+
+
+def test_get_shows_the_paper_and_a_button_but_records_nothing(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    response = sqlite_client.get(link(settings, reader))
+
+    assert response.status_code == 200
+    assert "Diffusion Planners for Robot Arms" in response.text
+    assert "Yes, more like this</button>" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert ratings(sqlite_db) == []
+
+
+def test_post_records_and_a_second_vote_replaces_the_first(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    more = link(settings, reader, more=True)
+    less = link(settings, reader, more=False)
+
+    first = browser_post(sqlite_client, more, more)
+    assert first.status_code == 200
+    assert "Noted: more papers like" in first.text
+    assert ratings(sqlite_db) == [1]
+
+    browser_post(sqlite_client, less, less)
+    assert ratings(sqlite_db) == [-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        (lambda url: url.replace("vote=more", "vote=lots"), 400, "neither more nor less"),
+        (lambda url: url.replace("paper=2501.00042", "paper=9999.99999"), 404, "do not know"),
+        (lambda url: url.replace("paper=2501.00042", "paper=" + "x" * 500), 404, "do not know"),
+        (lambda url: url.replace("token=", "token=" + "A"), 400, "This link does not work"),
+    ],
+    ids=["bad vote", "unknown paper", "over-long paper", "tampered token"],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_bad_links_are_explained_and_record_nothing(
+    sqlite_db: Database,
+    sqlite_client: TestClient,
+    settings: Settings,
+    reader: Subscriber,
+    change: object,
+    status: int,
+    text: str,
+    method: str,
+) -> None:
+    assert callable(change)
+    url = change(link(settings, reader))
+
+    response = sqlite_client.request(method, url)
+
+    assert response.status_code == status
+    assert text in response.text
+    assert ratings(sqlite_db) == []
+
+
+def test_unsubscribe_token_is_not_a_feedback_token(
+    sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    other = links.unsubscribe_url(settings, reader.id, reader.email).split("token=")[1]
+
+    response = sqlite_client.get(f"/feedback?token={other}&paper=2501.00042&vote=more")
+
+    assert response.status_code == 400
+    assert tampered(other) != other
