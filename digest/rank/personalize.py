@@ -107,11 +107,19 @@ def _personalize_chunk(
 ) -> Iterator[list[Pick]]:
     profile = _profile_matrix(pool, profiles, blend.feedback_weight)
     relevance = np.asarray((profile @ pool.matrix.T).todense(), dtype=np.float32)
+    fresh = np.ones(relevance.shape, dtype=bool)
+    for row, subscriber in enumerate(profiles):
+        for paper_id in subscriber.received:
+            index = pool.index.get(paper_id)
+            if index is not None:
+                fresh[row, index] = False
+
     personal = np.array([p.personal for p in profiles])
     weight = np.where(personal, blend.relevance_weight, 0.0).astype(np.float32)[:, None]
-    # Relevance is rescaled per subscriber so their best match counts as much as the day's
-    # top trend: a short profile's cosines are small in absolute terms.
-    best = relevance.max(axis=1, keepdims=True)
+    # Relevance is rescaled per subscriber so their best new match counts as much as the
+    # day's top trend: a short profile's cosines are small in absolute terms, and a paper
+    # they already have (often the very one they rated up) must not set the scale.
+    best = np.where(fresh, relevance, -np.inf).max(axis=1, keepdims=True)
     scaled = relevance / np.where(best > MIN_RELEVANCE, best, 1.0)
     score = (1.0 - weight) * pool.trend[None, :] + weight * scaled
 
@@ -119,14 +127,9 @@ def _personalize_chunk(
     trending[: blend.trending_slots] = True  # the pool is in trend order
     interested = np.array([p.interested for p in profiles])[:, None]
     not_disliked = relevance >= -MIN_RELEVANCE
-    qualifies = np.where(
+    qualifies = fresh & np.where(
         interested, (relevance > MIN_RELEVANCE) | (trending & not_disliked), not_disliked
     )
-    for row, subscriber in enumerate(profiles):
-        for paper_id in subscriber.received:
-            index = pool.index.get(paper_id)
-            if index is not None:
-                qualifies[row, index] = False
     score = np.where(qualifies, score, -np.inf)
     for row, subscriber in enumerate(profiles):
         yield _top(score[row], relevance[row], subscriber.size)

@@ -19,6 +19,7 @@ from digest.web.archive import ArchivePages
 from digest.web.dispatch import Dispatcher
 from digest.web.errors import ErrorPages
 from digest.web.feedback import FeedbackPages
+from digest.web.metrics import metrics_routes
 from digest.web.pages import Pages, root_path
 from digest.web.preferences import PreferencesPages
 from digest.web.ratelimit import RateLimiter, SubscribeLimits, limiter_for
@@ -26,6 +27,7 @@ from digest.web.security import Csrf, CsrfRefused, SecurityHeadersMiddleware
 from digest.web.site import MAX_FORM_BYTES, Site
 from digest.web.subscribe import SubscribePages
 from digest.web.unsubscribe import UnsubscribePages
+from digest.web.webhooks import webhook_routes
 
 __all__ = ["MAX_FORM_BYTES", "create_app"]
 
@@ -58,6 +60,8 @@ def create_app(
         *FeedbackPages(site).routes(),
         *ArchivePages(site).routes(),
         Route("/healthz", errors.healthz, methods=["GET"]),
+        *metrics_routes(db),
+        *webhook_routes(settings, db),
     ]
     app = Starlette(
         routes=routes,

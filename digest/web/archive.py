@@ -73,7 +73,8 @@ class ArchivePages:
             edition = find_edition(session, day)
             if edition is None:
                 return None
-            entries = edition_entries(session, edition)
+            # The general edition: the head of the day's frozen pool.
+            entries = edition_entries(session, edition, limit=self.site.settings.edition_size)
             return EditionPage(
                 human_date(day),
                 [paper_card(entry) for entry in entries],

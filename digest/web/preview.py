@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
+from digest.mail.deliver import load_edition_by_id, personal_entries
+from digest.rank.features import Follows
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.editions import edition_entries, latest_edition
+from digest.store.editions import latest_edition
+from digest.store.models import Subscriber
+from digest.store.profiles import load_profiles
 from digest.store.subscribers import Preferences
 from digest.web.pages import PaperCard, paper_card
 
@@ -21,14 +25,27 @@ class Preview:
 def preview_edition(
     db: Database, settings: Settings, subscriber_id: int, prefs: Preferences
 ) -> Preview | None:
-    """The next edition as `prefs` would shape it; None before the first edition exists.
-
-    The one place to call personalised ranking from once it lands; until then it is the
-    latest general edition cut to the chosen number of papers.
-    """
+    """The latest edition as `prefs` would shape it for this subscriber (their ratings and
+    what they already received count too); None before the first edition exists."""
     with db.session() as session:
         edition = latest_edition(session)
         if edition is None:
             return None
-        entries = edition_entries(session, edition)[: prefs.edition_size]
-        return Preview(edition.date, [paper_card(entry) for entry in entries])
+        edition_id, day = edition.id, edition.date
+    content = load_edition_by_id(db, edition_id)
+    if content is None:
+        return None
+    with db.session() as session:
+        subscriber = session.get_one(Subscriber, subscriber_id)
+        [profile] = load_profiles(session, [subscriber], content.pool)
+    profile = replace(
+        profile,
+        follows=Follows(
+            topics=tuple(prefs.topics),
+            categories=tuple(prefs.categories),
+            authors=tuple(prefs.authors),
+        ),
+        size=prefs.edition_size,
+    )
+    [entries] = personal_entries(content, [profile], settings)
+    return Preview(day, [paper_card(entry) for entry in entries])

@@ -195,7 +195,7 @@ class SubscribePages:
             edition = latest_edition(session)
             if edition is None:
                 return None, []
-            entries = edition_entries(session, edition)[:LANDING_PAPERS]
+            entries = edition_entries(session, edition, limit=LANDING_PAPERS)
             return edition.date, [paper_card(entry) for entry in entries]
 
     def _request_subscription(self, form: SubscribeForm) -> SubscribeOutcome:

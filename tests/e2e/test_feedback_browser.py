@@ -1,0 +1,102 @@
+"""Learning from feedback, end to end in headless Chromium: a reader opens "More like this"
+from a digest they received, confirms on the page, and their next edition changes."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+
+from digest.mail.plan import send_due_now
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.models import Feedback
+from digest.web import create_app
+from tests.conftest import SmtpSink, free_port
+from tests.factories import make_paper, make_subscriber
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+DAY1 = date(2026, 11, 24)
+NOW1 = datetime(2026, 11, 24, 9, tzinfo=UTC)
+NOW2 = NOW1 + timedelta(days=1)
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def _titles(message: EmailMessage) -> list[str]:
+    return re.findall(r"^\d+\. (.+?)\r?$", _text(message), flags=re.MULTILINE)
+
+
+@pytest.fixture
+def live(sqlite_db: Database, settings: Settings) -> Iterator[Settings]:
+    port = free_port()
+    app_settings = settings.model_copy(
+        update={"base_url": f"http://127.0.0.1:{port}", "database_url": sqlite_db.url}
+    )
+    app = create_app(app_settings, sqlite_db, lambda kind, subscriber_id: None)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield app_settings
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_more_like_this_from_an_email_changes_the_next_edition(
+    sqlite_db: Database, live: Settings, smtp_sink: SmtpSink
+) -> None:
+    with sqlite_db.session() as session:
+        make_paper(session, listed_on=DAY1, upvotes=300, title="Scaling laws for language models")
+        make_paper(session, listed_on=DAY1, upvotes=200, title="Robot arms learn to grasp cups")
+        make_paper(session, listed_on=DAY1, upvotes=150, title="Token pruning for faster LLMs")
+        make_paper(session, listed_on=DAY1, upvotes=120, title="Instruction tuning data at scale")
+        make_paper(session, listed_on=DAY1, upvotes=20, title="Dexterous robot hands grasp tools")
+        make_subscriber(session, "reader@example.org", edition_size=2)
+    send_due_now(sqlite_db, live, NOW1, edition=DAY1)
+    [first] = smtp_sink.received
+    assert _titles(first) == ["Scaling laws for language models", "Robot arms learn to grasp cups"]
+
+    link = re.search(r"More like this: (\S+)", _text(first).split("Robot arms", 1)[1])
+    assert link, "no feedback link under the robot paper"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.goto(link.group(1))
+        with sqlite_db.session() as session:  # opening the link records nothing
+            assert session.scalars(select(Feedback)).all() == []
+        page.get_by_role("button", name="Yes, more like this").click()
+        expect(page.locator("body")).to_contain_text("Noted: more papers like")
+        page.screenshot(path=str(ARTIFACTS / "feedback-thanks.png"), full_page=True)
+        browser.close()
+    with sqlite_db.session() as session:
+        assert [f.rating for f in session.scalars(select(Feedback))] == [1]
+
+    send_due_now(sqlite_db, live, NOW2, edition=DAY1 + timedelta(days=1))
+    second = smtp_sink.received[1]
+    # Without the vote the trend order would give the pruning and instruction papers; the
+    # other robot paper, the least upvoted of all, now comes first.
+    assert _titles(second)[0] == "Dexterous robot hands grasp tools"
