@@ -33,7 +33,10 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    # No pre-ping: it costs a round trip on every checkout, and the hot paths (a subscribe,
+    # each sent message) check out often. A connection the server dropped fails once, and
+    # SQLAlchemy then discards the whole pool; recycling keeps idle ones from going stale.
+    return create_engine(parsed, pool_recycle=1800, pool_size=10, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
