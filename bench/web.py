@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -56,22 +57,22 @@ def bench_settings(database_url: str, port: int, queue: str) -> Settings:
     )
 
 
-def serve(database_url: str, port: int, queue: str) -> None:
-    """The web app as `digest serve` runs it, with a Celery dispatcher that only enqueues."""
-    import logging
-
-    import uvicorn
-    from celery import Celery
-
-    from digest.web import create_app
-    from digest.web.dispatch import celery_dispatcher
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = bench_settings(database_url, port, queue)
-    celery = Celery("bench", broker=REDIS_URL)
-    celery.conf.update(task_default_queue=queue, broker_connection_retry_on_startup=True)
-    app = create_app(settings, Database(database_url), celery_dispatcher(celery))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+def serve(database_url: str, port: int, queue: str, workers: int) -> subprocess.Popen[bytes]:
+    """`digest serve` (uvicorn, `workers` processes), its Celery dispatcher only enqueueing:
+    nothing consumes the bench's queue."""
+    env = {
+        **os.environ,
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_BROKER_URL": REDIS_URL,
+        "DIGEST_SECRET_KEY": SECRET,
+        "DIGEST_BASE_URL": f"http://127.0.0.1:{port}",
+        "DIGEST_TASK_QUEUE": queue,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from digest.cli import main; main()", "serve",
+         "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def free_port() -> int:
@@ -113,9 +114,12 @@ def unsubscribe_paths(database_url: str, settings: Settings, count: int) -> list
 
 
 async def load(
-    port: int, rate: float, seconds: float, unsubscribe: list[str]
+    port: int, rate: float, seconds: float, unsubscribe: list[str], warmup: float = 0.0
 ) -> tuple[dict[str, Samples], float]:
     """Fire requests on a fixed schedule (open loop); half subscribe, half unsubscribe.
+
+    The first `warmup` seconds run at the same rate but are not recorded (connection pools
+    filling, templates compiling).
 
     A request's latency runs from its scheduled moment, so time spent waiting for a free
     connection counts (no coordinated omission). The client is raw HTTP/1.1 over keep-alive
@@ -132,14 +136,17 @@ async def load(
             writer.write(raw)
             status = await read_response(reader)
             elapsed = time.perf_counter() - scheduled
+            if i < skipped:
+                continue
             if status == 200:
                 samples[kind].latencies.append(elapsed)
             else:
                 samples[kind].errors += 1
         writer.close()
 
+    skipped = int(rate * warmup)
     workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
-    total = int(rate * seconds)
+    total = skipped + int(rate * seconds)
     start = time.perf_counter()
     for i in range(total):
         scheduled = start + i / rate
@@ -150,7 +157,7 @@ async def load(
     for _ in workers:
         jobs.put_nowait(None)
     await asyncio.gather(*workers)
-    return samples, time.perf_counter() - start
+    return samples, time.perf_counter() - start - warmup
 
 
 def request_bytes(i: int, port: int, unsubscribe: list[str]) -> tuple[str, bytes]:
@@ -196,6 +203,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="offered requests per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=1, help="web processes")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds not recorded")
     args = parser.parse_args()
 
     name, database_url = create_database()
@@ -205,11 +214,10 @@ def main() -> None:
     try:
         upgrade(database_url)
         settings = bench_settings(database_url, port, queue)
-        paths = unsubscribe_paths(database_url, settings, int(args.rate * args.seconds) // 2 + 1)
-        server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(database_url, port, queue), daemon=True
+        paths = unsubscribe_paths(
+            database_url, settings, int(args.rate * (args.seconds + args.warmup)) // 2 + 1
         )
-        server.start()
+        server = serve(database_url, port, queue, args.workers)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -221,11 +229,11 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("bench: the web server did not start")
             time.sleep(0.1)
-        samples, wall = asyncio.run(load(port, args.rate, args.seconds, paths))
+        samples, wall = asyncio.run(load(port, args.rate, args.seconds, paths, args.warmup))
     finally:
         if server is not None:
             server.terminate()
-            server.join(10)
+            server.wait(10)
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
@@ -236,7 +244,10 @@ def main() -> None:
         client.close()
         drop_database(name)
 
-    print(f"offered load {args.rate:.0f} req/s for {args.seconds:.0f} s (PostgreSQL, Redis)")
+    print(
+        f"offered load {args.rate:.0f} req/s for {args.seconds:.0f} s, {args.workers} web "
+        "process(es) (PostgreSQL, Redis)"
+    )
     print(f"{'route':<22}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     everything: list[float] = []
     for kind, found in samples.items():

@@ -63,25 +63,27 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes (one per core is a good start)")] = 1,
     send_inline: Annotated[
         bool,
         typer.Option(help="Send confirmation emails from the web process (no Redis needed)"),
     ] = False,
 ) -> None:
-    """Serve the web app (subscribe, confirm, unsubscribe)."""
+    """Serve the web app (subscribe, confirm, preferences, unsubscribe, archive)."""
     import uvicorn
 
-    from digest.web.app import create_app
-    from digest.web.dispatch import celery_dispatcher, inline_dispatcher
+    from digest.web.asgi import SEND_INLINE
 
-    settings = get_settings()
-    database = _database(settings)
-    enqueue = inline_dispatcher(database, settings) if send_inline else celery_dispatcher()
+    _database(get_settings())  # fail here, with one line, if the database is unreachable
+    if send_inline:
+        os.environ[SEND_INLINE] = "1"
     # No access log: request lines carry the signed tokens of confirm/unsubscribe links.
     uvicorn.run(
-        create_app(settings, database, enqueue),
+        "digest.web.asgi:application",
+        factory=True,
         host=host,
         port=port,
+        workers=workers,
         proxy_headers=True,
         access_log=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -147,3 +148,42 @@ def test_operators_edit_what_a_subscriber_follows(cli_env: dict[str, str], tmp_p
         ["subscribers", "follow", "reader@example.org", "--topics", ""], cli_env, tmp_path
     )
     assert "topics []" in cleared.stdout and "categories [cs.CL]" in cleared.stdout
+
+
+def test_serve_starts_the_web_app_in_its_own_processes(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import httpx
+
+    run(["db", "upgrade"], cli_env, tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from digest.cli import main; main()", "serve",
+         "--port", str(port), "--workers", "2", "--send-inline"],
+        env={**os.environ, **cli_env}, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "digest serve did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert "Subscribe" in httpx.get(f"http://127.0.0.1:{port}/").text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_refuses_an_unreachable_database_in_one_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "DIGEST_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = run(["serve", "--port", str(free_port())], env, tmp_path)
+    assert result.returncode == 1
+    assert "unreachable" in result.stderr and "Traceback" not in result.stderr
