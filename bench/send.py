@@ -24,9 +24,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 
+from bench.support import REDIS_URL, create_database, drop_database, free_port
 from digest.mail.smtp import SmtpConfig, SmtpSender
 from digest.rank.entries import EditionEntry
 from digest.render.renderer import DigestRenderer
@@ -36,21 +36,9 @@ from digest.store.migrate import upgrade
 from digest.store.models import Delivery, DeliveryStatus, Paper, SignalSnapshot, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = os.environ.get(
-    "DIGEST_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("DIGEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "bench-secret-key-long-enough-0123456789abcdef"
 TOPICS = ["diffusion", "language", "robot", "graph", "speech", "vision"]
 WIRE_SAMPLE = 3000
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -64,22 +52,6 @@ def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     return process, name
-
-
-def fresh_database() -> tuple[str, str]:
-    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed(db: Database, subscribers: int, now: datetime) -> None:
@@ -163,7 +135,7 @@ def sent(db: Database) -> int:
 
 
 def run_size(count: int, workers: int, smtp_url: str) -> tuple[float, float]:
-    name, url = fresh_database()
+    name, url = create_database()
     queue = f"digest-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DIGEST_DATABASE_URL": url, "DIGEST_BROKER_URL": REDIS_URL,
            "DIGEST_SMTP_URL": smtp_url, "DIGEST_SECRET_KEY": SECRET, "DIGEST_TASK_QUEUE": queue,

@@ -24,19 +24,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench.support import REDIS_URL, create_database, drop_database, free_port
 from digest import links
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.migrate import upgrade
 from digest.store.subscribers import add_subscriber
 
-ADMIN_URL = os.environ.get(
-    "DIGEST_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("DIGEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 CONNECTIONS = 64
 
@@ -73,30 +68,6 @@ def serve(database_url: str, port: int, queue: str, workers: int) -> subprocess.
          "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def create_database() -> tuple[str, str]:
-    name = f"digest_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def unsubscribe_paths(database_url: str, settings: Settings, count: int) -> list[str]:

@@ -238,7 +238,7 @@ def subscribers_add(
     send_hour: Annotated[int, typer.Option(help="Local hour to send (0-23)")] = 7,
 ) -> None:
     """Add a subscriber (pending unless --confirmed; pending ones get a confirmation email)."""
-    from digest.mail.confirmations import send_confirmation
+    from digest.mail.notices import send_confirmation
     from digest.store.subscribers import add_subscriber
 
     settings = get_settings()

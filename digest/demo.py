@@ -15,7 +15,7 @@ from rich.console import Console
 
 from digest.errors import DigestError, SourceError
 from digest.mail.catcher import MailCatcher
-from digest.mail.confirmations import send_confirmation
+from digest.mail.notices import send_confirmation
 from digest.mail.plan import send_due_now
 from digest.settings import Settings, resolve_secret_key
 from digest.sources.http import make_http_client

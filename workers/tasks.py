@@ -7,9 +7,8 @@ import math
 from datetime import date, datetime
 
 from digest.mail.bounces import import_maildir
-from digest.mail.confirmations import send_confirmation
 from digest.mail.deliver import deliver_batch
-from digest.mail.notices import send_already_subscribed
+from digest.mail.notices import send_already_subscribed, send_confirmation
 from digest.mail.plan import plan_deliveries as plan
 from digest.mail.queue import editions_with_work
 from digest.mail.smtp import TemporaryFailure
@@ -67,26 +66,23 @@ def send_pending(edition_id: int, now: str | None = None) -> dict[str, int]:
     return {"sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed}
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    acks_late=True,
-    autoretry_for=(TemporaryFailure,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=12,
-)
+# Subscriber emails retry on SMTP trouble with backoff for about a day.
+NOTICE_RETRY = {
+    "acks_late": True,
+    "autoretry_for": (TemporaryFailure,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+
+
+@app.task(**NOTICE_RETRY)  # type: ignore[untyped-decorator]
 def send_confirmation_email(subscriber_id: int) -> bool:
     return send_confirmation(database(), get_settings(), subscriber_id)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    acks_late=True,
-    autoretry_for=(TemporaryFailure,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=12,
-)
+@app.task(**NOTICE_RETRY)  # type: ignore[untyped-decorator]
 def send_already_subscribed_email(subscriber_id: int) -> bool:
     return send_already_subscribed(database(), get_settings(), subscriber_id)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from email.message import EmailMessage
 
-from digest.mail.confirmations import send_confirmation
 from digest.mail.smtp import SmtpConfig, SmtpSender
+from digest.render.digest import render_confirmation
 from digest.render.notices import render_already_subscribed
 from digest.settings import Settings
 from digest.store.db import Database
@@ -14,28 +16,41 @@ from digest.store.subscribers import EmailToSend
 
 log = logging.getLogger(__name__)
 
+Renderer = Callable[..., EmailMessage]
 
-def send_already_subscribed(db: Database, settings: Settings, subscriber_id: int) -> bool:
-    """Email an active subscriber their preferences link; True if sent.
-
-    Raises TemporaryFailure when the SMTP server is unreachable, so a task can retry.
-    """
-    with db.session() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None or subscriber.state != SubscriberState.ACTIVE:
-            return False
-        email = subscriber.email
-    message = render_already_subscribed(settings, subscriber_id=subscriber_id, email=email)
-    with SmtpSender(SmtpConfig.from_url(settings.smtp_url)) as sender:
-        sender.send(message)
-    log.info("already-subscribed notice sent to subscriber %d", subscriber_id)
-    return True
+# Each kind: the state the subscriber must still be in, and how the email is made.
+NOTICES: dict[EmailToSend, tuple[SubscriberState, Renderer]] = {
+    EmailToSend.CONFIRMATION: (SubscriberState.PENDING, render_confirmation),
+    EmailToSend.ALREADY_SUBSCRIBED: (SubscriberState.ACTIVE, render_already_subscribed),
+}
 
 
 def send_subscriber_email(
     db: Database, settings: Settings, kind: EmailToSend, subscriber_id: int
 ) -> bool:
-    """Send the email of `kind` the subscribe form asked for; True if sent."""
-    if kind is EmailToSend.CONFIRMATION:
-        return send_confirmation(db, settings, subscriber_id)
-    return send_already_subscribed(db, settings, subscriber_id)
+    """Send the email of `kind` if the subscriber is still in the state it is for.
+
+    True if sent. Raises TemporaryFailure when the SMTP server is unreachable, so a task
+    can retry.
+    """
+    wanted_state, render = NOTICES[kind]
+    with db.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None or subscriber.state != wanted_state:
+            return False
+        email = subscriber.email
+    message = render(settings, subscriber_id=subscriber_id, email=email)
+    with SmtpSender(SmtpConfig.from_url(settings.smtp_url)) as sender:
+        sender.send(message)
+    log.info("%s email sent to subscriber %d", kind.value, subscriber_id)
+    return True
+
+
+def send_confirmation(db: Database, settings: Settings, subscriber_id: int) -> bool:
+    """The double opt-in email, while the subscription is pending."""
+    return send_subscriber_email(db, settings, EmailToSend.CONFIRMATION, subscriber_id)
+
+
+def send_already_subscribed(db: Database, settings: Settings, subscriber_id: int) -> bool:
+    """An active subscriber's preferences link, when they subscribe again."""
+    return send_subscriber_email(db, settings, EmailToSend.ALREADY_SUBSCRIBED, subscriber_id)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from digest.mail.deliver import SendCounts, deliver_batch, load_edition
+from digest.mail.deliver import SendCounts, deliver_batch, load_edition, personal_entries
 from digest.mail.queue import editions_with_work, queue_deliveries
 from digest.mail.ratelimit import SendLimiter
 from digest.schedule import days_in_progress, due_page
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.store.models import Subscriber
+from digest.store.profiles import load_profiles
 
 log = logging.getLogger(__name__)
 PLAN_PAGE_SIZE = 1000
@@ -51,21 +53,30 @@ def plan_deliveries(
             report.no_papers.append(day)
             log.warning("no papers for the %s edition yet; nobody is queued for it", day)
             continue
-        after: int | None = 0
-        while after is not None:
+        for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
             with db.session() as session:
-                due, after = due_page(
-                    session,
-                    day,
-                    now,
-                    after_id=after,
-                    page_size=PLAN_PAGE_SIZE,
-                    local_day_only=edition is None,
-                    only_email=only_email,
-                )
                 queue_deliveries(session, content.edition_id, due, now)
             report.queued[day] = report.queued.get(day, 0) + len(due)
     return report
+
+
+def _due_pages(
+    db: Database, day: date, now: datetime, *, local_day_only: bool, only_email: str | None
+) -> Iterator[list[tuple[int, datetime]]]:
+    """The due (subscriber id, send moment) pairs of `day`, a page at a time."""
+    after: int | None = 0
+    while after is not None:
+        with db.session() as session:
+            due, after = due_page(
+                session,
+                day,
+                now,
+                after_id=after,
+                page_size=PLAN_PAGE_SIZE,
+                local_day_only=local_day_only,
+                only_email=only_email,
+            )
+        yield due
 
 
 def send_due_now(
@@ -108,30 +119,16 @@ def _dry_run(
     only_email: str | None,
 ) -> SendCounts:
     """Count who is due and who would get a non-empty digest, writing nothing."""
-    from digest.mail.deliver import personal_entries
-    from digest.store.models import Subscriber
-    from digest.store.profiles import load_profiles
-
     counts = SendCounts()
     with db.session() as session:
         days = [edition] if edition is not None else days_in_progress(session, now)
     for day in days:
         content = load_edition(db, settings, day, now)
-        after: int | None = 0
-        while after is not None:
+        for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
+            counts.due += len(due)
+            if content is None or not due:
+                continue
             with db.session() as session:
-                due, after = due_page(
-                    session,
-                    day,
-                    now,
-                    after_id=after,
-                    page_size=PLAN_PAGE_SIZE,
-                    local_day_only=edition is None,
-                    only_email=only_email,
-                )
-                counts.due += len(due)
-                if content is None or not due:
-                    continue
                 subscribers = [session.get_one(Subscriber, sid) for sid, _ in due]
                 profiles = load_profiles(session, subscribers, content.pool)
             for entries in personal_entries(content, profiles, settings):

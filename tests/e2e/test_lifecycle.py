@@ -13,9 +13,8 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +34,7 @@ from digest.store.models import Delivery, DeliveryStatus, Paper, Subscriber, Sub
 from digest.web.app import create_app
 from digest.web.dispatch import celery_dispatcher
 from tests.conftest import REDIS_URL, TEST_SECRET, SmtpSink, free_port, reset_schema
+from tests.e2e.harness import wait_for
 from workers.app import make_celery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,16 +137,6 @@ def worker(environment: dict[str, str], tmp_path: Path) -> Iterator[subprocess.P
     process.terminate()
     process.wait(timeout=30)
     log.close()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def text_part(message: EmailMessage) -> str:
