@@ -16,6 +16,16 @@ from digest.store.models import (
 )
 
 _ids = itertools.count(1)
+# Distinct words for default titles and abstracts: papers made here must not look like
+# near-duplicates of each other to the ranking's duplicate suppression.
+_WORDS = (
+    "alder birch cedar dune ember fjord grove heath inlet juniper knoll loam marsh nook "
+    "orchard prairie quarry ridge spruce tundra upland willow"
+).split()
+
+
+def _words(number: int) -> str:
+    return " ".join(_WORDS[(number * step) % len(_WORDS)] for step in (1, 3, 7))
 
 
 def make_subscriber(
@@ -60,8 +70,8 @@ def make_paper(
     arxiv_id = f"2611.{number:05d}"
     paper = Paper(
         arxiv_id=arxiv_id,
-        title=title or f"Paper number {number}",
-        abstract=f"Abstract of paper {number}.",
+        title=title or f"{_words(number).capitalize()} (paper {number})",
+        abstract=f"We study {_words(number + 1)} in paper {number}.",
         authors=["Ada Lovelace"],
         url=f"https://arxiv.org/abs/{arxiv_id}",
         listed_on=listed_on,

@@ -33,15 +33,17 @@ def _latest_snapshots(
 
 
 def candidate_papers(session: Session, day: date, window_days: int) -> list[Paper]:
-    """Papers featured (or, if never featured, published) in the window ending on `day`."""
+    """Papers that entered the pool in the window ending on `day`: featured on Hugging Face,
+    else announced by arXiv, else published."""
     start = day - timedelta(days=window_days - 1)
     start_moment = datetime.combine(start, time(0), tzinfo=UTC)
     end_moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    entered_on = func.coalesce(Paper.listed_on, Paper.announced_on)
     query = select(Paper).where(
         or_(
-            and_(Paper.listed_on.is_not(None), Paper.listed_on.between(start, day)),
+            entered_on.between(start, day),
             and_(
-                Paper.listed_on.is_(None),
+                entered_on.is_(None),
                 Paper.published_at >= start_moment,
                 Paper.published_at < end_moment,
             ),
@@ -114,7 +116,9 @@ def _trend_inputs(
                 upvotes=snapshot.upvotes if snapshot else 0,
                 comments=snapshot.comments if snapshot else 0,
                 stars=snapshot.stars if snapshot else None,
-                listed_at=listed_moment(paper.listed_on, paper.published_at, now),
+                listed_at=listed_moment(
+                    paper.listed_on or paper.announced_on, paper.published_at, now
+                ),
                 upvotes_before=earlier.upvotes if earlier else None,
                 stars_before=earlier.stars if earlier else None,
             )

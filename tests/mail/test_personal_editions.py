@@ -71,6 +71,7 @@ def test_followers_get_their_matches_with_a_reason_and_nobody_gets_a_paper_twice
     assert "Robot arms" not in general
     personal = first["diffusion@example.org"]
     assert personal.index("Video diffusion") < personal.index("Scaling laws")
+    assert "matches 'diffusion'" in personal  # the "why it's here" line reaches the email
     with db.session() as session:
         whys = session.scalars(
             select(DeliveryPaper.why)

@@ -36,3 +36,19 @@ def test_no_papers_means_no_edition(db: Database) -> None:
     with db.session() as session:
         assert build_edition(session, DAY, size=10, window_days=7, now=NOW) is None
         assert find_edition(session, DAY) is None
+
+
+def test_papers_only_arxiv_announced_compete_from_their_announcement_day(db: Database) -> None:
+    with db.session() as session:
+        featured = make_paper(session, listed_on=DAY, upvotes=5)
+        arxiv_only = make_paper(session, listed_on=DAY, upvotes=0)
+        arxiv_only.listed_on = None
+        arxiv_only.announced_on = DAY
+        stale = make_paper(session, listed_on=DAY, upvotes=0)
+        stale.listed_on = None
+        stale.announced_on = DAY - timedelta(days=30)
+    with db.session() as session:
+        edition = build_edition(session, DAY, size=10, window_days=7, now=NOW)
+        assert edition is not None
+        ids = {e.arxiv_id for e in edition_entries(session, edition)}
+    assert ids == {featured.arxiv_id, arxiv_only.arxiv_id}
