@@ -18,10 +18,30 @@ from digest.store.models import (
 _ids = itertools.count(1)
 # Distinct words for default titles and abstracts: papers made here must not look like
 # near-duplicates of each other to the ranking's duplicate suppression.
-_WORDS = (
-    "alder birch cedar dune ember fjord grove heath inlet juniper knoll loam marsh nook "
-    "orchard prairie quarry ridge spruce tundra upland willow"
-).split()
+_WORDS = [
+    "alder",
+    "birch",
+    "cedar",
+    "dune",
+    "ember",
+    "fjord",
+    "grove",
+    "heath",
+    "inlet",
+    "juniper",
+    "knoll",
+    "loam",
+    "marsh",
+    "nook",
+    "orchard",
+    "prairie",
+    "quarry",
+    "ridge",
+    "spruce",
+    "tundra",
+    "upland",
+    "willow",
+]
 
 
 def _words(number: int) -> str:
