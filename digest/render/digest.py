@@ -12,7 +12,7 @@ from digest import links
 from digest.mail.dkim import DkimSigner
 from digest.rank.entries import EditionEntry
 from digest.render.inline import inline_css
-from digest.render.message import build_message
+from digest.render.message import NO_HEADERS, build_message
 from digest.render.renderer import DigestRenderer
 from digest.render.templates import environment
 from digest.settings import Settings
@@ -37,25 +37,48 @@ def render_digest(
 
 def render_confirmation(settings: Settings, *, subscriber_id: int, email: str) -> EmailMessage:
     """The double opt-in email: one link that activates the subscription."""
-    context = {
-        "list_name": settings.list_name,
-        "email": email,
-        "contact": settings.contact,
-        "postal_address": settings.postal_address,
-        "home_url": links.home_url(settings),
-        "header_date": None,
-        "style_nonce": None,
-        "confirm_url": links.confirm_url(settings, subscriber_id, email),
-        "expires_hours": settings.confirm_max_age_hours,
-    }
-    subject, text, html = render_parts("confirm", context)
+    return render_notice(
+        settings,
+        "confirm",
+        email=email,
+        context={
+            "confirm_url": links.confirm_url(settings, subscriber_id, email),
+            "expires_hours": settings.confirm_max_age_hours,
+        },
+    )
+
+
+def render_notice(
+    settings: Settings,
+    kind: str,
+    *,
+    email: str,
+    context: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A one-off email about a subscription (not a digest) from templates/email/<kind>/,
+    on the shared layout, DKIM-signed when configured."""
+    subject, text, html = render_parts(
+        kind,
+        {
+            "list_name": settings.list_name,
+            "email": email,
+            "contact": settings.contact,
+            "postal_address": settings.postal_address,
+            "home_url": links.home_url(settings),
+            "header_date": None,
+            "style_nonce": None,
+            **context,
+        },
+    )
     message = build_message(
         settings,
         to=email,
         subject=subject,
         text=text,
         html=html,
-        message_id=make_msgid("confirm", domain=settings.sender_domain),
+        message_id=make_msgid(kind, domain=settings.sender_domain),
+        headers=headers or NO_HEADERS,
     )
     signer = DkimSigner.from_settings(settings)
     return signer.sign(message) if signer else message

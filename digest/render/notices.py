@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from digest import links
-from digest.mail.dkim import DkimSigner
-from digest.render.digest import render_parts
-from digest.render.message import build_message
+from digest.render.digest import render_notice
 from digest.settings import Settings
 
 
@@ -17,30 +14,17 @@ def render_already_subscribed(
 ) -> EmailMessage:
     """Answer to the subscribe form for an active address: its preferences and unsubscribe links."""
     unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
-    context = {
-        "list_name": settings.list_name,
-        "email": email,
-        "contact": settings.contact,
-        "postal_address": settings.postal_address,
-        "home_url": links.home_url(settings),
-        "header_date": None,
-        "style_nonce": None,
-        "preferences_url": links.preferences_url(settings, subscriber_id, email),
-        "unsubscribe_url": unsubscribe,
-    }
-    subject, text, html = render_parts("already_subscribed", context)
-    message = build_message(
+    return render_notice(
         settings,
-        to=email,
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=make_msgid("notice", domain=settings.sender_domain),
+        "already_subscribed",
+        email=email,
+        context={
+            "preferences_url": links.preferences_url(settings, subscriber_id, email),
+            "unsubscribe_url": unsubscribe,
+        },
         headers={
             "List-Id": settings.list_id,
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    signer = DkimSigner.from_settings(settings)
-    return signer.sign(message) if signer else message
