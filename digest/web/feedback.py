@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -51,15 +52,10 @@ class FeedbackPages:
         ]
 
     async def page(self, request: Request) -> Response:
-        try:
-            asked = self._request(request)
-            paper = await self.site.in_thread(self._paper, asked)
-        except InvalidToken as exc:
-            return self.site.bad_link(request, exc)
-        except UnknownPaper:
-            return self._unknown_paper(request)
-        except DigestError as exc:
-            return self._bad_vote(request, exc)
+        found = await self._resolve(request, self._paper)
+        if isinstance(found, Response):
+            return found
+        asked, paper = found
         return self.site.pages.render(
             request,
             "feedback.html",
@@ -70,19 +66,28 @@ class FeedbackPages:
 
     async def record(self, request: Request) -> Response:
         await self.site.checked_form(request)
+        found = await self._resolve(request, self._record)
+        if isinstance(found, Response):
+            return found
+        asked, paper = found
+        log.info("feedback recorded (%s)", asked.vote.value)
+        return self.site.pages.render(
+            request, "feedback_thanks.html", paper=paper, more=asked.vote is Vote.MORE
+        )
+
+    async def _resolve(
+        self, request: Request, work: Callable[[FeedbackRequest], PaperSummary]
+    ) -> tuple[FeedbackRequest, PaperSummary] | Response:
+        """Read the link and run `work` on it, or the page explaining what is wrong."""
         try:
             asked = self._request(request)
-            paper = await self.site.in_thread(self._record, asked)
+            return asked, await self.site.in_thread(work, asked)
         except InvalidToken as exc:
             return self.site.bad_link(request, exc)
         except UnknownPaper:
             return self._unknown_paper(request)
         except DigestError as exc:
             return self._bad_vote(request, exc)
-        log.info("feedback recorded (%s)", asked.vote.value)
-        return self.site.pages.render(
-            request, "feedback_thanks.html", paper=paper, more=asked.vote is Vote.MORE
-        )
 
     def _request(self, request: Request) -> FeedbackRequest:
         subject = self.site.subject(request, Purpose.FEEDBACK)

@@ -129,23 +129,29 @@ class PreferencesPages:
             Route("/preferences/delete", self.delete, methods=["POST"]),
         ]
 
-    async def page(self, request: Request) -> Response:
+    async def _owner(self, request: Request) -> tuple[TokenSubject, Subscriber] | Response:
+        """The subscriber the page's link names, or the page saying the link is broken."""
         try:
             subject = self.site.subject(request, Purpose.PREFERENCES)
-            subscriber = await self.site.in_thread(self._subscriber, subject)
+            return subject, await self.site.in_thread(self._subscriber, subject)
         except InvalidToken as exc:
             return self.site.bad_link(request, exc)
+
+    async def page(self, request: Request) -> Response:
+        owner = await self._owner(request)
+        if isinstance(owner, Response):
+            return owner
+        _, subscriber = owner
         prefs = Preferences.of(subscriber)
         preview = await self._preview(subscriber.id, prefs)
         return self._render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
 
     async def save(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        try:
-            subject = self.site.subject(request, Purpose.PREFERENCES)
-            subscriber = await self.site.in_thread(self._subscriber, subject)
-        except InvalidToken as exc:
-            return self.site.bad_link(request, exc)
+        owner = await self._owner(request)
+        if isinstance(owner, Response):
+            return owner
+        subject, subscriber = owner
         typed = PreferencesForm.read(form)
         prefs, errors = parse_preferences(typed)
         if prefs is None:
@@ -180,11 +186,10 @@ class PreferencesPages:
 
     async def delete(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        try:
-            subject = self.site.subject(request, Purpose.PREFERENCES)
-            subscriber = await self.site.in_thread(self._subscriber, subject)
-        except InvalidToken as exc:
-            return self.site.bad_link(request, exc)
+        owner = await self._owner(request)
+        if isinstance(owner, Response):
+            return owner
+        subject, subscriber = owner
         if form_text(form, DELETE_CONFIRM_FIELD) != "yes":
             prefs = Preferences.of(subscriber)
             errors = {DELETE_CONFIRM_FIELD: "Tick the box to confirm that everything is deleted."}

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
+from digest import links
 from digest.errors import InvalidToken
 from digest.settings import Settings
 from digest.store.db import Database
@@ -90,6 +91,16 @@ class Site:
             "This link does not work",
             f"{sentence(str(exc))} Please use the exact link from the email.",
             (self.home, "Go to the home page"),
+        )
+
+    def subscribed_page(self, request: Request, subscriber: Subscriber) -> Response:
+        """ "You're subscribed", with the reader's preferences and unsubscribe links."""
+        return self.pages.render(
+            request,
+            "confirmed.html",
+            subscriber=subscriber,
+            preferences_url=links.preferences_url(self.settings, subscriber.id, subscriber.email),
+            unsubscribe_url=links.unsubscribe_url(self.settings, subscriber.id, subscriber.email),
         )
 
     async def send(self, kind: EmailToSend, subscriber_id: int) -> bool:

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest import links
 from digest.addresses import normalise_email
 from digest.errors import ExpiredToken, InvalidEmail, InvalidToken
 from digest.store.editions import edition_entries, latest_edition
@@ -224,14 +223,7 @@ class SubscribePages:
         if subscriber.state is not SubscriberState.ACTIVE:
             return self._not_active(request, subscriber)
         log.info("subscriber %s confirmed", subscriber.id)
-        settings = self.site.settings
-        return self.site.pages.render(
-            request,
-            "confirmed.html",
-            subscriber=subscriber,
-            preferences_url=links.preferences_url(settings, subscriber.id, subscriber.email),
-            unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
-        )
+        return self.site.subscribed_page(request, subscriber)
 
     async def resend(self, request: Request) -> Response:
         await self.site.checked_form(request)

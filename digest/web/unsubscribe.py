@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from digest import links
 from digest.errors import InvalidToken
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.subscribers import resubscribe, subscriber_for_token, unsubscribe
@@ -97,14 +96,7 @@ class UnsubscribePages:
                 (self.site.home, "Go to the home page"),
             )
         log.info("subscriber %s resubscribed", subscriber.id)
-        settings = self.site.settings
-        return self.site.pages.render(
-            request,
-            "confirmed.html",
-            subscriber=subscriber,
-            preferences_url=links.preferences_url(settings, subscriber.id, subscriber.email),
-            unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
-        )
+        return self.site.subscribed_page(request, subscriber)
 
     def _subscriber(self, subject: TokenSubject) -> Subscriber:
         with self.site.db.session() as session:
