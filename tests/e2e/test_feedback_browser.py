@@ -4,15 +4,12 @@ from a digest they received, confirms on the page, and their next edition change
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
@@ -21,7 +18,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Feedback
 from digest.web import create_app
-from tests.conftest import SmtpSink, free_port
+from tests.conftest import SmtpSink, free_port, serve_in_thread
 from tests.factories import make_paper, make_subscriber
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -49,18 +46,8 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Settings]:
         update={"base_url": f"http://127.0.0.1:{port}", "database_url": sqlite_db.url}
     )
     app = create_app(app_settings, sqlite_db, lambda kind, subscriber_id: None)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield app_settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app, port):
+        yield app_settings
 
 
 def test_more_like_this_from_an_email_changes_the_next_edition(

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import mailbox
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -24,7 +21,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState
 from digest.web.webhooks import webhook_routes
-from tests.conftest import TEST_SECRET, SmtpSink, free_port
+from tests.conftest import TEST_SECRET, SmtpSink, free_port, serve_in_thread
 from tests.factories import make_paper, make_subscriber
 from tests.test_cli import run
 
@@ -427,26 +424,8 @@ def test_webhook_explains_bad_bodies(sqlite_db: Database, hook_settings: Setting
 
 @pytest.fixture
 def live_webhook(sqlite_db: Database, hook_settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=webhook_routes(hook_settings, sqlite_db)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(Starlette(routes=webhook_routes(hook_settings, sqlite_db))) as url:
+        yield url
 
 
 def test_webhook_over_real_http(live_webhook: str, sqlite_db: Database) -> None:

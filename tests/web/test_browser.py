@@ -6,15 +6,12 @@ Screenshots at desktop and phone width are kept in test-artifacts/ (git-ignored)
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from digest.settings import Settings
@@ -23,7 +20,7 @@ from digest.store.models import Frequency, SubscriberState
 from digest.store.types import utcnow
 from digest.web import create_app
 from digest.web.dispatch import inline_dispatcher
-from tests.conftest import SmtpSink, free_port
+from tests.conftest import SmtpSink, free_port, serve_in_thread
 from tests.web.support import PaperSpec, add_edition, subscriber
 from tests.web.test_emails import text_of, wait_for_mail
 
@@ -60,18 +57,8 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Live]:
     now = utcnow()
     add_edition(sqlite_db, now.date() - timedelta(days=1), now - timedelta(days=1), PAPERS)
     app = create_app(app_settings, sqlite_db, inline_dispatcher(sqlite_db, app_settings))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Live(url, app_settings)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app, port):
+        yield Live(url, app_settings)
 
 
 @pytest.fixture(scope="module")

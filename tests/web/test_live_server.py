@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from digest.settings import Settings
 from digest.store.db import Database
@@ -16,33 +13,15 @@ from digest.store.models import SubscriberState
 from digest.store.subscribers import EmailToSend
 from digest.tokens import Purpose
 from digest.web import create_app
-from tests.conftest import free_port
+from tests.conftest import serve_in_thread
 from tests.web.conftest import Recorder
 from tests.web.support import subscriber, token
 
 
 @pytest.fixture
 def live_url(sqlite_db: Database, settings: Settings, enqueued: Recorder) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, sqlite_db, enqueued),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,  # the access log would record tokens from query strings
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings, sqlite_db, enqueued)) as url:
+        yield url
 
 
 def test_subscribe_then_one_click_unsubscribe_over_http(
