@@ -12,17 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_SECRET, SmtpSink, free_port
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from digest.cli import main; main()", *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.conftest import run_digest as run
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from cryptography.x509.oid import NameOID
 from digest.doctor import Check, Status, run_checks
 from digest.settings import Settings
 from tests.conftest import TEST_SECRET, SmtpSink, free_port
+from tests.conftest import run_digest as run
 from tests.render.factories import signing_settings
-from tests.test_cli import run
 
 
 class Tls:

@@ -9,8 +9,8 @@ from digest.stats import collect_stats, describe_edition, format_duration
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionItem, Paper
 from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import run_digest as run
 from tests.factories import make_paper, make_subscriber
-from tests.test_cli import run
 
 DAY = date(2026, 11, 25)
 START = datetime(2026, 11, 25, 7, tzinfo=UTC)

@@ -7,10 +7,9 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from digest.mail.plan import send_due_now
@@ -18,12 +17,9 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Feedback
 from digest.web import create_app
-from tests.conftest import SmtpSink, free_port, serve_in_thread
+from tests.conftest import ARTIFACTS, SmtpSink, free_port, serve_in_thread
 from tests.factories import make_paper, make_subscriber
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
 DAY1 = date(2026, 11, 24)
 NOW1 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 NOW2 = NOW1 + timedelta(days=1)
@@ -51,7 +47,7 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Settings]:
 
 
 def test_more_like_this_from_an_email_changes_the_next_edition(
-    sqlite_db: Database, live: Settings, smtp_sink: SmtpSink
+    sqlite_db: Database, live: Settings, smtp_sink: SmtpSink, browser: Browser
 ) -> None:
     with sqlite_db.session() as session:
         make_paper(session, listed_on=DAY1, upvotes=300, title="Scaling laws for language models")
@@ -66,19 +62,14 @@ def test_more_like_this_from_an_email_changes_the_next_edition(
 
     link = re.search(r"More like this: (\S+)", _text(first).split("Robot arms", 1)[1])
     assert link, "no feedback link under the robot paper"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.goto(link.group(1))
-        with sqlite_db.session() as session:  # opening the link records nothing
-            assert session.scalars(select(Feedback)).all() == []
-        page.get_by_role("button", name="Yes, more like this").click()
-        expect(page.locator("body")).to_contain_text("Noted: more papers like")
-        page.screenshot(path=str(ARTIFACTS / "feedback-thanks.png"), full_page=True)
-        browser.close()
+    page = browser.new_page()
+    page.goto(link.group(1))
+    with sqlite_db.session() as session:  # opening the link records nothing
+        assert session.scalars(select(Feedback)).all() == []
+    page.get_by_role("button", name="Yes, more like this").click()
+    expect(page.locator("body")).to_contain_text("Noted: more papers like")
+    page.screenshot(path=str(ARTIFACTS / "feedback-thanks.png"), full_page=True)
+    page.close()
     with sqlite_db.session() as session:
         assert [f.rating for f in session.scalars(select(Feedback))] == [1]
 

@@ -22,8 +22,8 @@ from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState
 from digest.web.webhooks import webhook_routes
 from tests.conftest import TEST_SECRET, SmtpSink, free_port, serve_in_thread
+from tests.conftest import run_digest as run
 from tests.factories import make_paper, make_subscriber
-from tests.test_cli import run
 
 REPORTS = Path(__file__).parent.parent / "payloads" / "bounces"
 DAY = date(2026, 11, 25)

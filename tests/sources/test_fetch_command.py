@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,18 +10,8 @@ from sqlalchemy import select
 from digest.store.db import Database
 from digest.store.models import FetchRun, Paper
 from tests.conftest import TEST_SECRET
+from tests.conftest import run_digest as digest
 from tests.sources.support import Answer, local_server
-
-
-def digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from digest.cli import main; main()", *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def daily(path: str, headers: dict[str, str]) -> Answer:

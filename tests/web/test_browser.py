@@ -9,10 +9,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from digest.settings import Settings
 from digest.store.db import Database
@@ -20,19 +19,10 @@ from digest.store.models import Frequency, SubscriberState
 from digest.store.types import utcnow
 from digest.web import create_app
 from digest.web.dispatch import inline_dispatcher
-from tests.conftest import SmtpSink, free_port, serve_in_thread
+from tests.conftest import ARTIFACTS, SmtpSink, free_port, serve_in_thread
 from tests.web.support import PaperSpec, add_edition, subscriber
 from tests.web.test_emails import text_of, wait_for_mail
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PAPERS = [
@@ -59,15 +49,6 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Live]:
     app = create_app(app_settings, sqlite_db, inline_dispatcher(sqlite_db, app_settings))
     with serve_in_thread(app, port):
         yield Live(url, app_settings)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shot(page: Page, name: str) -> None:
