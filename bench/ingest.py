@@ -58,9 +58,9 @@ def _arxiv_id(number: int) -> str:
 
 def run_one(items: int) -> dict[str, float]:
     """Ingest `items` synthetic papers into a fresh SQLite store; speed and memory growth."""
+    from digest.pipeline.fetch import fetch_window
     from digest.sources.hf import HuggingFaceDailyPapers
     from digest.sources.http import PoliteHttp
-    from digest.sources.ingest import fetch_window
     from digest.store.db import Database
     from digest.store.models import Base
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render.renderer import DigestRenderer
 from digest.settings import Settings
 

@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select
 
 from bench.support import REDIS_URL, create_database, drop_database, free_port
 from digest.mail.smtp import SmtpConfig, SmtpSender
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render.renderer import DigestRenderer
 from digest.settings import Settings
 from digest.store.db import Database

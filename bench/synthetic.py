@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from digest.rank.features import Follows, PaperText
+from digest.papers import PaperText
+from digest.rank.features import Follows
 from digest.rank.pool import PoolPaper
 
 TOPICS = {

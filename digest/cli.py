@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from digest.errors import DigestError
-from digest.mail.plan import send_due_now
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings, get_settings
 from digest.store.db import Database
 from digest.store.types import utcnow
@@ -54,7 +54,7 @@ def demo(
     ),
 ) -> None:
     """Run the whole job offline: SQLite, a local SMTP catcher, sample papers if needed."""
-    from digest.demo import run_demo
+    from digest.pipeline.demo import run_demo
 
     run_demo(folder, console)
 
@@ -127,7 +127,7 @@ def fetch(
     source: Annotated[str, typer.Option(help="hf, arxiv, sample or file:PATH")] = "hf",
 ) -> None:
     """Ingest papers now: one day (default today), or every day from --since on."""
-    from digest.sources.ingest import IngestReport, run_fetch
+    from digest.pipeline.fetch import IngestReport, run_fetch
 
     settings = get_settings()
     database = _database(settings)
@@ -212,7 +212,7 @@ def preview(
     out: Annotated[Path | None, typer.Option(help="Write the HTML part here")] = None,
 ) -> None:
     """Render one subscriber's digest without sending it."""
-    from digest.preview import preview_digest
+    from digest.pipeline.preview import preview_digest
 
     settings = get_settings()
     database = _database(settings)
@@ -238,7 +238,7 @@ def subscribers_add(
     send_hour: Annotated[int, typer.Option(help="Local hour to send (0-23)")] = 7,
 ) -> None:
     """Add a subscriber (pending unless --confirmed; pending ones get a confirmation email)."""
-    from digest.mail.notices import send_confirmation
+    from digest.pipeline.notices import send_confirmation
     from digest.store.subscribers import add_subscriber
 
     settings = get_settings()
@@ -349,7 +349,7 @@ def bounces_import(
 @app.command()
 def stats() -> None:
     """Subscribers by state, deliveries by outcome, the last editions' runs."""
-    from digest.stats import collect_stats, describe_edition
+    from digest.store.stats import collect_stats, describe_edition
 
     database = _database(get_settings())
     with database.session() as session:

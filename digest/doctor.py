@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import dkim
 
 from digest.errors import ConfigError
-from digest.mail.dkim import DkimKey, DkimSigner, load_key, signing_domain
 from digest.mail.smtp import SmtpConfig
+from digest.render.dkim import DkimKey, DkimSigner, load_key, signing_domain
 from digest.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 10.0

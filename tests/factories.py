@@ -83,6 +83,7 @@ def make_paper(
     comments: int = 0,
     stars: int | None = None,
     title: str | None = None,
+    abstract: str | None = None,
     observed_at: datetime | None = None,
     source: str = "hf",
 ) -> Paper:
@@ -91,7 +92,7 @@ def make_paper(
     paper = Paper(
         arxiv_id=arxiv_id,
         title=title or f"{_words(number).capitalize()} (paper {number})",
-        abstract=f"We study {_words(number + 1)} in paper {number}.",
+        abstract=abstract or f"We study {_words(number + 1)} in paper {number}.",
         authors=["Ada Lovelace"],
         url=f"https://arxiv.org/abs/{arxiv_id}",
         listed_on=listed_on,

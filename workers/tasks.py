@@ -7,13 +7,13 @@ import math
 from datetime import date, datetime
 
 from digest.mail.bounces import import_maildir
-from digest.mail.deliver import deliver_batch
-from digest.mail.notices import send_already_subscribed, send_confirmation
-from digest.mail.plan import plan_deliveries as plan
-from digest.mail.queue import editions_with_work
 from digest.mail.smtp import TemporaryFailure
+from digest.pipeline.fetch import scheduled_fetch
+from digest.pipeline.notices import send_already_subscribed, send_confirmation
+from digest.pipeline.plan import plan_deliveries as plan
+from digest.pipeline.send import deliver_batch
 from digest.settings import get_settings
-from digest.sources.ingest import scheduled_fetch
+from digest.store.deliveries import editions_with_work
 from digest.store.types import utcnow
 from workers.app import app, database, send_limiter
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from digest.rank.features import PaperText, words
+from digest.papers import PaperText
+from digest.rank.features import words
 
 NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
 

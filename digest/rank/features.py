@@ -14,21 +14,12 @@ from dataclasses import dataclass, field
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from digest.papers import PaperText
+
 TOKEN = re.compile(r"[a-z0-9](?:[a-z0-9+\-]*[a-z0-9+])?")
 CATEGORY_PREFIX = "cat:"
 AUTHOR_PREFIX = "author:"
 TITLE_REPEAT = 2  # a word in the title says more about a paper than one in its abstract
-
-
-@dataclass(frozen=True)
-class PaperText:
-    """What ranking reads of a paper."""
-
-    title: str
-    abstract: str = ""
-    keywords: Sequence[str] = field(default_factory=tuple)
-    categories: Sequence[str] = field(default_factory=tuple)
-    authors: Sequence[str] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

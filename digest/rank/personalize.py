@@ -25,7 +25,8 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from digest.rank.features import Follows, PaperText
+from digest.papers import PaperText
+from digest.rank.features import Follows
 from digest.rank.pool import CandidatePool
 
 MIN_RELEVANCE = 0.02

@@ -10,7 +10,8 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from digest.rank.features import Follows, PaperText, features_of, paper_features
+from digest.papers import PaperText
+from digest.rank.features import Follows, features_of, paper_features
 
 
 @dataclass(frozen=True)

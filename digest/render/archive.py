@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from markupsafe import Markup
 
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render.context import edition_context, intro_line, preheader_text
 from digest.render.templates import environment
 from digest.settings import Settings

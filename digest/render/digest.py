@@ -9,8 +9,8 @@ from email.utils import make_msgid
 from typing import Any
 
 from digest import links
-from digest.mail.dkim import DkimSigner
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
+from digest.render.dkim import DkimSigner
 from digest.render.inline import inline_css
 from digest.render.message import NO_HEADERS, build_message
 from digest.render.renderer import DigestRenderer

@@ -21,9 +21,9 @@ from jinja2 import Template
 from markupsafe import Markup, escape
 
 from digest import links
-from digest.mail.dkim import DkimSigner
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render.context import edition_context, intro_line, preheader_text
+from digest.render.dkim import DkimSigner
 from digest.render.inline import inline_css
 from digest.render.message import clean_subject, digest_message_id
 from digest.render.mime import assemble, fold_header, join_folded, make_boundary

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from digest.links import http_url
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 ELLIPSIS = "…"

@@ -13,8 +13,9 @@ from datetime import date, timedelta
 import httpx
 
 from digest.errors import SourceError
+from digest.papers import Validator
 from digest.sources.arxiv_feed import SOURCE_LABEL, parse_feed
-from digest.sources.base import FetchResult, Validator
+from digest.sources.base import FetchResult
 from digest.sources.http import PoliteHttp
 from digest.sources.politeness import Gate
 

@@ -22,8 +22,8 @@ from typing import Any
 import feedparser  # type: ignore[import-untyped]
 
 from digest.errors import SourceError
-from digest.sources.base import FetchedPaper, arxiv_version, normalise_arxiv_id, pdf_url
-from digest.sources.text import collapse_whitespace, html_to_text
+from digest.papers import FetchedPaper, arxiv_version, normalise_arxiv_id, pdf_url
+from digest.text import collapse_whitespace, html_to_text
 
 logger = logging.getLogger("digest.sources.arxiv")
 

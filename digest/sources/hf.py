@@ -17,13 +17,8 @@ import httpx
 
 from digest import links
 from digest.errors import SourceError
-from digest.sources.base import (
-    FetchedPaper,
-    FetchResult,
-    Validator,
-    normalise_arxiv_id,
-    pdf_url,
-)
+from digest.papers import FetchedPaper, Validator, normalise_arxiv_id, pdf_url
+from digest.sources.base import FetchResult
 from digest.sources.http import Answer, HttpStatusError, PoliteHttp
 
 logger = logging.getLogger("digest.sources.hf")

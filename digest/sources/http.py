@@ -16,8 +16,8 @@ import httpx
 
 from digest import __version__
 from digest.errors import SourceError
+from digest.papers import Validator
 from digest.settings import Settings
-from digest.sources.base import Validator
 
 logger = logging.getLogger("digest.sources.http")
 

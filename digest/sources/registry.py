@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import httpx
 
 from digest.errors import DigestError
+from digest.papers import Validator
 from digest.settings import Settings
 from digest.sources.arxiv import ArxivByCategory
 from digest.sources.arxiv_feed import valid_categories
-from digest.sources.base import Source, Validator
+from digest.sources.base import Source
 from digest.sources.file import FileSource
 from digest.sources.hf import HuggingFaceDailyPapers
 from digest.sources.http import PoliteHttp, polite_http

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
-from digest.sources.base import FetchedPaper, FetchResult, collect
+from digest.papers import FetchedPaper
+from digest.sources.base import FetchResult, collect
 from digest.sources.file import FileSource
 
 

@@ -8,9 +8,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from digest.papers import EditionEntry, PaperText
 from digest.rank.dedupe import duplicate_of
-from digest.rank.entries import EditionEntry
-from digest.rank.features import PaperText
 from digest.rank.trend import TrendInput, TrendWeights, listed_moment, rank_by_trend
 from digest.store.models import Edition, EditionItem, Paper, SignalSnapshot
 

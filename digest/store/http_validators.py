@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.sources.base import Validator
+from digest.papers import Validator
 from digest.store.models import HttpValidator
 from digest.store.types import utcnow
 

@@ -21,7 +21,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.sources.base import FetchedPaper, strip_arxiv_version
+from digest.papers import FetchedPaper, strip_arxiv_version
 from digest.store.models import Paper, SignalSnapshot
 
 TEXT_FIELDS = ("title", "abstract", "authors")

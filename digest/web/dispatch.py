@@ -9,7 +9,7 @@ from collections.abc import Callable
 from celery import Celery
 
 from digest.errors import SendError
-from digest.mail.notices import send_subscriber_email
+from digest.pipeline.notices import send_subscriber_email
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.subscribers import EmailToSend

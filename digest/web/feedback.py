@@ -12,8 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, InvalidToken
-from digest.rank.feedback import UnknownPaper, Vote, find_paper, parse_vote, record_feedback
 from digest.render.templates import shorten_authors
+from digest.store.feedback import UnknownPaper, Vote, find_paper, parse_vote, record_feedback
 from digest.store.models import Paper
 from digest.store.subscribers import subscriber_for_token
 from digest.tokens import Purpose, TokenSubject

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.mail.metrics import delivery_metrics, render_prometheus
 from digest.store.db import Database
+from digest.store.metrics import delivery_metrics, render_prometheus
 from digest.store.types import utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

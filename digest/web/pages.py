@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from digest.links import http_url
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render.templates import shorten_authors, trend_line
 from digest.settings import Settings
 from digest.web.security import CSRF_FIELD, Csrf, page_csp

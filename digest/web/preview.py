@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from digest.mail.deliver import load_edition_by_id, personal_entries
+from digest.pipeline.profiles import load_profiles
+from digest.pipeline.send import load_edition_by_id, personal_entries
 from digest.rank.features import Follows
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.editions import latest_edition
 from digest.store.models import Subscriber
-from digest.store.profiles import load_profiles
 from digest.store.subscribers import Preferences
 from digest.web.pages import PaperCard, paper_card
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from digest.mail.plan import send_due_now
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Feedback

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from digest.errors import DigestError
 from digest.mail.bounces import EventKind, UnreadableReport, import_maildir, parse_report
-from digest.mail.plan import send_due_now
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState

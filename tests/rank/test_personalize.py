@@ -1,5 +1,6 @@
+from digest.papers import PaperText
 from digest.rank.dedupe import duplicate_of
-from digest.rank.features import Follows, PaperText
+from digest.rank.features import Follows
 from digest.rank.personalize import BlendSettings, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.rank.why import why_line

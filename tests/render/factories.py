@@ -14,7 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.settings import Settings
 
 

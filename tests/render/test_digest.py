@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from digest import links
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.render import render_confirmation, render_digest
 from digest.settings import Settings
 from digest.tokens import Purpose, TokenSubject, email_fingerprint, read_token

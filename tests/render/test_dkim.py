@@ -12,8 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from digest.errors import ConfigError
-from digest.mail.dkim import DkimSigner, load_key
 from digest.render import DigestRenderer, render_confirmation, render_digest
+from digest.render.dkim import DkimSigner, load_key
 from digest.settings import Settings
 from tests.conftest import free_port
 from tests.render.factories import dkim_test_key, make_entry, parse, signing_settings

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from digest.errors import SourceError
+from digest.papers import FetchedPaper
 from digest.sources.arxiv import ArxivByCategory
 from digest.sources.arxiv_feed import parse_feed
-from digest.sources.base import FetchedPaper, FetchResult, collect
+from digest.sources.base import FetchResult, collect
 from digest.sources.politeness import Gate
 from tests.sources.support import mock_client, payload, polite
 

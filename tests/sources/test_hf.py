@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from digest.errors import SourceError
-from digest.sources.base import FetchResult, Validator, collect
+from digest.papers import Validator
+from digest.sources.base import FetchResult, collect
 from digest.sources.hf import HuggingFaceDailyPapers
 from tests.sources.support import (
     API_URL,

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from digest.errors import SourceError
+from digest.pipeline.fetch import fetch_and_store
 from digest.settings import Settings
 from digest.sources.base import collect
 from digest.sources.hf import HuggingFaceDailyPapers
 from digest.sources.http import PoliteHttp, polite_http, user_agent
-from digest.sources.ingest import fetch_and_store
 from digest.store.db import Database
 from digest.store.models import Paper
 from tests.conftest import TEST_SECRET, free_port

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from digest.errors import SourceError
+from digest.papers import FetchedPaper
+from digest.pipeline.fetch import IngestReport, fetch_window, scheduled_fetch
 from digest.settings import Settings
 from digest.sources.arxiv import ArxivByCategory
-from digest.sources.base import FetchedPaper, FetchResult
+from digest.sources.base import FetchResult
 from digest.sources.hf import HuggingFaceDailyPapers
 from digest.sources.http import polite_http
-from digest.sources.ingest import IngestReport, fetch_window, scheduled_fetch
 from digest.sources.registry import SOURCES, SourceContext, arxiv_categories
 from digest.store.db import Database
 from digest.store.fetch_runs import last_good_window_end, recent_runs

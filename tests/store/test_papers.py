@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from digest.sources.base import FetchedPaper
+from digest.papers import FetchedPaper
 from digest.store.db import Database
 from digest.store.models import Paper, SignalSnapshot
 from digest.store.papers import StoreCounts, store_fetched

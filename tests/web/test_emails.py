@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from email.message import EmailMessage
 
-from digest.mail.notices import send_already_subscribed
+from digest.pipeline.notices import send_already_subscribed
 from digest.render.notices import render_already_subscribed
 from digest.settings import Settings
 from digest.store.db import Database

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from digest.stats import collect_stats, describe_edition, format_duration
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionItem, Paper
+from digest.store.stats import collect_stats, describe_edition, format_duration
 from tests.conftest import TEST_SECRET, free_port
 from tests.conftest import run_digest as run
 from tests.factories import make_paper, make_subscriber

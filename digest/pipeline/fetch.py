@@ -26,7 +26,7 @@ from digest.store.types import utcnow
 
 __all__ = ["SOURCE_CHOICES", "IngestReport", "fetch_and_store", "fetch_window", "source_for_name"]
 
-logger = logging.getLogger("digest.sources.ingest")
+logger = logging.getLogger("digest.pipeline.fetch")
 
 MAX_FAILED_DAYS_IN_A_ROW = 3  # then the source is down, not one day broken: stop trying
 SKIPPED_KEPT = 100  # reasons kept in the report; the count covers all

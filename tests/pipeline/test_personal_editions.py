@@ -9,10 +9,10 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from digest.mail.plan import send_due_now
-from digest.rank.feedback import Vote, record_feedback
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.store.feedback import Vote, record_feedback
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus
 from tests.conftest import SmtpSink
 from tests.factories import make_paper, make_subscriber
@@ -50,10 +50,15 @@ def _titles(db: Database, email: str) -> list[list[str]]:
 
 def _papers(db: Database) -> None:
     with db.session() as session:
-        make_paper(session, listed_on=DAY, upvotes=90, title="Scaling laws for language models")
-        make_paper(session, listed_on=DAY, upvotes=60, title="Video diffusion models at scale")
-        make_paper(session, listed_on=DAY, upvotes=30, title="Robot arms learn to grasp")
-        make_paper(session, listed_on=DAY, upvotes=10, title="Surface codes for quantum memory")
+        # Abstracts of their own, so what a paper shares with another does not depend on the
+        # order tests run in (default abstracts come from a counter).
+        for upvotes, title, abstract in (
+            (90, "Scaling laws for language models", "Loss falls as a power law in tokens."),
+            (60, "Video diffusion models at scale", "Denoising frames jointly keeps motion."),
+            (30, "Robot arms learn to grasp", "Manipulators pick household objects."),
+            (10, "Surface codes for quantum memory", "Qubits protected by stabiliser checks."),
+        ):
+            make_paper(session, listed_on=DAY, upvotes=upvotes, title=title, abstract=abstract)
 
 
 def test_followers_get_their_matches_with_a_reason_and_nobody_gets_a_paper_twice(
@@ -129,9 +134,20 @@ def test_more_like_this_changes_the_next_edition(
 ) -> None:
     _papers(db)
     with db.session() as session:
-        make_paper(session, listed_on=DAY, upvotes=5, title="Dexterous robot hands grasp objects")
+        make_paper(
+            session,
+            listed_on=DAY,
+            upvotes=5,
+            title="Dexterous robot hands grasp objects",
+            abstract="Fingers that pick objects with care.",
+        )
         reader = make_subscriber(session, "reader@example.org", edition_size=3)
-        robot = make_paper(session, listed_on=DAY - timedelta(days=20), title="Robot grasping")
+        robot = make_paper(
+            session,
+            listed_on=DAY - timedelta(days=20),
+            title="Robot grasping",
+            abstract="Robot hands pick objects.",
+        )
     with db.session() as session:
         record_feedback(session, reader.id, robot.arxiv_id, Vote.MORE)
     send_due_now(db, store_settings, NOW, edition=DAY)

@@ -9,11 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from digest.mail.deliver import deliver_batch
-from digest.mail.plan import plan_deliveries, send_due_now
-from digest.mail.queue import editions_with_work
+from digest.pipeline.plan import plan_deliveries, send_due_now
+from digest.pipeline.send import deliver_batch
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.store.deliveries import editions_with_work
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
 from tests.conftest import SmtpSink, free_port
 from tests.factories import make_paper, make_subscriber

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber, SubscriberState

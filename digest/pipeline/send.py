@@ -11,7 +11,6 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from digest.mail.queue import Claim, Recorder, claim_batch
 from digest.mail.ratelimit import SendLimiter, Unlimited
 from digest.mail.smtp import (
     PermanentRejection,
@@ -20,7 +19,8 @@ from digest.mail.smtp import (
     TemporaryFailure,
     Unreachable,
 )
-from digest.rank.entries import EditionEntry
+from digest.papers import EditionEntry
+from digest.pipeline.profiles import load_pool, load_profiles
 from digest.rank.features import Follows
 from digest.rank.personalize import BlendSettings, Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
@@ -29,9 +29,9 @@ from digest.rank.why import why_line
 from digest.render.renderer import DigestRenderer
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.store.deliveries import Claim, Recorder, claim_batch
 from digest.store.editions import build_edition, edition_entries
 from digest.store.models import Edition, Frequency, Subscriber, SubscriberState
-from digest.store.profiles import load_pool, load_profiles
 from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)

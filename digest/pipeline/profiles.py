@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.rank.features import Follows, PaperText
+from digest.papers import PaperText
+from digest.rank.features import Follows
 from digest.rank.personalize import SubscriberProfile
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.store.editions import paper_text

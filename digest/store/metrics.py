@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.mail.queue import claimable
+from digest.store.deliveries import claimable
 from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState
 
 

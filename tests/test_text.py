@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.sources.text import html_to_text, readable
+from digest.text import html_to_text, readable
 
 
 @pytest.mark.parametrize(

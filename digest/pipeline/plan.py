@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from digest.mail.deliver import SendCounts, deliver_batch, load_edition, personal_entries
-from digest.mail.queue import editions_with_work, queue_deliveries
 from digest.mail.ratelimit import SendLimiter
-from digest.schedule import days_in_progress, due_page
+from digest.pipeline.profiles import load_profiles
+from digest.pipeline.send import SendCounts, deliver_batch, load_edition, personal_entries
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.store.deliveries import editions_with_work, queue_deliveries
 from digest.store.models import Subscriber
-from digest.store.profiles import load_profiles
+from digest.store.schedule import days_in_progress, due_page
 
 log = logging.getLogger(__name__)
 PLAN_PAGE_SIZE = 1000

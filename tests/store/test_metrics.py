@@ -8,8 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from digest.mail.metrics import delivery_metrics, render_prometheus
 from digest.store.db import Database
+from digest.store.metrics import delivery_metrics, render_prometheus
 from digest.store.models import Delivery, DeliveryStatus, Edition, SubscriberState
 from digest.store.types import utcnow
 from digest.web.metrics import metrics_routes

@@ -11,7 +11,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from digest.mail.plan import send_due_now
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber

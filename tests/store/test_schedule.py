@@ -2,9 +2,9 @@ from datetime import UTC, date, datetime
 
 from freezegun import freeze_time
 
-from digest.schedule import due_subscribers, is_due, local_today, send_moment
 from digest.store.db import Database
 from digest.store.models import Frequency, Subscriber
+from digest.store.schedule import due_subscribers, is_due, local_today, send_moment
 from tests.factories import make_subscriber
 
 

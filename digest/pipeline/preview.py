@@ -7,11 +7,11 @@ from email.message import EmailMessage
 
 from digest.addresses import normalise_email
 from digest.errors import DigestError
-from digest.mail.deliver import load_edition, personal_entries
+from digest.pipeline.profiles import load_profiles
+from digest.pipeline.send import load_edition, personal_entries
 from digest.render.digest import render_digest
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.profiles import load_profiles
 from digest.store.subscribers import find_by_email
 from digest.store.types import utcnow
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from digest.errors import DigestError, SourceError
+from digest.pipeline.fetch import fetch_and_store, source_for_name
 from digest.settings import Settings
 from digest.sources.file import FileSource
 from digest.sources.hf import HuggingFaceDailyPapers
-from digest.sources.ingest import fetch_and_store, source_for_name
 from digest.sources.sample import SampleSource
 from digest.store.db import Database
 from digest.store.models import Paper, SignalSnapshot
@@ -72,7 +72,7 @@ def test_failed_fetch_after_a_good_one_keeps_the_earlier_rows(
     fetch_and_store(db, hf_answering(payload("hf_daily_papers_new_shape")), DAY, now=MORNING)
 
     with (
-        caplog.at_level(logging.ERROR, logger="digest.sources.ingest"),
+        caplog.at_level(logging.ERROR, logger="digest.pipeline.fetch"),
         pytest.raises(SourceError, match="HTTP 503"),
     ):
         fetch_and_store(db, hf_answering(b"unavailable", status=503), DAY, now=EVENING)

@@ -15,11 +15,11 @@ from rich.console import Console
 
 from digest.errors import DigestError, SourceError
 from digest.mail.catcher import MailCatcher
-from digest.mail.notices import send_confirmation
-from digest.mail.plan import send_due_now
+from digest.pipeline.fetch import IngestReport, fetch_and_store, source_for_name
+from digest.pipeline.notices import send_confirmation
+from digest.pipeline.plan import send_due_now
 from digest.settings import Settings, resolve_secret_key
 from digest.sources.http import make_http_client
-from digest.sources.ingest import IngestReport, fetch_and_store, source_for_name
 from digest.store.db import Database
 from digest.store.migrate import upgrade
 from digest.store.models import Subscriber
