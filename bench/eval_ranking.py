@@ -18,8 +18,9 @@ from dataclasses import replace
 from statistics import mean
 
 from bench.synthetic import SyntheticPaper, make_follows, make_papers
-from digest.rank.personalize import BlendSettings, Pick, SubscriberProfile, personalize
+from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
+from digest.settings import BlendSettings
 
 SIZE = 10
 RATINGS_PER_SUBSCRIBER = 3

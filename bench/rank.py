@@ -15,8 +15,9 @@ import resource
 import time
 
 from bench.synthetic import make_follows, make_papers
-from digest.rank.personalize import BlendSettings, SubscriberProfile, personalize
+from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
+from digest.settings import BlendSettings
 
 
 def peak_rss_mb() -> float:

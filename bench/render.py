@@ -86,7 +86,7 @@ def per_subscriber(
 ) -> float:
     """Seconds per subscriber, the renderer's construction included."""
     started = time.perf_counter()
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     for subscriber_id, entries in enumerate(readers, start=1):
         work(renderer, subscriber_id, entries)
     return (time.perf_counter() - started) / len(readers)

@@ -85,7 +85,7 @@ def seed(db: Database, subscribers: int, now: datetime) -> None:
 
 def wire_limit(smtp_url: str) -> float:
     settings = Settings(secret_key=SECRET, smtp_url=smtp_url)
-    renderer = DigestRenderer(settings, datetime.now(UTC).date())
+    renderer = DigestRenderer(settings.email, datetime.now(UTC).date())
     entries = [
         EditionEntry(rank=i, score=1.0, arxiv_id=f"2611.{70000 + i}",
                      title=f"A paper about diffusion models, part {i}",

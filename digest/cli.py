@@ -72,14 +72,14 @@ def serve(
     """Serve the web app (subscribe, confirm, preferences, unsubscribe, archive)."""
     import uvicorn
 
-    from digest.web.asgi import SEND_INLINE
+    from digest.serve import SEND_INLINE
 
     _database(get_settings())  # fail here, with one line, if the database is unreachable
     if send_inline:
         os.environ[SEND_INLINE] = "1"
     # No access log: request lines carry the signed tokens of confirm/unsubscribe links.
     uvicorn.run(
-        "digest.web.asgi:application",
+        "digest.serve:application",
         factory=True,
         host=host,
         port=port,
@@ -166,7 +166,7 @@ def fetch(
 @app.command()
 def send(
     edition: Annotated[
-        str | None, typer.Option(help="Edition date (default: each subscriber's today)")
+        str | None, typer.Option(help="Pool date (default: each subscriber's today)")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and render, send nothing")
@@ -208,7 +208,7 @@ def send(
 @app.command()
 def preview(
     email: Annotated[str, typer.Argument(help="Subscriber's address")],
-    edition: Annotated[str | None, typer.Option(help="Edition date (default: today)")] = None,
+    edition: Annotated[str | None, typer.Option(help="Pool date (default: today)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the HTML part here")] = None,
 ) -> None:
     """Render one subscriber's digest without sending it."""
@@ -238,8 +238,8 @@ def subscribers_add(
     send_hour: Annotated[int, typer.Option(help="Local hour to send (0-23)")] = 7,
 ) -> None:
     """Add a subscriber (pending unless --confirmed; pending ones get a confirmation email)."""
-    from digest.pipeline.notices import send_confirmation
-    from digest.store.subscribers import add_subscriber
+    from digest.pipeline.notices import send_notice
+    from digest.store.subscribers import CONFIRMATION_EMAIL, add_subscriber
 
     settings = get_settings()
     database = _database(settings)
@@ -254,7 +254,7 @@ def subscribers_add(
         )
         subscriber_id, address, state = subscriber.id, subscriber.email, subscriber.state.value
     if not confirmed:
-        send_confirmation(database, settings, subscriber_id)
+        send_notice(database, settings, CONFIRMATION_EMAIL, subscriber_id)
     console.print(f"{address}: {state}")
 
 
@@ -332,7 +332,7 @@ def bounces_import(
     ] = None,
 ) -> None:
     """Read new bounce and complaint reports from a Maildir and suppress those addresses."""
-    from digest.mail.bounces import import_maildir
+    from digest.pipeline.bounces import import_maildir
 
     settings = get_settings()
     folder = path or settings.bounce_maildir

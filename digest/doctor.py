@@ -53,7 +53,7 @@ def check_dkim_key(settings: Settings) -> tuple[DkimKey | None, Check]:
     """The key loads and a message signed with it verifies against its own public key."""
     name = "dkim key"
     try:
-        key = load_key(settings)
+        key = load_key(settings.email)
     except ConfigError as exc:
         return None, Check(name, Status.FAIL, str(exc))
     if key is None:
@@ -85,7 +85,7 @@ def check_from_domain(settings: Settings, key: DkimKey | None) -> Check:
         return Check(name, Status.FAIL, f"DIGEST_FROM uses {sender!r}, not a real domain")
     if key is None:
         return Check(name, Status.SKIP, f"{sender} (no DKIM key to align with)")
-    signer = signing_domain(settings)
+    signer = signing_domain(settings.email)
     if sender == signer:
         return Check(name, Status.OK, f"{sender} matches the DKIM domain")
     if sender.endswith(f".{signer}"):

@@ -27,3 +27,15 @@ class SourceError(DigestError):
 
 class SendError(DigestError):
     """The SMTP server could not be reached or refused the message."""
+
+
+class PermanentRejection(SendError):
+    """The server refused this recipient for good (5xx); do not retry."""
+
+
+class TemporaryFailure(SendError):
+    """The server or the connection failed in a way worth retrying later."""
+
+
+class Unreachable(TemporaryFailure):
+    """No connection to the SMTP server could be opened."""

@@ -3,45 +3,55 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
-from digest.settings import Settings
 from digest.tokens import Purpose, make_token
 
 
-def _url(settings: Settings, path: str, **params: str) -> str:
+class LinkSettings(Protocol):
+    """What signing a link needs: the public address and the secret (any settings part)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+
+def _url(settings: LinkSettings, path: str, **params: str) -> str:
     query = f"?{urlencode(params)}" if params else ""
     return f"{settings.base_url}{path}{query}"
 
 
-def confirm_url(settings: Settings, subscriber_id: int, email: str) -> str:
+def confirm_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
     token = make_token(settings.secret_key, Purpose.CONFIRM, subscriber_id, email)
     return _url(settings, "/confirm", token=token)
 
 
-def unsubscribe_url(settings: Settings, subscriber_id: int, email: str) -> str:
+def unsubscribe_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
     token = make_token(settings.secret_key, Purpose.UNSUBSCRIBE, subscriber_id, email)
     return _url(settings, "/unsubscribe", token=token)
 
 
-def preferences_url(settings: Settings, subscriber_id: int, email: str) -> str:
+def preferences_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
     token = make_token(settings.secret_key, Purpose.PREFERENCES, subscriber_id, email)
     return _url(settings, "/preferences", token=token)
 
 
 def feedback_url(
-    settings: Settings, subscriber_id: int, email: str, arxiv_id: str, more: bool
+    settings: LinkSettings, subscriber_id: int, email: str, arxiv_id: str, more: bool
 ) -> str:
     """The "more/less like this" link of one paper; the page it opens asks to confirm."""
     token = make_token(settings.secret_key, Purpose.FEEDBACK, subscriber_id, email)
     return _url(settings, "/feedback", token=token, paper=arxiv_id, vote="more" if more else "less")
 
 
-def archive_url(settings: Settings, day: date | None = None) -> str:
+def archive_url(settings: LinkSettings, day: date | None = None) -> str:
     return _url(settings, f"/archive/{day.isoformat()}" if day else "/archive")
 
 
-def home_url(settings: Settings) -> str:
+def home_url(settings: LinkSettings) -> str:
     return _url(settings, "/")
 
 

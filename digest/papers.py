@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from digest.text import readable
 
@@ -147,3 +147,37 @@ class EditionEntry:
     paper_id: int = 0
     why: str = ""  # one short line: why this paper is in this reader's digest
     categories: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PaperSignals:
+    """A paper's signals now and at the start of the window (None: no snapshot that old)."""
+
+    paper_id: int
+    upvotes: int
+    comments: int
+    stars: int | None
+    listed_at: datetime  # when the paper started to collect signals
+    upvotes_before: int | None = None
+    stars_before: int | None = None
+
+
+def listed_moment(
+    listed_on: date | None, published_at: datetime | None, fallback: datetime
+) -> datetime:
+    """The moment a paper entered the trending pool."""
+    if listed_on is not None:
+        return datetime.combine(listed_on, time(0, 0), tzinfo=UTC)
+    if published_at is not None:
+        return published_at
+    return fallback
+
+
+@dataclass(frozen=True)
+class TrendScore:
+    """A paper's trend score and the gains it was computed from, as frozen in a pool."""
+
+    paper_id: int
+    score: float
+    upvote_gain: int
+    star_gain: int

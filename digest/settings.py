@@ -1,8 +1,14 @@
-"""Typed settings read from DIGEST_* environment variables and a `.env` file."""
+"""Typed settings read from DIGEST_* environment variables and a `.env` file.
+
+The environment is flat (one DIGEST_* variable per field of `Settings`); each stage gets
+only its own typed part of it (`settings.ranking`, `.email`, `.sources`, `.delivery`,
+`.web`), built here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,8 +23,115 @@ PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "developmen
 SECRET_FILE_NAME = "digest.secret"
 
 
+@dataclass(frozen=True)
+class TrendWeights:
+    """The trend score's window, age gravity and the weight of each signal."""
+
+    window_hours: float = 24.0
+    gravity: float = 1.8
+    velocity: float = 1.0
+    stars: float = 1.0
+    comments: float = 2.0
+    total: float = 0.25
+
+
+@dataclass(frozen=True)
+class BlendSettings:
+    """How a subscriber's edition mixes relevance, their ratings and what is trending."""
+
+    relevance_weight: float = 0.6
+    feedback_weight: float = 0.75
+    trending_slots: int = 3
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    trend: TrendWeights
+    blend: BlendSettings
+    pool_size: int  # papers frozen in a day's pool
+    pool_days: int  # days of papers that compete for it
+    near_duplicate_similarity: float
+    skip_empty_days: bool  # no mail when nothing new matches a subscriber's follows
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """What rendering needs: names and addresses, link signing, DKIM."""
+
+    list_name: str
+    from_address: str
+    contact: str | None
+    postal_address: str | None
+    base_url: str
+    secret_key: str
+    confirm_max_age_hours: int
+    unsubscribe_mailbox: str | None = None
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    template_dir: Path | None = None
+
+    @property
+    def sender_domain(self) -> str:
+        return self.from_address.rsplit("@", 1)[-1].strip(" >")
+
+    @property
+    def list_id(self) -> str:
+        return f"{self.list_name} <digest.{self.sender_domain}>"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where the paper sources are and how politely they are asked."""
+
+    hf_api_url: str
+    hf_token: str | None
+    hf_page_size: int
+    arxiv_api_url: str
+    arxiv_rss_url: str
+    arxiv_page_size: int
+    arxiv_interval_seconds: float
+    arxiv_lock_url: str  # Redis holding the lock that spaces arXiv requests across workers
+    arxiv_default_categories: tuple[str, ...]
+    user_agent_contact: str | None
+    user_agent_url: str
+    timeout_seconds: float
+    retries: int
+    backoff_seconds: float
+    max_retry_after_seconds: float
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How editions are sent: batches, leases, the shared rate, retries."""
+
+    smtp_url: str
+    batch_size: int
+    rate_per_second: float
+    rate_limit_redis_url: str
+    lease_seconds: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    give_up_hours: float
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The subscriber pages: defaults for new subscribers and the abuse limits."""
+
+    base_url: str
+    default_timezone: str
+    default_send_hour: int
+    archive_size: int
+    rate_limit_redis_url: str
+    subscribe_limit_per_ip: int
+    subscribe_limit_per_address: int
+    rate_limit_window_seconds: int
+
+
 class Settings(BaseSettings):
-    """Everything an operator can configure; see the README's configuration table."""
+    """Everything an operator can configure; docs/configuration.md lists every field."""
 
     model_config = SettingsConfigDict(
         env_prefix="DIGEST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -41,7 +154,7 @@ class Settings(BaseSettings):
 
     task_queue: str = "digest"
 
-    # Ranking (see the README's "Ranking" section for the formula).
+    # Ranking (docs/ranking.md has the formula).
     trend_window_hours: float = Field(default=24.0, gt=0)
     trend_gravity: float = Field(default=1.8, ge=0)
     trend_weight_velocity: float = Field(default=1.0, ge=0)
@@ -72,6 +185,7 @@ class Settings(BaseSettings):
         default=None, pattern=r"^[^\s<>@,;:\"?]+@[^\s<>@,;:\"?]+$"
     )
     postal_address: str | None = Field(default=None, max_length=300)
+    template_dir: Path | None = None  # templates here take precedence over the built-in ones
 
     # Ingestion: polite HTTP, paging, and arXiv's one-request-every-3-seconds rule.
     http_retries: int = Field(default=3, ge=0, le=10)
@@ -116,8 +230,17 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp_url(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError(f"must look like smtp://host:port or smtps://host:port, got {value!r}")
+        usable = {
+            "smtp": bool(parts.hostname),
+            "smtps": bool(parts.hostname),
+            "file": bool(parts.path) and not parts.netloc,
+            "console": True,
+        }
+        if not usable.get(parts.scheme, False):
+            raise ValueError(
+                "must look like smtp://host:port or smtps://host:port (or file:///folder, "
+                f"console: to keep mail on this machine), got {value!r}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -134,11 +257,97 @@ class Settings(BaseSettings):
 
     @property
     def sender_domain(self) -> str:
-        return self.from_address.rsplit("@", 1)[-1].strip(" >")
+        return self.email.sender_domain
 
     @property
     def list_id(self) -> str:
-        return f"{self.list_name} <digest.{self.sender_domain}>"
+        return self.email.list_id
+
+    @property
+    def ranking(self) -> RankingSettings:
+        return RankingSettings(
+            trend=TrendWeights(
+                window_hours=self.trend_window_hours,
+                gravity=self.trend_gravity,
+                velocity=self.trend_weight_velocity,
+                stars=self.trend_weight_stars,
+                comments=self.trend_weight_comments,
+                total=self.trend_weight_total,
+            ),
+            blend=BlendSettings(
+                relevance_weight=self.relevance_weight,
+                feedback_weight=self.feedback_weight,
+                trending_slots=self.trending_slots,
+            ),
+            pool_size=self.candidate_pool_size,
+            pool_days=self.candidate_days,
+            near_duplicate_similarity=self.near_duplicate_similarity,
+            skip_empty_days=self.skip_empty_days,
+        )
+
+    @property
+    def email(self) -> EmailSettings:
+        return EmailSettings(
+            list_name=self.list_name,
+            from_address=self.from_address,
+            contact=self.contact,
+            postal_address=self.postal_address,
+            base_url=self.base_url,
+            secret_key=self.secret_key,
+            confirm_max_age_hours=self.confirm_max_age_hours,
+            unsubscribe_mailbox=self.unsubscribe_mailbox,
+            dkim_key_file=self.dkim_key_file,
+            dkim_selector=self.dkim_selector,
+            dkim_domain=self.dkim_domain,
+            template_dir=self.template_dir,
+        )
+
+    @property
+    def sources(self) -> SourceSettings:
+        return SourceSettings(
+            hf_api_url=self.hf_api_url,
+            hf_token=self.hf_token,
+            hf_page_size=self.hf_page_size,
+            arxiv_api_url=self.arxiv_api_url,
+            arxiv_rss_url=self.arxiv_rss_url,
+            arxiv_page_size=self.arxiv_page_size,
+            arxiv_interval_seconds=self.arxiv_interval_seconds,
+            arxiv_lock_url=self.arxiv_lock_url or self.broker_url,
+            arxiv_default_categories=tuple(self.arxiv_default_categories.split(",")),
+            user_agent_contact=self.contact,
+            user_agent_url=self.base_url,
+            timeout_seconds=self.http_timeout_seconds,
+            retries=self.http_retries,
+            backoff_seconds=self.http_backoff_seconds,
+            max_retry_after_seconds=self.http_max_retry_after_seconds,
+            max_bytes=self.http_max_bytes,
+        )
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        return DeliverySettings(
+            smtp_url=self.smtp_url,
+            batch_size=self.send_batch_size,
+            rate_per_second=self.send_rate_per_second,
+            rate_limit_redis_url=self.rate_limit_redis_url,
+            lease_seconds=self.send_lease_seconds,
+            retry_base_seconds=self.retry_base_seconds,
+            retry_max_seconds=self.retry_max_seconds,
+            give_up_hours=self.give_up_hours,
+        )
+
+    @property
+    def web(self) -> WebSettings:
+        return WebSettings(
+            base_url=self.base_url,
+            default_timezone=self.default_timezone,
+            default_send_hour=self.default_send_hour,
+            archive_size=self.edition_size,
+            rate_limit_redis_url=self.rate_limit_redis_url,
+            subscribe_limit_per_ip=self.subscribe_limit_per_ip,
+            subscribe_limit_per_address=self.subscribe_limit_per_address,
+            rate_limit_window_seconds=self.rate_limit_window_seconds,
+        )
 
     def secret_file(self) -> Path:
         """Where development keeps its generated key: beside the SQLite database."""

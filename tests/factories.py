@@ -7,13 +7,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from digest.store.models import (
-    Frequency,
-    Paper,
-    SignalSnapshot,
-    Subscriber,
-    SubscriberState,
-)
+from digest.preferences import Frequency
+from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
 
 _ids = itertools.count(1)
 # Distinct words for default titles and abstracts: papers made here must not look like

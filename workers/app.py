@@ -7,7 +7,6 @@ from functools import lru_cache
 
 from celery import Celery
 
-from digest.mail.ratelimit import SendLimiter, make_limiter
 from digest.settings import get_settings
 from digest.store.db import Database
 
@@ -55,13 +54,6 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
-
-
-@lru_cache(maxsize=1)
-def send_limiter() -> SendLimiter:
-    """The send rate shared by every worker (Redis), or none when unlimited."""
-    settings = get_settings()
-    return make_limiter(settings.redis_url or settings.broker_url, settings.send_rate_per_second)
 
 
 @lru_cache(maxsize=1)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-import math
 from datetime import date, datetime
 
-from digest.mail.bounces import import_maildir
-from digest.mail.smtp import TemporaryFailure
+from digest.errors import TemporaryFailure
+from digest.pipeline.bounces import import_maildir
 from digest.pipeline.fetch import scheduled_fetch
-from digest.pipeline.notices import send_already_subscribed, send_confirmation
-from digest.pipeline.plan import plan_deliveries as plan
-from digest.pipeline.send import deliver_batch
+from digest.pipeline.notices import send_notice
+from digest.pipeline.plan import plan_and_fan_out
+from digest.pipeline.send import send_batch, shared_send_limiter
 from digest.settings import get_settings
-from digest.store.deliveries import editions_with_work
 from digest.store.types import utcnow
-from workers.app import app, database, send_limiter
+from workers.app import app, database
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +39,25 @@ def _moment(now: str | None) -> datetime:
 def plan_deliveries(now: str | None = None) -> int:
     """Queue everyone who is due (now, or at the given ISO moment) and fan out send tasks.
 
-    Tasks carry only the edition id; the rows to send live in the database, so a task
+    Tasks carry only the pool id; the rows to send live in the database, so a task
     lost with Redis is replaced at the next planner run and a redelivered one finds
     nothing left to claim.
     """
-    moment = _moment(now)
-    settings = get_settings()
-    plan(database(), settings, moment)
-    tasks = 0
-    for edition_id, claimable in editions_with_work(database(), moment):
-        for _ in range(math.ceil(claimable / settings.send_batch_size)):
-            send_pending.delay(edition_id, now)
-            tasks += 1
-    return tasks
+    return plan_and_fan_out(
+        database(), get_settings(), _moment(now), lambda pool_id: send_pending.delay(pool_id, now)
+    )
 
 
 @app.task(acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-def send_pending(edition_id: int, now: str | None = None) -> dict[str, int]:
-    """Claim one batch of the edition's queued deliveries and send it."""
+def send_pending(pool_id: int, now: str | None = None) -> dict[str, int]:
+    """Claim one batch of the pool's queued editions and send it."""
     settings = get_settings()
-    counts = deliver_batch(
-        database(), settings, edition_id, now=_moment(now), limiter=send_limiter()
+    counts = send_batch(
+        database(),
+        settings,
+        pool_id,
+        now=_moment(now),
+        limiter=shared_send_limiter(settings.delivery),
     )
     return {"sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed}
 
@@ -78,13 +74,9 @@ NOTICE_RETRY = {
 
 
 @app.task(**NOTICE_RETRY)  # type: ignore[untyped-decorator]
-def send_confirmation_email(subscriber_id: int) -> bool:
-    return send_confirmation(database(), get_settings(), subscriber_id)
-
-
-@app.task(**NOTICE_RETRY)  # type: ignore[untyped-decorator]
-def send_already_subscribed_email(subscriber_id: int) -> bool:
-    return send_already_subscribed(database(), get_settings(), subscriber_id)
+def send_subscriber_email(kind: str, subscriber_id: int) -> bool:
+    """A confirmation, "already subscribed" or any other registered kind."""
+    return send_notice(database(), get_settings(), kind, subscriber_id)
 
 
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]

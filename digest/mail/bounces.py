@@ -1,33 +1,27 @@
 """Bounce and complaint intake: RFC 3464 delivery reports and RFC 5965 abuse reports.
 
-A hard bounce marks the address bounced and a complaint marks it complained; both states
-are suppressed, so the address is never mailed again. Reports come from a Maildir (see
-`import_maildir`) or from a provider's webhook (see `record_events`).
+Parsing only: what a report says happened to which address. Applying it to subscribers is
+the pipeline's job (digest.pipeline.bounces); reports come from a Maildir, read here too,
+or from a provider's webhook.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import mailbox
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from digest.addresses import normalise_email
-from digest.errors import DigestError, InvalidEmail
-from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
-from digest.store.types import utcnow
+from digest.errors import DigestError
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +33,6 @@ STATUS_TYPES = (
 FEEDBACK_TYPES = ("message/feedback-report",)
 ORIGINAL_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers")
 ORIGINAL_HEADER_TYPES = ("text/rfc822-headers", "message/global-headers")
-# A complaint outranks a bounce: both suppress, but a complaint is the person's own word.
-RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
 
 Fields = dict[str, list[str]]
 
@@ -296,131 +288,81 @@ def _clean(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
-# --- applying events ----------------------------------------------------------------------
+# --- a provider's webhook -----------------------------------------------------------------
+
+EXPECTED_SHAPE = '{"events": [{"type": "bounce" or "complaint", "email": "..."}]}'
 
 
-def apply_events(
-    session: Session, events: Iterable[MailEvent], now: datetime, report: BounceReport
-) -> None:
-    """Suppress the address of each event, counting the outcome in `report`."""
-    for event in events:
-        try:
-            email = normalise_email(event.email)
-        except InvalidEmail:
-            log.info("ignoring a %s for an invalid address", event.kind.value)
-            report.invalid += 1
-            continue
-        subscriber = session.scalar(
-            select(Subscriber).where(Subscriber.email == email).with_for_update()
-        )
-        if subscriber is None:
-            log.info("ignoring a %s for unknown address %s", event.kind.value, mask_email(email))
-            report.unknown += 1
-            continue
-        if _suppress(session, subscriber, event, now):
-            log.info("%s: %s (%s)", mask_email(email), subscriber.state.value, event.detail)
-            if event.kind is EventKind.BOUNCE:
-                report.bounced += 1
-            else:
-                report.complained += 1
-        else:
-            report.already += 1
+class BadPayload(DigestError):
+    """A webhook body that is not JSON of the expected shape."""
 
 
-def _suppress(session: Session, subscriber: Subscriber, event: MailEvent, now: datetime) -> bool:
-    """Move the subscriber to the event's state and drop their unsent copies; True if new."""
-    state = (
-        SubscriberState.BOUNCED if event.kind is EventKind.BOUNCE else SubscriberState.COMPLAINED
-    )
-    changed = RANK.get(subscriber.state, 0) < RANK[state]
-    if changed:
-        subscriber.state = state
-        if state is SubscriberState.COMPLAINED and subscriber.unsubscribed_at is None:
-            subscriber.unsubscribed_at = now
-    reason = f"address {state.value}: {event.detail}"
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.subscriber_id == subscriber.id,
-            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.DEFERRED]),
-        )
-        .values(status=DeliveryStatus.SKIPPED, error=reason, finished_at=now, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if event.kind is EventKind.BOUNCE and event.message_id:
-        # The copy that came back was accepted by the next server, then refused.
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.subscriber_id == subscriber.id,
-                Delivery.message_id == event.message_id,
-                Delivery.status == DeliveryStatus.SENT,
-            )
-            .values(status=DeliveryStatus.BOUNCED, error=f"bounced after sending: {event.detail}")
-            .execution_options(synchronize_session=False)
-        )
-    return changed
+def parse_webhook_events(body: bytes) -> tuple[list[MailEvent], int]:
+    """The events of a webhook body, and how many entries were not valid events."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadPayload(f"the body is not valid JSON; expected {EXPECTED_SHAPE}") from None
+    if isinstance(data, dict) and "events" in data:
+        items = data["events"]
+    elif isinstance(data, dict) and ("type" in data or "email" in data):
+        items = [data]
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise BadPayload(f"expected {EXPECTED_SHAPE}")
+    if not isinstance(items, list):
+        raise BadPayload(f'"events" must be a list; expected {EXPECTED_SHAPE}')
+    events = [event for item in items if (event := _event(item)) is not None]
+    return events, len(items) - len(events)
 
 
-def record_events(
-    db: Database, events: Iterable[MailEvent], now: datetime | None = None
-) -> BounceReport:
-    """Apply events pushed by a provider (the webhook) in one transaction."""
-    report = BounceReport()
-    with db.session() as session:
-        apply_events(session, events, now or utcnow(), report)
-    return report
+def _event(item: Any) -> MailEvent | None:
+    if not isinstance(item, dict):
+        return None
+    kind, email = item.get("type"), item.get("email")
+    if not isinstance(kind, str) or not isinstance(email, str):
+        return None
+    try:
+        return MailEvent(EventKind(kind.strip().lower()), email, detail="webhook")
+    except ValueError:
+        return None
 
 
 # --- the Maildir --------------------------------------------------------------------------
 
 
-def import_maildir(db: Database, path: Path, now: datetime | None = None) -> BounceReport:
-    """Process each new message of the Maildir, then file it under cur/ as seen."""
-    folder = _open_maildir(path)
-    report = BounceReport()
-    for key in _new_keys(path, folder):
+class MaildirInbox:
+    """The new messages of a Maildir, each filed under cur/ as seen once it is handled."""
+
+    def __init__(self, path: Path) -> None:
+        if not (path / "new").is_dir() or not (path / "cur").is_dir():
+            raise DigestError(f"{path} is not a Maildir (it needs new/ and cur/ folders)")
+        self.path = path
+        self.folder = mailbox.Maildir(path, create=False)
+
+    def new_messages(self) -> Iterator[tuple[str, bytes]]:
+        """(key, raw bytes) of each message in new/, oldest name first."""
+        names = sorted(
+            entry.name
+            for entry in os.scandir(self.path / "new")
+            if entry.is_file() and not entry.name.startswith(".")
+        )
+        for key in (name.split(self.folder.colon)[0] for name in names):
+            try:
+                raw = self.folder.get_bytes(key)
+            except KeyError:  # taken by an import running at the same time
+                continue
+            yield key, raw
+
+    def file_as_seen(self, key: str) -> None:
         try:
-            raw = folder.get_bytes(key)
-        except KeyError:  # taken by an import running at the same time
-            continue
-        report.messages += 1
-        try:
-            parsed = parse_report(raw)
-        except UnreadableReport as exc:
-            log.warning("skipping report %s: %s", key, exc)
-            report.unreadable += 1
-        else:
-            report.ignored += parsed.ignored
-            with db.session() as session:
-                apply_events(session, parsed.events, now or utcnow(), report)
-        _file_as_seen(folder, key)
-    return report
-
-
-def _open_maildir(path: Path) -> mailbox.Maildir:
-    if not (path / "new").is_dir() or not (path / "cur").is_dir():
-        raise DigestError(f"{path} is not a Maildir (it needs new/ and cur/ folders)")
-    return mailbox.Maildir(path, create=False)
-
-
-def _new_keys(path: Path, folder: mailbox.Maildir) -> list[str]:
-    names = sorted(
-        entry.name
-        for entry in os.scandir(path / "new")
-        if entry.is_file() and not entry.name.startswith(".")
-    )
-    return [name.split(folder.colon)[0] for name in names]
-
-
-def _file_as_seen(folder: mailbox.Maildir, key: str) -> None:
-    try:
-        message = folder.get_message(key)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        folder[key] = message
-    except KeyError:
-        pass  # filed by an import running at the same time
-    except (OSError, mailbox.Error) as exc:
-        # It stays in new/ and is read again next time; applying it twice is harmless.
-        log.warning("could not file report %s as seen: %s", key, exc)
+            message = self.folder.get_message(key)
+            message.set_subdir("cur")
+            message.add_flag("S")
+            self.folder[key] = message
+        except KeyError:
+            pass  # filed by an import running at the same time
+        except (OSError, mailbox.Error) as exc:
+            # It stays in new/ and is read again next time; applying it twice is harmless.
+            log.warning("could not file report %s as seen: %s", key, exc)

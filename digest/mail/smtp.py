@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from digest.errors import ConfigError, SendError
+from digest.errors import ConfigError, PermanentRejection, TemporaryFailure, Unreachable
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -48,18 +48,6 @@ class SmtpConfig:
             password=unquote(parts.password) if parts.password else None,
             timeout=timeout,
         )
-
-
-class PermanentRejection(SendError):
-    """The server refused this recipient for good (5xx); do not retry."""
-
-
-class TemporaryFailure(SendError):
-    """The server or the connection failed in a way worth retrying later."""
-
-
-class Unreachable(TemporaryFailure):
-    """No connection to the SMTP server could be opened."""
 
 
 class SmtpSender:

@@ -15,15 +15,20 @@ from rich.console import Console
 
 from digest.errors import DigestError, SourceError
 from digest.mail.catcher import MailCatcher
-from digest.pipeline.fetch import IngestReport, fetch_and_store, source_for_name
-from digest.pipeline.notices import send_confirmation
+from digest.pipeline.fetch import IngestReport, build_source, fetch_and_store
+from digest.pipeline.notices import send_notice
 from digest.pipeline.plan import send_due_now
 from digest.settings import Settings, resolve_secret_key
 from digest.sources.http import make_http_client
 from digest.store.db import Database
 from digest.store.migrate import upgrade
 from digest.store.models import Subscriber
-from digest.store.subscribers import add_subscriber, confirm_subscription, request_subscription
+from digest.store.subscribers import (
+    CONFIRMATION_EMAIL,
+    add_subscriber,
+    confirm_subscription,
+    request_subscription,
+)
 from digest.store.types import utcnow
 from digest.tokens import Purpose, read_token
 
@@ -94,13 +99,13 @@ def _fetch(db: Database, settings: Settings, console: Console) -> IngestReport:
     with make_http_client(settings) as client:
         try:
             with _quiet("digest.sources"):  # an offline demo is expected; say it once, below
-                report = fetch_and_store(db, source_for_name("hf", settings, client), today)
+                report = fetch_and_store(db, build_source("hf", settings, client), today)
             if report.seen:
                 return report
             console.print("  live source   Hugging Face listed nothing today; using the sample")
         except SourceError as exc:
             console.print(f"  live source   unreachable ({exc}); using the built-in sample papers")
-        return fetch_and_store(db, source_for_name("sample", settings, client), today)
+        return fetch_and_store(db, build_source("sample", settings, client), today)
 
 
 @contextmanager
@@ -119,7 +124,7 @@ def _subscribe_and_confirm(db: Database, settings: Settings, address: str, mail:
         outcome = request_subscription(session, address)
         # Midnight local send hour: the demo's subscribers are due right away.
         session.get_one(Subscriber, outcome.subscriber_id).send_hour = 0
-    send_confirmation(db, settings, outcome.subscriber_id)
+    send_notice(db, settings, CONFIRMATION_EMAIL, outcome.subscriber_id)
     token = _confirm_token_from_mail(mail, address)
     subject = read_token(settings.secret_key, Purpose.CONFIRM, token, max_age_seconds=3600)
     with db.session() as session:

@@ -13,18 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import httpx
+
 from digest.errors import SourceError
+from digest.papers import Validator
 from digest.settings import Settings
+from digest.sources.arxiv_feed import valid_categories
 from digest.sources.base import FetchResult, Source
-from digest.sources.http import shared_http
+from digest.sources.http import PoliteHttp, shared_http
 from digest.sources.registry import SOURCE_CHOICES, source_for_name
+from digest.store.arxiv_follows import followed_categories
 from digest.store.db import Database
 from digest.store.fetch_runs import RunTotals, finish_run, last_good_window_end, start_run
-from digest.store.http_validators import save_validator
+from digest.store.http_validators import load_validator, save_validator
 from digest.store.papers import store_fetched
 from digest.store.types import utcnow
 
-__all__ = ["SOURCE_CHOICES", "IngestReport", "fetch_and_store", "fetch_window", "source_for_name"]
+__all__ = ["SOURCE_CHOICES", "IngestReport", "build_source", "fetch_and_store", "fetch_window"]
 
 logger = logging.getLogger("digest.pipeline.fetch")
 
@@ -208,7 +213,7 @@ def run_fetch(
     on_day: DayDone | None = None,
 ) -> IngestReport:
     """Build the named source on this worker's shared HTTP client and fetch the window."""
-    source = source_for_name(source_name, settings, shared_http(settings), db)
+    source = build_source(source_name, settings, shared_http(settings), db)
     return fetch_window(db, source, start, end, on_day=on_day)
 
 
@@ -225,3 +230,29 @@ def scheduled_fetch(
         last = last_good_window_end(session, source_name.strip())
     start = end if last is None else max(min(last, end), end - timedelta(days=CATCH_UP_DAYS))
     return run_fetch(db, settings, source_name, start, end)
+
+
+def build_source(
+    name: str, settings: Settings, http: PoliteHttp | httpx.Client, db: Database | None = None
+) -> Source:
+    """The named source, told what the store knows: HTTP validators and followed categories."""
+    if db is None:
+        return source_for_name(name, settings, http)
+
+    def validators(url: str) -> Validator | None:
+        with db.session() as session:
+            return load_validator(session, url)
+
+    return source_for_name(
+        name,
+        settings,
+        http,
+        validators=validators,
+        followed_categories=followed_arxiv_categories(db),
+    )
+
+
+def followed_arxiv_categories(db: Database) -> list[str]:
+    """The valid arXiv categories active subscribers follow."""
+    with db.session() as session:
+        return valid_categories(followed_categories(session))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from digest.mail.ratelimit import SendLimiter
-from digest.pipeline.profiles import load_profiles
-from digest.pipeline.send import SendCounts, deliver_batch, load_edition, personal_entries
+from digest.pipeline.editions import pick_editions, profiles_of
+from digest.pipeline.pool import day_pool
+from digest.pipeline.send import SendCounts, send_batch
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import editions_with_work, queue_deliveries
+from digest.store.deliveries import pools_with_work, queue_deliveries
 from digest.store.models import Subscriber
 from digest.store.schedule import days_in_progress, due_page
 
@@ -48,16 +50,32 @@ def plan_deliveries(
     with db.session() as session:
         days = [edition] if edition is not None else days_in_progress(session, now)
     for day in days:
-        content = load_edition(db, settings, day, now)
-        if content is None:
+        pool = day_pool(db, settings.ranking, day, now)
+        if pool is None:
             report.no_papers.append(day)
             log.warning("no papers for the %s edition yet; nobody is queued for it", day)
             continue
         for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
             with db.session() as session:
-                queue_deliveries(session, content.edition_id, due, now)
+                queue_deliveries(session, pool.pool_id, due, now)
             report.queued[day] = report.queued.get(day, 0) + len(due)
     return report
+
+
+def plan_and_fan_out(
+    db: Database, settings: Settings, now: datetime, enqueue: Callable[[int], None]
+) -> int:
+    """Beat's planner: queue everyone due, then ask for one send per batch of queued rows.
+
+    `enqueue(pool_id)` starts one batch's send (a Celery task). Returns how many were asked.
+    """
+    plan_deliveries(db, settings, now)
+    asked = 0
+    for pool_id, claimable in pools_with_work(db, now):
+        for _ in range(math.ceil(claimable / settings.delivery.batch_size)):
+            enqueue(pool_id)
+            asked += 1
+    return asked
 
 
 def _due_pages(
@@ -95,14 +113,14 @@ def send_due_now(
     if dry_run:
         return _dry_run(db, settings, now, edition=edition, only_email=only_email)
     plan_deliveries(db, settings, now, edition=edition, only_email=only_email)
-    work = editions_with_work(db, now)
+    work = pools_with_work(db, now)
     if on_planned is not None:
         on_planned(sum(count for _, count in work))
     total = SendCounts()
-    for edition_id, _ in work:
+    for pool_id, _ in work:
         while True:
-            counts = deliver_batch(
-                db, settings, edition_id, now=now, limiter=limiter, on_progress=on_progress
+            counts = send_batch(
+                db, settings, pool_id, now=now, limiter=limiter, on_progress=on_progress
             )
             if counts.due == 0:
                 break
@@ -123,15 +141,15 @@ def _dry_run(
     with db.session() as session:
         days = [edition] if edition is not None else days_in_progress(session, now)
     for day in days:
-        content = load_edition(db, settings, day, now)
+        pool = day_pool(db, settings.ranking, day, now)
         for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
             counts.due += len(due)
-            if content is None or not due:
+            if pool is None or not due:
                 continue
             with db.session() as session:
                 subscribers = [session.get_one(Subscriber, sid) for sid, _ in due]
-                profiles = load_profiles(session, subscribers, content.pool)
-            for entries in personal_entries(content, profiles, settings):
+                profiles = profiles_of(session, subscribers, pool)
+            for entries in pick_editions(pool, profiles, settings.ranking):
                 if entries:
                     counts.sent += 1
                 else:

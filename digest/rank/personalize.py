@@ -28,6 +28,7 @@ from sklearn.preprocessing import normalize
 from digest.papers import PaperText
 from digest.rank.features import Follows
 from digest.rank.pool import CandidatePool
+from digest.settings import BlendSettings
 
 MIN_RELEVANCE = 0.02
 CHUNK_SUBSCRIBERS = 2048
@@ -58,13 +59,6 @@ class Pick:
     pool_index: int
     score: float
     relevance: float
-
-
-@dataclass(frozen=True)
-class BlendSettings:
-    relevance_weight: float = 0.6
-    feedback_weight: float = 0.75
-    trending_slots: int = 3
 
 
 def personalize(

@@ -14,63 +14,10 @@ collected its votes last week. Weights, window and gravity are settings.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
-from digest.settings import Settings
-
-
-@dataclass(frozen=True)
-class TrendWeights:
-    window_hours: float = 24.0
-    gravity: float = 1.8
-    velocity: float = 1.0
-    stars: float = 1.0
-    comments: float = 2.0
-    total: float = 0.25
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TrendWeights:
-        return cls(
-            window_hours=settings.trend_window_hours,
-            gravity=settings.trend_gravity,
-            velocity=settings.trend_weight_velocity,
-            stars=settings.trend_weight_stars,
-            comments=settings.trend_weight_comments,
-            total=settings.trend_weight_total,
-        )
-
-
-@dataclass(frozen=True)
-class TrendInput:
-    """A paper's signals now and at the start of the window (None: no snapshot that old)."""
-
-    paper_id: int
-    upvotes: int
-    comments: int
-    stars: int | None
-    listed_at: datetime  # when the paper started to collect signals
-    upvotes_before: int | None = None
-    stars_before: int | None = None
-
-
-@dataclass(frozen=True)
-class TrendScore:
-    paper_id: int
-    score: float
-    upvote_gain: int
-    star_gain: int
-
-
-def listed_moment(
-    listed_on: date | None, published_at: datetime | None, fallback: datetime
-) -> datetime:
-    """The moment a paper entered the trending pool."""
-    if listed_on is not None:
-        return datetime.combine(listed_on, time(0, 0), tzinfo=UTC)
-    if published_at is not None:
-        return published_at
-    return fallback
+from digest.papers import PaperSignals, TrendScore
+from digest.settings import TrendWeights
 
 
 def _gain(now_value: int, before: int | None, listed_recently: bool) -> int:
@@ -79,7 +26,7 @@ def _gain(now_value: int, before: int | None, listed_recently: bool) -> int:
     return max(now_value - before, 0)
 
 
-def score_trend(item: TrendInput, now: datetime, weights: TrendWeights) -> TrendScore:
+def score_trend(item: PaperSignals, now: datetime, weights: TrendWeights) -> TrendScore:
     age_hours = max((now - item.listed_at).total_seconds() / 3600.0, 0.0)
     recent = age_hours <= weights.window_hours
     upvote_gain = _gain(item.upvotes, item.upvotes_before, recent)
@@ -94,13 +41,13 @@ def score_trend(item: TrendInput, now: datetime, weights: TrendWeights) -> Trend
     return TrendScore(item.paper_id, score, upvote_gain, star_gain)
 
 
-def trend_score(item: TrendInput, now: datetime, weights: TrendWeights | None = None) -> float:
+def trend_score(item: PaperSignals, now: datetime, weights: TrendWeights | None = None) -> float:
     return score_trend(item, now, weights or TrendWeights()).score
 
 
 def rank_by_trend(
-    items: list[TrendInput], now: datetime, weights: TrendWeights | None = None
-) -> list[tuple[TrendInput, TrendScore]]:
+    items: list[PaperSignals], now: datetime, weights: TrendWeights | None = None
+) -> list[tuple[PaperSignals, TrendScore]]:
     """Highest score first; ties broken by more upvotes, then the lower paper id (stable)."""
     chosen = weights or TrendWeights()
     scored = [(item, score_trend(item, now, chosen)) for item in items]

@@ -1,7 +1,7 @@
 """Turn ranked edition entries into per-subscriber email messages and the public web view."""
 
 from digest.render.archive import render_archive_html
-from digest.render.digest import render_confirmation, render_digest
+from digest.render.digest import render_digest
 from digest.render.message import build_message, digest_message_id
 from digest.render.renderer import DigestRenderer
 
@@ -10,6 +10,5 @@ __all__ = [
     "build_message",
     "digest_message_id",
     "render_archive_html",
-    "render_confirmation",
     "render_digest",
 ]

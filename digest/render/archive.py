@@ -11,11 +11,11 @@ from markupsafe import Markup
 from digest.papers import EditionEntry
 from digest.render.context import edition_context, intro_line, preheader_text
 from digest.render.templates import environment
-from digest.settings import Settings
+from digest.settings import EmailSettings
 
 
 def render_archive_html(
-    settings: Settings,
+    settings: EmailSettings,
     edition_date: date,
     entries: Sequence[EditionEntry],
     *,
@@ -28,7 +28,7 @@ def render_archive_html(
     CSS stays in the <style> block (not inlined): a page's CSP can allow that block by
     nonce, whereas inline style attributes would need 'unsafe-inline'.
     """
-    env = environment()
+    env = environment(settings.template_dir)
     paper_row = env.get_template("email/digest/paper.html").module.paper_row  # type: ignore[attr-defined]
     ordered = sorted(entries, key=attrgetter("rank"))
     rows = "".join(

@@ -7,7 +7,7 @@ from typing import Any
 
 from digest import links
 from digest.render.templates import excerpt
-from digest.settings import Settings
+from digest.settings import EmailSettings
 
 WEEK = timedelta(days=6)  # a weekly edition covers its date and the six days before
 DASH = "\u2013"  # en dash, as in "19\u201325 November"
@@ -36,7 +36,7 @@ def week_range(last: date, *, short: bool = False) -> str:
 
 
 def edition_context(
-    settings: Settings, edition_date: date, *, weekly: bool, sample: bool
+    settings: EmailSettings, edition_date: date, *, weekly: bool, sample: bool
 ) -> dict[str, Any]:
     """The variables every subscriber of one edition shares."""
     return {

@@ -13,7 +13,7 @@ import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from digest.errors import ConfigError
-from digest.settings import Settings
+from digest.settings import EmailSettings
 
 # RFC 8058 asks that List-Unsubscribe and List-Unsubscribe-Post be signed. Names listed
 # twice are oversigned: a relay that adds a second copy of them breaks the signature.
@@ -65,12 +65,12 @@ def _der(tag: int, content: bytes) -> bytes:
     return bytes([tag, 0x80 | len(length)]) + length + content
 
 
-def signing_domain(settings: Settings) -> str:
+def signing_domain(settings: EmailSettings) -> str:
     """d= of the signature: DIGEST_DKIM_DOMAIN, else the From address's domain."""
     return (settings.dkim_domain or settings.sender_domain).lower()
 
 
-def load_key(settings: Settings) -> DkimKey | None:
+def load_key(settings: EmailSettings) -> DkimKey | None:
     """The configured key, None when DKIM is off; ConfigError if half set up or unreadable."""
     path, selector = settings.dkim_key_file, settings.dkim_selector
     if path is None and selector is None:
@@ -100,7 +100,7 @@ class DkimSigner:
         self.key = key
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DkimSigner | None:
+    def from_settings(cls, settings: EmailSettings) -> DkimSigner | None:
         key = load_key(settings)
         return cls(key) if key is not None else None
 

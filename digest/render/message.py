@@ -13,7 +13,7 @@ from email.utils import format_datetime
 from types import MappingProxyType
 
 from digest.render.templates import excerpt
-from digest.settings import Settings
+from digest.settings import EmailSettings
 
 SUBJECT_MAX_CHARS = 200
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
@@ -22,7 +22,7 @@ MESSAGE_POLICY = policy.SMTP.clone(cte_type="7bit")
 
 
 def build_message(
-    settings: Settings,
+    settings: EmailSettings,
     *,
     to: str,
     subject: str,
@@ -51,7 +51,7 @@ def clean_subject(subject: str) -> str:
     return excerpt(printable, SUBJECT_MAX_CHARS)
 
 
-def digest_message_id(settings: Settings, subscriber_id: int, edition_date: date) -> str:
+def digest_message_id(settings: EmailSettings, subscriber_id: int, edition_date: date) -> str:
     """The same Message-ID every time one edition is rendered for one subscriber."""
     # Stable so a resend after a crash is recognisably the same message; keyed so ids
     # cannot be forged for other subscribers.

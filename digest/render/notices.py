@@ -1,30 +1,63 @@
-"""Notices about a subscription (not digests): "you're already subscribed"."""
+"""Subscriber emails that are not digests, from templates/email/<kind>/ on the shared layout."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
 
 from digest import links
-from digest.render.digest import render_notice
-from digest.settings import Settings
+from digest.render.dkim import DkimSigner
+from digest.render.inline import inline_css
+from digest.render.message import NO_HEADERS, build_message
+from digest.render.templates import environment
+from digest.settings import EmailSettings
 
 
-def render_already_subscribed(
-    settings: Settings, *, subscriber_id: int, email: str
+def render_notice(
+    settings: EmailSettings,
+    kind: str,
+    *,
+    email: str,
+    context: Mapping[str, Any],
+    headers: Mapping[str, str] = NO_HEADERS,
 ) -> EmailMessage:
-    """Answer to the subscribe form for an active address: its preferences and unsubscribe links."""
-    unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
-    return render_notice(
+    """The email of `kind` to `email`: its templates filled with `context` (over the values
+    every email shares), DKIM-signed when configured."""
+    subject, text, html = render_parts(
         settings,
-        "already_subscribed",
-        email=email,
-        context={
-            "preferences_url": links.preferences_url(settings, subscriber_id, email),
-            "unsubscribe_url": unsubscribe,
-        },
-        headers={
-            "List-Id": settings.list_id,
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        kind,
+        {
+            "list_name": settings.list_name,
+            "email": email,
+            "contact": settings.contact,
+            "postal_address": settings.postal_address,
+            "home_url": links.home_url(settings),
+            "header_date": None,
+            "style_nonce": None,
+            **context,
         },
     )
+    message = build_message(
+        settings,
+        to=email,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=make_msgid(kind, domain=settings.sender_domain),
+        headers=headers,
+    )
+    signer = DkimSigner.from_settings(settings)
+    return signer.sign(message) if signer else message
+
+
+def render_parts(
+    settings: EmailSettings, kind: str, context: Mapping[str, Any]
+) -> tuple[str, str, str]:
+    """Subject, plain text and CSS-inlined HTML from templates/email/<kind>/."""
+    env = environment(settings.template_dir)
+    subject = env.get_template(f"email/{kind}/subject.txt").render(context)
+    text = env.get_template(f"email/{kind}/body.txt").render(context)
+    html = env.get_template(f"email/{kind}/body.html").render(context)
+    return subject, text, inline_css(html)

@@ -29,13 +29,11 @@ from digest.render.message import clean_subject, digest_message_id
 from digest.render.mime import assemble, fold_header, join_folded, make_boundary
 from digest.render.personal import PersonalTemplate, Placeholders
 from digest.render.templates import environment, excerpt
-from digest.settings import Settings
+from digest.settings import EmailSettings
 
 WHY_MAX_CHARS = 200
 HTML_WHY = re.compile(r'<p class="why"[^>]*>.*?</p>\s?', re.DOTALL)
 TEXT_WHY = re.compile(r"^[^\n]*Why it's here:[^\n]*\n", re.MULTILINE)
-PERSONAL_KEYS = ("email", "unsubscribe", "preferences", "intro", "preheader")
-PAPER_KEYS = ("position", "why", "more", "less")
 
 
 PaperKey = tuple[Hashable, ...]
@@ -62,7 +60,7 @@ def paper_key(entry: EditionEntry) -> PaperKey:
 class PersonalLinks:
     """One subscriber's signed links; feedback links share one token, made once."""
 
-    def __init__(self, settings: Settings, subscriber_id: int, email: str, probe: str) -> None:
+    def __init__(self, settings: EmailSettings, subscriber_id: int, email: str, probe: str) -> None:
         self.unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
         self.preferences = links.preferences_url(settings, subscriber_id, email)
         self._settings, self._subscriber_id, self._email = settings, subscriber_id, email
@@ -88,7 +86,12 @@ class DigestRenderer:
     """Built once per edition batch; `render` makes one subscriber's message in well under 1 ms."""
 
     def __init__(
-        self, settings: Settings, edition_date: date, *, weekly: bool = False, sample: bool = False
+        self,
+        settings: EmailSettings,
+        edition_date: date,
+        *,
+        weekly: bool = False,
+        sample: bool = False,
     ) -> None:
         self.settings = settings
         self.edition_date = edition_date
@@ -96,7 +99,7 @@ class DigestRenderer:
         self.signer = DkimSigner.from_settings(settings)
         self.premailer_passes = 0
         self._context = edition_context(settings, edition_date, weekly=weekly, sample=sample)
-        env = environment()
+        env = environment(settings.template_dir)
         self._html = env.get_template("email/digest/body.html")
         self._text = env.get_template("email/digest/body.txt")
         self._subject = env.get_template("email/digest/subject.txt")

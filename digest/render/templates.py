@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from digest.links import http_url
 from digest.papers import EditionEntry
@@ -16,11 +16,18 @@ ELLIPSIS = "…"
 _COMPACT_UNITS = ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k"))
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    """The process-wide environment: autoescaped HTML, strict about missing variables."""
+@lru_cache(maxsize=4)
+def environment(overrides: Path | None = None) -> Environment:
+    """The process-wide environment: autoescaped HTML, strict about missing variables.
+
+    Templates in `overrides` (DIGEST_TEMPLATE_DIR, same layout as templates/) take
+    precedence over the built-in ones, so an operator can restyle or add an email.
+    """
+    loader: BaseLoader = FileSystemLoader(TEMPLATES_DIR)
+    if overrides is not None:
+        loader = ChoiceLoader([FileSystemLoader(overrides), loader])
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=loader,
         autoescape=_autoescape_for,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -14,7 +14,7 @@ import io
 import logging
 import re
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -149,7 +149,7 @@ def feed_day(feed: Mapping[str, Any]) -> date | None:
     return None
 
 
-def valid_categories(names: list[str]) -> list[str]:
+def valid_categories(names: Iterable[str]) -> list[str]:
     """Distinct well-formed arXiv category names (`cs.CL`, `hep-th`), in order."""
     found: list[str] = []
     for name in names:

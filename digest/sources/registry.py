@@ -7,8 +7,9 @@ SOURCES. `file:PATH` is the one source that takes an argument.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -23,33 +24,22 @@ from digest.sources.hf import HuggingFaceDailyPapers
 from digest.sources.http import PoliteHttp, polite_http
 from digest.sources.politeness import arxiv_gate
 from digest.sources.sample import SampleSource
-from digest.store.arxiv_follows import followed_categories
-from digest.store.db import Database
-from digest.store.http_validators import load_validator
-from digest.store.types import utcnow
 
 logger = logging.getLogger("digest.sources.registry")
 
 
+ValidatorLookup = Callable[[str], Validator | None]
+
+
 @dataclass(frozen=True)
 class SourceContext:
-    """What a factory may use: settings, the worker's HTTP client, the store (optional)."""
+    """What a factory may use: settings, the worker's HTTP client, and what the caller
+    knows from earlier runs (stored ETag / Last-Modified by URL, followed arXiv categories)."""
 
     settings: Settings
     http: PoliteHttp
-    db: Database | None = None
-
-    def validators(self) -> Callable[[str], Validator | None] | None:
-        """A lookup of stored ETag / Last-Modified by URL, when there is a store."""
-        db = self.db
-        if db is None:
-            return None
-
-        def lookup(url: str) -> Validator | None:
-            with db.session() as session:
-                return load_validator(session, url)
-
-        return lookup
+    validators: ValidatorLookup | None = None
+    followed_categories: Sequence[str] = ()
 
 
 def _hf(context: SourceContext) -> Source:
@@ -59,7 +49,7 @@ def _hf(context: SourceContext) -> Source:
         settings.hf_api_url,
         settings.hf_token,
         page_size=settings.hf_page_size,
-        validators=context.validators(),
+        validators=context.validators,
     )
 
 
@@ -69,15 +59,15 @@ def _arxiv(context: SourceContext) -> Source:
         context.http,
         settings.arxiv_rss_url,
         settings.arxiv_api_url,
-        arxiv_categories(context.db, settings),
+        arxiv_categories(context.followed_categories, settings),
         gate=arxiv_gate(
             settings.arxiv_lock_url or settings.broker_url,
             settings.arxiv_interval_seconds,
             hold_seconds=max(60.0, 3 * settings.http_timeout_seconds),
         ),
         page_size=settings.arxiv_page_size,
-        validators=context.validators(),
-        today=lambda: utcnow().date(),
+        validators=context.validators,
+        today=lambda: datetime.now(UTC).date(),
     )
 
 
@@ -93,19 +83,20 @@ SOURCES: dict[str, Callable[[SourceContext], Source]] = {
 SOURCE_CHOICES = ", ".join(SOURCES) + " or file:PATH"
 
 
-def arxiv_categories(db: Database | None, settings: Settings) -> list[str]:
-    """The categories active subscribers follow, or DIGEST_ARXIV_DEFAULT_CATEGORIES if none."""
-    followed: list[str] = []
-    if db is not None:
-        with db.session() as session:
-            followed = valid_categories(followed_categories(session))
-    if followed:
-        return followed
-    return valid_categories(settings.arxiv_default_categories.split(","))
+def arxiv_categories(followed: Sequence[str], settings: Settings) -> list[str]:
+    """The valid categories among those followed, or DIGEST_ARXIV_DEFAULT_CATEGORIES if none."""
+    return valid_categories(followed) or valid_categories(
+        settings.arxiv_default_categories.split(",")
+    )
 
 
 def source_for_name(
-    name: str, settings: Settings, http: PoliteHttp | httpx.Client, db: Database | None = None
+    name: str,
+    settings: Settings,
+    http: PoliteHttp | httpx.Client,
+    *,
+    validators: ValidatorLookup | None = None,
+    followed_categories: Sequence[str] = (),
 ) -> Source:
     """The source named on the command line: one of SOURCES, or `file:PATH`."""
     choice = name.strip()
@@ -115,4 +106,4 @@ def source_for_name(
     if factory is None:
         raise DigestError(f"unknown paper source {name!r}: choose {SOURCE_CHOICES}")
     polite = http if isinstance(http, PoliteHttp) else polite_http(settings, http)
-    return factory(SourceContext(settings, polite, db))
+    return factory(SourceContext(settings, polite, validators, followed_categories))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.papers import EditionEntry
-from digest.settings import Settings
+from digest.settings import DeliverySettings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber, SubscriberState
 
@@ -45,7 +45,7 @@ def claimable(now: datetime) -> ColumnElement[bool]:
 
 
 def queue_deliveries(
-    session: Session, edition_id: int, due: Sequence[tuple[int, datetime]], now: datetime
+    session: Session, pool_id: int, due: Sequence[tuple[int, datetime]], now: datetime
 ) -> int:
     """Insert a pending row per (subscriber id, due moment); existing pairs are left alone.
 
@@ -56,7 +56,7 @@ def queue_deliveries(
     rows = [
         {
             "subscriber_id": subscriber_id,
-            "edition_id": edition_id,
+            "pool_id": pool_id,
             "status": DeliveryStatus.PENDING.value,
             "claimed_at": now,
             "due_at": due_at,
@@ -73,13 +73,13 @@ def queue_deliveries(
 
 
 def claim_batch(
-    db: Database, edition_id: int, now: datetime, size: int, lease_seconds: int
+    db: Database, pool_id: int, now: datetime, size: int, lease_seconds: int
 ) -> list[Claim]:
     """Take up to `size` claimable rows of the edition for this sender."""
     with db.session() as session:
         chosen = (
             select(Delivery.id)
-            .where(Delivery.edition_id == edition_id, claimable(now))
+            .where(Delivery.pool_id == pool_id, claimable(now))
             .order_by(Delivery.id)
             .limit(size)
         )
@@ -207,37 +207,39 @@ class Recorder:
             )
 
     def defer_or_give_up(
-        self, claim: Claim, reason: str, now: datetime, settings: Settings
+        self, claim: Claim, reason: str, now: datetime, delivery: DeliverySettings
     ) -> bool:
         """Schedule a retry, or give up once the first attempt is `give_up_hours` old.
 
         True if deferred.
         """
-        if now - claim.first_attempt_at >= timedelta(hours=settings.give_up_hours):
+        if now - claim.first_attempt_at >= timedelta(hours=delivery.give_up_hours):
             self.failed(
                 claim.delivery_id, f"gave up after {claim.attempts} attempts: {reason}", now
             )
             return False
-        retry_at = now + timedelta(seconds=retry_delay(claim.attempts, settings))
+        retry_at = now + timedelta(seconds=retry_delay(claim.attempts, delivery))
         self.finish(
             claim.delivery_id, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at
         )
         return True
 
 
-def retry_delay(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+def retry_delay(
+    attempts: int, delivery: DeliverySettings, rng: random.Random | None = None
+) -> float:
     """Exponential backoff with jitter: base * 2^(attempts-1), capped, times 0.5-1.5."""
-    raw = min(settings.retry_base_seconds * 2 ** max(attempts - 1, 0), settings.retry_max_seconds)
+    raw = min(delivery.retry_base_seconds * 2 ** max(attempts - 1, 0), delivery.retry_max_seconds)
     return float(raw * (0.5 + (rng or random).random()))
 
 
-def editions_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:
-    """(edition id, claimable rows) for every edition a sender could work on now."""
+def pools_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:
+    """(pool id, claimable rows) for every pool whose editions a sender could send now."""
     with db.session() as session:
         rows = session.execute(
-            select(Delivery.edition_id, func.count())
+            select(Delivery.pool_id, func.count())
             .where(claimable(now))
-            .group_by(Delivery.edition_id)
-            .order_by(Delivery.edition_id)
+            .group_by(Delivery.pool_id)
+            .order_by(Delivery.pool_id)
         ).all()
-    return [(edition_id, count) for edition_id, count in rows]
+    return [(pool_id, count) for pool_id, count in rows]

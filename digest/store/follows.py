@@ -8,14 +8,9 @@ from sqlalchemy.orm import Session
 
 from digest.addresses import normalise_email
 from digest.errors import DigestError
+from digest.preferences import check_edition_size, parse_authors, parse_categories, parse_topics
 from digest.store.models import Subscriber
-from digest.store.subscribers import (
-    check_edition_size,
-    find_by_email,
-    parse_authors,
-    parse_categories,
-    parse_topics,
-)
+from digest.store.subscribers import find_by_email
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.store.deliveries import claimable
-from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState
+from digest.store.models import Delivery, DeliveryStatus, Pool, Subscriber, SubscriberState
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def delivery_metrics(session: Session, now: datetime) -> DeliveryMetrics:
         select(func.count(), func.min(Delivery.due_at)).where(claimable(now))
     ).one()
     lag = max((now - oldest_due).total_seconds(), 0.0) if oldest_due is not None else 0.0
-    last_edition = session.scalar(select(func.max(Edition.created_at)))
+    last_edition = session.scalar(select(func.max(Pool.created_at)))
     return DeliveryMetrics(deliveries, subscribers, lag, depth, last_edition)
 
 

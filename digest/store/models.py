@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from digest.preferences import Frequency
 from digest.store.types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -53,11 +54,6 @@ class SubscriberState(enum.StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
-
-
-class Frequency(enum.StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -146,8 +142,11 @@ class SignalSnapshot(Base):
     paper: Mapped[Paper] = relationship(back_populates="signals")
 
 
-class Edition(Base):
-    """The general edition of one day: the ranked papers, frozen when first built."""
+class Pool(Base):
+    """The pool of one day: its candidate papers ranked by trend, frozen when first built.
+
+    Each subscriber's edition of the day is picked from it. The table keeps its first name
+    (`editions`) so existing databases need no migration."""
 
     __tablename__ = "editions"
 
@@ -155,15 +154,15 @@ class Edition(Base):
     date: Mapped[date] = mapped_column(Date, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    items: Mapped[list[EditionItem]] = relationship(
-        back_populates="edition",
+    items: Mapped[list[PoolItem]] = relationship(
+        back_populates="pool",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="EditionItem.rank",
+        order_by="PoolItem.rank",
     )
 
 
-class EditionItem(Base):
+class PoolItem(Base):
     __tablename__ = "edition_items"
     __table_args__ = (
         UniqueConstraint("edition_id", "rank", name="uq_edition_items_edition_rank"),
@@ -171,14 +170,16 @@ class EditionItem(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    pool_id: Mapped[int] = mapped_column(
+        "edition_id", ForeignKey("editions.id", ondelete="CASCADE")
+    )
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float]
     upvote_gain: Mapped[int] = mapped_column(Integer, default=0)  # over the trend window
     star_gain: Mapped[int] = mapped_column(Integer, default=0)
 
-    edition: Mapped[Edition] = relationship(back_populates="items")
+    pool: Mapped[Pool] = relationship(back_populates="items")
     paper: Mapped[Paper] = relationship()
 
 
@@ -213,7 +214,9 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    pool_id: Mapped[int] = mapped_column(
+        "edition_id", ForeignKey("editions.id", ondelete="CASCADE")
+    )
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus), index=True)
     message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
@@ -226,7 +229,7 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]  # a claim older than this was lost with its worker
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="deliveries")
-    edition: Mapped[Edition] = relationship()
+    pool: Mapped[Pool] = relationship()
     papers: Mapped[list[DeliveryPaper]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="DeliveryPaper.rank"
     )

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from digest.store.models import Delivery, Edition, Frequency, Subscriber, SubscriberState
+from digest.preferences import Frequency
+from digest.store.models import Delivery, Pool, Subscriber, SubscriberState
 
 
 def send_moment(timezone: str, send_hour: int, day: date) -> datetime:
@@ -63,8 +64,8 @@ def due_page(
     """
     same_or_later = exists().where(
         Delivery.subscriber_id == Subscriber.id,
-        Delivery.edition_id == Edition.id,
-        Edition.date >= day,
+        Delivery.pool_id == Pool.id,
+        Pool.date >= day,
     )
     query = (
         select(Subscriber)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionItem
+from digest.store.models import Delivery, DeliveryStatus, Pool, PoolItem
 from digest.store.subscribers import count_by_state
 
 # Rows in these states were claimed at least once even when first_attempt_at is missing
@@ -63,27 +63,22 @@ def collect_stats(session: Session, last_editions: int = 7) -> Stats:
         )
     }
     editions = list(
-        session.execute(
-            select(Edition.id, Edition.date).order_by(Edition.date.desc()).limit(last_editions)
-        )
+        session.execute(select(Pool.id, Pool.date).order_by(Pool.date.desc()).limit(last_editions))
     )
-    ids = [edition_id for edition_id, _ in editions]
+    ids = [pool_id for pool_id, _ in editions]
     papers = {
-        edition_id: count
-        for edition_id, count in session.execute(
-            select(EditionItem.edition_id, func.count())
-            .where(EditionItem.edition_id.in_(ids))
-            .group_by(EditionItem.edition_id)
+        pool_id: count
+        for pool_id, count in session.execute(
+            select(PoolItem.pool_id, func.count())
+            .where(PoolItem.pool_id.in_(ids))
+            .group_by(PoolItem.pool_id)
         )
     }
     runs = _runs(session, ids)
     return Stats(
         count_by_state(session),
         deliveries,
-        [
-            runs.get(edition_id, _Run()).stats(day, papers.get(edition_id, 0))
-            for edition_id, day in editions
-        ],
+        [runs.get(pool_id, _Run()).stats(day, papers.get(pool_id, 0)) for pool_id, day in editions],
     )
 
 
@@ -113,19 +108,19 @@ class _Run:
 def _runs(session: Session, edition_ids: list[int]) -> dict[int, _Run]:
     rows = session.execute(
         select(
-            Delivery.edition_id,
+            Delivery.pool_id,
             Delivery.status,
             func.count(),
             func.min(Delivery.first_attempt_at),
             func.min(Delivery.claimed_at),
             func.max(Delivery.finished_at),
         )
-        .where(Delivery.edition_id.in_(edition_ids))
-        .group_by(Delivery.edition_id, Delivery.status)
+        .where(Delivery.pool_id.in_(edition_ids))
+        .group_by(Delivery.pool_id, Delivery.status)
     )
     runs: dict[int, _Run] = {}
-    for edition_id, status, count, first_attempt, first_claimed, last_finish in rows:
-        run = runs.setdefault(edition_id, _Run())
+    for pool_id, status, count, first_attempt, first_claimed, last_finish in rows:
+        run = runs.setdefault(pool_id, _Run())
         run.counts[status] += count
         first = first_attempt or (first_claimed if status in CLAIMED_STATES else None)
         run.first_claim_at = _pick(min, run.first_claim_at, first)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,76 +12,38 @@ from sqlalchemy.orm import Session
 
 from digest.addresses import normalise_email
 from digest.errors import DigestError, InvalidToken
-from digest.store.models import (
-    Delivery,
-    Feedback,
-    Frequency,
-    Paper,
-    Subscriber,
-    SubscriberState,
+from digest.preferences import (
+    Preferences,
+    check_edition_size,
+    check_send_hour,
+    check_timezone,
+    check_weekday,
+    parse_authors,
+    parse_categories,
+    parse_topics,
 )
+from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
 from digest.store.suppression import is_suppressed, suppress
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
 
 CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)
-MAX_TOPICS = 20
-MAX_TOPIC_LENGTH = 100
 SUPPRESSED_STATES = (SubscriberState.BOUNCED, SubscriberState.COMPLAINED)
-
-
-class InvalidPreference(DigestError):
-    """A topic list, timezone or send hour that cannot be accepted."""
 
 
 class SuppressedAddress(DigestError):
     """The address was deleted at its owner's request and must not be mailed."""
 
 
-class EmailToSend(enum.StrEnum):
-    CONFIRMATION = "confirmation"
-    ALREADY_SUBSCRIBED = "already_subscribed"
+# The subscriber emails the lifecycle asks for, by kind (templates/email/<kind>/).
+CONFIRMATION_EMAIL = "confirm"
+ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"
 
 
 @dataclass(frozen=True)
 class SubscribeOutcome:
     subscriber_id: int
-    email_to_send: EmailToSend | None
-
-
-def parse_topics(raw: str | Sequence[str] | None) -> list[str]:
-    """Split a comma/newline separated topic list into clean, unique entries."""
-    if raw is None:
-        return []
-    pieces = raw.replace("\n", ",").split(",") if isinstance(raw, str) else list(raw)
-    topics: list[str] = []
-    for piece in pieces:
-        topic = " ".join(piece.split())
-        if not topic:
-            continue
-        if len(topic) > MAX_TOPIC_LENGTH:
-            raise InvalidPreference(f"a topic can be at most {MAX_TOPIC_LENGTH} characters")
-        if topic.lower() not in (t.lower() for t in topics):
-            topics.append(topic)
-    if len(topics) > MAX_TOPICS:
-        raise InvalidPreference(f"follow at most {MAX_TOPICS} topics")
-    return topics
-
-
-def check_timezone(name: str) -> str:
-    """Return the IANA timezone name if it is known, else raise InvalidPreference."""
-    name = name.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidPreference(f"unknown timezone {name!r}") from None
-    return name
-
-
-def check_send_hour(hour: int) -> int:
-    if not 0 <= hour <= 23:
-        raise InvalidPreference("the send hour must be between 0 and 23")
-    return hour
+    email_to_send: str | None  # the kind of email the change asks for, if any
 
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
@@ -132,7 +91,7 @@ def request_subscription(
             assert subscriber is not None
             return SubscribeOutcome(subscriber.id, None)
         subscriber.confirmation_sent_at = now
-        return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+        return SubscribeOutcome(subscriber.id, CONFIRMATION_EMAIL)
 
     if subscriber.state == SubscriberState.UNSUBSCRIBED:
         subscriber.state = SubscriberState.PENDING
@@ -140,8 +99,8 @@ def request_subscription(
         subscriber.timezone = zone if timezone else subscriber.timezone
     # For an active address the same column rate-limits the "already subscribed" notice.
     wanted = {
-        SubscriberState.PENDING: EmailToSend.CONFIRMATION,
-        SubscriberState.ACTIVE: EmailToSend.ALREADY_SUBSCRIBED,
+        SubscriberState.PENDING: CONFIRMATION_EMAIL,
+        SubscriberState.ACTIVE: ALREADY_SUBSCRIBED_EMAIL,
     }.get(subscriber.state)
     if wanted is not None:
         last = subscriber.confirmation_sent_at
@@ -151,8 +110,14 @@ def request_subscription(
     return SubscribeOutcome(subscriber.id, None)
 
 
-def _subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
-    subscriber = session.get(Subscriber, subject.subscriber_id, with_for_update=True)
+def subscriber_for_token(
+    session: Session, subject: TokenSubject, *, lock: bool = False
+) -> Subscriber:
+    """The subscriber a verified token names, or InvalidToken if it is gone.
+
+    `lock` takes the row for update, for a change that must not race another.
+    """
+    subscriber = session.get(Subscriber, subject.subscriber_id, with_for_update=lock)
     if subscriber is None or not subject.matches(subscriber.email):
         raise InvalidToken("this link is for a subscription that no longer exists")
     return subscriber
@@ -162,7 +127,7 @@ def confirm_subscription(
     session: Session, subject: TokenSubject, now: datetime | None = None
 ) -> Subscriber:
     """Activate a pending subscription; confirming twice is harmless."""
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state == SubscriberState.PENDING:
         subscriber.state = SubscriberState.ACTIVE
         subscriber.confirmed_at = now or utcnow()
@@ -171,18 +136,10 @@ def confirm_subscription(
 
 def unsubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
     """Stop all mail to this subscriber; idempotent, and suppressed states stay suppressed."""
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state in (SubscriberState.PENDING, SubscriberState.ACTIVE):
         subscriber.state = SubscriberState.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
-    return subscriber
-
-
-def subscriber_for_token(session: Session, subject: TokenSubject) -> Subscriber:
-    """The subscriber a verified token names, or InvalidToken if it is gone."""
-    subscriber = session.get(Subscriber, subject.subscriber_id)
-    if subscriber is None or not subject.matches(subscriber.email):
-        raise InvalidToken("this link is for a subscription that no longer exists")
     return subscriber
 
 
@@ -240,84 +197,25 @@ def count_by_state(session: Session) -> dict[str, int]:
 
 # --- the subscriber's own pages: resend, resubscribe, preferences, data rights -------------
 
-ARXIV_CATEGORY = re.compile(r"^[a-z][a-z\-]{1,15}(\.[A-Za-z\-]{1,10})?$")
-MAX_EDITION_SIZE = 50
-
-
-@dataclass(frozen=True)
-class Preferences:
-    """What a subscriber follows and when they get it, as the preferences page edits it."""
-
-    topics: list[str]
-    categories: list[str]
-    authors: list[str]
-    frequency: Frequency
-    send_weekday: int
-    timezone: str
-    send_hour: int
-    edition_size: int
-
-    @classmethod
-    def of(cls, subscriber: Subscriber) -> Preferences:
-        return cls(
-            topics=list(subscriber.topics),
-            categories=list(subscriber.categories),
-            authors=list(subscriber.authors),
-            frequency=subscriber.frequency,
-            send_weekday=subscriber.send_weekday,
-            timezone=subscriber.timezone,
-            send_hour=subscriber.send_hour,
-            edition_size=subscriber.edition_size,
-        )
-
-
-def parse_categories(raw: str | Sequence[str] | None) -> list[str]:
-    """arXiv categories such as 'cs.CL' or 'hep-th', comma or newline separated."""
-    categories = parse_topics(raw)
-    for category in categories:
-        if not ARXIV_CATEGORY.match(category):
-            raise InvalidPreference(f"{category[:40]!r} is not an arXiv category such as cs.CL")
-    return categories
-
-
-def parse_authors(raw: str | Sequence[str] | None) -> list[str]:
-    """Author names to follow, with the same limits as topics."""
-    try:
-        return parse_topics(raw)
-    except InvalidPreference as exc:
-        raise InvalidPreference(str(exc).replace("topic", "author")) from None
-
-
-def check_edition_size(size: int) -> int:
-    if not 1 <= size <= MAX_EDITION_SIZE:
-        raise InvalidPreference(f"the number of papers must be between 1 and {MAX_EDITION_SIZE}")
-    return size
-
-
-def check_weekday(day: int) -> int:
-    if not 0 <= day <= 6:
-        raise InvalidPreference("the weekday must be between Monday (0) and Sunday (6)")
-    return day
-
 
 def resend_confirmation(
     session: Session, subject: TokenSubject, now: datetime | None = None
 ) -> SubscribeOutcome:
     """A fresh confirmation for the owner of an expired link, if still pending (10-minute rule)."""
     now = now or utcnow()
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state != SubscriberState.PENDING:
         return SubscribeOutcome(subscriber.id, None)
     last = subscriber.confirmation_sent_at
     if last is not None and now - last < CONFIRMATION_RESEND_INTERVAL:
         return SubscribeOutcome(subscriber.id, None)
     subscriber.confirmation_sent_at = now
-    return SubscribeOutcome(subscriber.id, EmailToSend.CONFIRMATION)
+    return SubscribeOutcome(subscriber.id, CONFIRMATION_EMAIL)
 
 
 def resubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
     """Undo an unsubscribe from the link of an email they received; suppressed stay suppressed."""
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state == SubscriberState.UNSUBSCRIBED:
         subscriber.state = SubscriberState.ACTIVE
         subscriber.confirmed_at = subscriber.confirmed_at or now or utcnow()
@@ -327,7 +225,7 @@ def resubscribe(session: Session, subject: TokenSubject, now: datetime | None = 
 
 def update_preferences(session: Session, subject: TokenSubject, prefs: Preferences) -> Subscriber:
     """Store already-parsed preferences after checking the ranges once more."""
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     subscriber.topics = parse_topics(prefs.topics)
     subscriber.categories = parse_categories(prefs.categories)
     subscriber.authors = parse_authors(prefs.authors)
@@ -354,16 +252,7 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
     return {
         "email": subscriber.email,
         "state": subscriber.state.value,
-        "preferences": {
-            "topics": list(subscriber.topics),
-            "categories": list(subscriber.categories),
-            "authors": list(subscriber.authors),
-            "frequency": subscriber.frequency.value,
-            "send_weekday": subscriber.send_weekday,
-            "timezone": subscriber.timezone,
-            "send_hour": subscriber.send_hour,
-            "edition_size": subscriber.edition_size,
-        },
+        "preferences": preferences_of(subscriber).as_dict(),
         "created_at": _iso(subscriber.created_at),
         "updated_at": _iso(subscriber.updated_at),
         "confirmation_sent_at": _iso(subscriber.confirmation_sent_at),
@@ -371,7 +260,7 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "deliveries": [
             {
-                "edition": delivery.edition.date.isoformat(),
+                "edition": delivery.pool.date.isoformat(),
                 "status": delivery.status.value,
                 "at": _iso(delivery.finished_at or delivery.claimed_at),
             }
@@ -386,10 +275,24 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
 
 def delete_subscriber_data(session: Session, subject: TokenSubject) -> None:
     """Delete the subscriber with their history, keeping only a hashed suppression entry."""
-    subscriber = _subscriber_for_token(session, subject)
+    subscriber = subscriber_for_token(session, subject, lock=True)
     suppress(session, subscriber.email)
     session.delete(subscriber)
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def preferences_of(subscriber: Subscriber) -> Preferences:
+    """What the subscriber follows and when they get it, as the preferences page edits it."""
+    return Preferences(
+        topics=list(subscriber.topics),
+        categories=list(subscriber.categories),
+        authors=list(subscriber.authors),
+        frequency=subscriber.frequency,
+        send_weekday=subscriber.send_weekday,
+        timezone=subscriber.timezone,
+        send_hour=subscriber.send_hour,
+        edition_size=subscriber.edition_size,
+    )

@@ -44,14 +44,3 @@ def suppress(
             )
     except IntegrityError:  # suppressed concurrently
         pass
-
-
-def lift_suppression(session: Session, email: str) -> bool:
-    """Operator tool: allow the address again when its owner asks to come back."""
-    entry = session.scalar(
-        select(Suppression).where(Suppression.email_hash == suppression_hash(email))
-    )
-    if entry is None:
-        return False
-    session.delete(entry)
-    return True

@@ -13,10 +13,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from digest.errors import ConfigError
+from digest.pipeline.notices import Dispatcher
 from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
 from digest.web.archive import ArchivePages
-from digest.web.dispatch import Dispatcher
 from digest.web.errors import ErrorPages
 from digest.web.feedback import FeedbackPages
 from digest.web.metrics import metrics_routes

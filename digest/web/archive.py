@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.store.editions import edition_entries, find_edition, list_editions
+from digest.store.pools import find_pool, list_pools, pool_entries
 from digest.web.pages import PaperCard, human_date, paper_card
 from digest.web.site import Site
 
@@ -65,16 +65,16 @@ class ArchivePages:
         with self.site.db.session() as session:
             return [
                 EditionLink(e.date.isoformat(), human_date(e.date))
-                for e in list_editions(session, limit=ARCHIVE_LENGTH)
+                for e in list_pools(session, limit=ARCHIVE_LENGTH)
             ]
 
     def _edition(self, day: date) -> EditionPage | None:
         with self.site.db.session() as session:
-            edition = find_edition(session, day)
-            if edition is None:
+            pool = find_pool(session, day)
+            if pool is None:
                 return None
             # The general edition: the head of the day's frozen pool.
-            entries = edition_entries(session, edition, limit=self.site.settings.edition_size)
+            entries = pool_entries(session, pool, limit=self.site.settings.web.archive_size)
             return EditionPage(
                 human_date(day),
                 [paper_card(entry) for entry in entries],

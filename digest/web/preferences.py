@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import asdict, dataclass
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -15,32 +13,23 @@ from starlette.routing import Route
 
 from digest import links
 from digest.errors import InvalidToken
-from digest.store.models import Frequency, Subscriber, SubscriberState
+from digest.preferences import MAX_EDITION_SIZE, Preferences, parse_preferences
+from digest.store.models import Subscriber, SubscriberState
 from digest.store.subscribers import (
-    MAX_EDITION_SIZE,
-    InvalidPreference,
-    Preferences,
-    check_edition_size,
-    check_send_hour,
-    check_timezone,
-    check_weekday,
     delete_subscriber_data,
     export_subscriber,
-    parse_authors,
-    parse_categories,
-    parse_topics,
+    preferences_of,
     subscriber_for_token,
     update_preferences,
 )
 from digest.tokens import Purpose, TokenSubject
 from digest.web.pages import sentence, timezone_choices, with_token
-from digest.web.preview import Preview, preview_edition
+from digest.web.preview import Preview, preview_cards
 from digest.web.site import Site, form_text
 
 log = logging.getLogger(__name__)
 
 DELETE_CONFIRM_FIELD = "confirm_delete"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,46 +63,6 @@ class PreferencesForm:
         return cls(**{name: form_text(form, name) for name in cls.__dataclass_fields__})
 
 
-def parse_preferences(form: PreferencesForm) -> tuple[Preferences | None, dict[str, str]]:
-    """The preferences the form asks for, or the error of each field that cannot be accepted."""
-    errors: dict[str, str] = {}
-
-    def attempt(name: str, parse: Callable[[str], T], fallback: T) -> T:
-        try:
-            return parse(getattr(form, name))
-        except InvalidPreference as exc:
-            errors[name] = sentence(str(exc))
-            return fallback
-
-    prefs = Preferences(
-        topics=attempt("topics", parse_topics, []),
-        categories=attempt("categories", parse_categories, []),
-        authors=attempt("authors", parse_authors, []),
-        frequency=attempt("frequency", parse_frequency, Frequency.DAILY),
-        send_weekday=attempt("send_weekday", lambda raw: check_weekday(number(raw, "weekday")), 0),
-        timezone=attempt("timezone", check_timezone, "UTC"),
-        send_hour=attempt("send_hour", lambda raw: check_send_hour(number(raw, "send hour")), 0),
-        edition_size=attempt(
-            "edition_size", lambda raw: check_edition_size(number(raw, "number of papers")), 1
-        ),
-    )
-    return (None, errors) if errors else (prefs, {})
-
-
-def parse_frequency(raw: str) -> Frequency:
-    try:
-        return Frequency(raw)
-    except ValueError:
-        raise InvalidPreference("choose daily or weekly") from None
-
-
-def number(raw: str, what: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidPreference(f"the {what} must be a whole number") from None
-
-
 class PreferencesPages:
     """GET|POST /preferences, GET /preferences/export, POST /preferences/delete (by token)."""
 
@@ -142,7 +91,7 @@ class PreferencesPages:
         if isinstance(owner, Response):
             return owner
         _, subscriber = owner
-        prefs = Preferences.of(subscriber)
+        prefs = preferences_of(subscriber)
         preview = await self._preview(subscriber.id, prefs)
         return self._render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
 
@@ -153,7 +102,8 @@ class PreferencesPages:
             return owner
         subject, subscriber = owner
         typed = PreferencesForm.read(form)
-        prefs, errors = parse_preferences(typed)
+        prefs, problems = parse_preferences(asdict(typed))
+        errors = {name: sentence(problem) for name, problem in problems.items()}
         if prefs is None:
             log.info("preferences of subscriber %s refused: %s", subscriber.id, sorted(errors))
             return self._render(request, subscriber, typed, errors=errors, status=422)
@@ -165,7 +115,7 @@ class PreferencesPages:
         except InvalidToken as exc:
             return self.site.bad_link(request, exc)
         log.info("preferences of subscriber %s saved", subscriber.id)
-        saved = Preferences.of(subscriber)
+        saved = preferences_of(subscriber)
         preview = await self._preview(subscriber.id, saved)
         return self._render(
             request, subscriber, PreferencesForm.of(saved), preview=preview, saved=True
@@ -191,7 +141,7 @@ class PreferencesPages:
             return owner
         subject, subscriber = owner
         if form_text(form, DELETE_CONFIRM_FIELD) != "yes":
-            prefs = Preferences.of(subscriber)
+            prefs = preferences_of(subscriber)
             errors = {DELETE_CONFIRM_FIELD: "Tick the box to confirm that everything is deleted."}
             return self._render(
                 request, subscriber, PreferencesForm.of(prefs), errors=errors, status=422
@@ -245,7 +195,7 @@ class PreferencesPages:
 
     async def _preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
         return await self.site.in_thread(
-            preview_edition, self.site.db, self.site.settings, subscriber_id, prefs
+            preview_cards, self.site.db, self.site.settings, subscriber_id, prefs
         )
 
     def _subscriber(self, subject: TokenSubject) -> Subscriber:

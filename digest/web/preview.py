@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
-from digest.pipeline.profiles import load_profiles
-from digest.pipeline.send import load_edition_by_id, personal_entries
-from digest.rank.features import Follows
+from digest.pipeline.preview import preview_edition
+from digest.preferences import Preferences
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.editions import latest_edition
-from digest.store.models import Subscriber
-from digest.store.subscribers import Preferences
 from digest.web.pages import PaperCard, paper_card
 
 
@@ -22,30 +18,19 @@ class Preview:
     papers: list[PaperCard]
 
 
-def preview_edition(
+def preview_cards(
     db: Database, settings: Settings, subscriber_id: int, prefs: Preferences
 ) -> Preview | None:
-    """The latest edition as `prefs` would shape it for this subscriber (their ratings and
-    what they already received count too); None before the first edition exists."""
-    with db.session() as session:
-        edition = latest_edition(session)
-        if edition is None:
-            return None
-        edition_id, day = edition.id, edition.date
-    content = load_edition_by_id(db, edition_id)
-    if content is None:
-        return None
-    with db.session() as session:
-        subscriber = session.get_one(Subscriber, subscriber_id)
-        [profile] = load_profiles(session, [subscriber], content.pool)
-    profile = replace(
-        profile,
-        follows=Follows(
-            topics=tuple(prefs.topics),
-            categories=tuple(prefs.categories),
-            authors=tuple(prefs.authors),
-        ),
+    """The latest edition as `prefs` would shape it for this subscriber, as cards."""
+    preview = preview_edition(
+        db,
+        settings,
+        subscriber_id,
+        topics=prefs.topics,
+        categories=prefs.categories,
+        authors=prefs.authors,
         size=prefs.edition_size,
     )
-    [entries] = personal_entries(content, [profile], settings)
-    return Preview(day, [paper_card(entry) for entry in entries])
+    if preview is None:
+        return None
+    return Preview(preview.day, [paper_card(entry) for entry in preview.entries])

@@ -16,12 +16,11 @@ from starlette.types import Message, Receive
 
 from digest import links
 from digest.errors import InvalidToken
+from digest.pipeline.notices import Dispatcher
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber
-from digest.store.subscribers import EmailToSend
 from digest.tokens import Purpose, TokenSubject, read_token
-from digest.web.dispatch import Dispatcher
 from digest.web.pages import Pages, root_path, sentence
 from digest.web.ratelimit import SubscribeLimits
 from digest.web.security import CSRF_FIELD, Csrf
@@ -103,7 +102,7 @@ class Site:
             unsubscribe_url=links.unsubscribe_url(self.settings, subscriber.id, subscriber.email),
         )
 
-    async def send(self, kind: EmailToSend, subscriber_id: int) -> bool:
+    async def send(self, kind: str, subscriber_id: int) -> bool:
         """Hand the email to the dispatcher (after the commit); False if it could not be queued."""
         try:
             await run_in_threadpool(self.dispatch, kind, subscriber_id)
@@ -111,7 +110,7 @@ class Site:
             # Only the type: a broker error's text can quote its URL, password included.
             log.error(
                 "could not queue the %s email for subscriber %s: %s",
-                kind.value,
+                kind,
                 subscriber_id,
                 type(exc).__name__,
             )

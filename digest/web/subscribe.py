@@ -13,15 +13,13 @@ from starlette.routing import Route
 
 from digest.addresses import normalise_email
 from digest.errors import ExpiredToken, InvalidEmail, InvalidToken
-from digest.store.editions import edition_entries, latest_edition
+from digest.preferences import InvalidPreference, check_timezone, parse_topics
 from digest.store.models import Subscriber, SubscriberState
+from digest.store.pools import latest_pool, pool_entries
 from digest.store.subscribers import (
-    InvalidPreference,
     SubscribeOutcome,
     SuppressedAddress,
-    check_timezone,
     confirm_subscription,
-    parse_topics,
     request_subscription,
     resend_confirmation,
 )
@@ -132,7 +130,7 @@ class SubscribePages:
         log.info(
             "subscription requested by subscriber %s (%s)",
             outcome.subscriber_id,
-            f"{kind.value} email due" if kind else "no email due",
+            f"{kind} email due" if kind else "no email due",
         )
         if kind is not None and not await self.site.send(kind, outcome.subscriber_id):
             return self.site.pages.message(
@@ -191,11 +189,11 @@ class SubscribePages:
 
     def _latest_papers(self) -> tuple[date | None, list[PaperCard]]:
         with self.site.db.session() as session:
-            edition = latest_edition(session)
-            if edition is None:
+            pool = latest_pool(session)
+            if pool is None:
                 return None, []
-            entries = edition_entries(session, edition, limit=LANDING_PAPERS)
-            return edition.date, [paper_card(entry) for entry in entries]
+            entries = pool_entries(session, pool, limit=LANDING_PAPERS)
+            return pool.date, [paper_card(entry) for entry in entries]
 
     def _request_subscription(self, form: SubscribeForm) -> SubscribeOutcome:
         # Returning from inside the session commits before the caller enqueues anything.

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,54 +11,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from digest.errors import DigestError
-from digest.mail.bounces import EventKind, MailEvent, record_events
+from digest.pipeline.bounces import BadPayload, record_webhook
 from digest.settings import Settings
 from digest.store.db import Database
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-EXPECTED_SHAPE = '{"events": [{"type": "bounce" or "complaint", "email": "..."}]}'
-
-
-class BadPayload(DigestError):
-    """A webhook body that is not JSON of the expected shape."""
 
 
 class BodyTooLarge(DigestError):
     """A webhook body over MAX_BODY_BYTES."""
-
-
-def parse_events(body: bytes) -> tuple[list[MailEvent], int]:
-    """The events of a webhook body, and how many entries were not valid events."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadPayload(f"the body is not valid JSON; expected {EXPECTED_SHAPE}") from None
-    if isinstance(data, dict) and "events" in data:
-        items = data["events"]
-    elif isinstance(data, dict) and ("type" in data or "email" in data):
-        items = [data]
-    elif isinstance(data, list):
-        items = data
-    else:
-        raise BadPayload(f"expected {EXPECTED_SHAPE}")
-    if not isinstance(items, list):
-        raise BadPayload(f'"events" must be a list; expected {EXPECTED_SHAPE}')
-    events = [event for item in items if (event := _event(item)) is not None]
-    return events, len(items) - len(events)
-
-
-def _event(item: Any) -> MailEvent | None:
-    if not isinstance(item, dict):
-        return None
-    kind, email = item.get("type"), item.get("email")
-    if not isinstance(kind, str) or not isinstance(email, str):
-        return None
-    try:
-        return MailEvent(EventKind(kind.strip().lower()), email, detail="webhook")
-    except ValueError:
-        return None
 
 
 async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -93,13 +54,13 @@ class BounceWebhook:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            events, invalid = parse_events(await read_capped(request))
+            body = await read_capped(request)
         except BodyTooLarge as exc:
             return JSONResponse({"error": str(exc)}, status_code=413)
+        try:
+            report = await run_in_threadpool(record_webhook, self.db, body)
         except BadPayload as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        report = await run_in_threadpool(record_events, self.db, events)
-        report.invalid += invalid
         log.info("bounce webhook: %s", report.summary())
         return JSONResponse(report.counts())
 

@@ -32,10 +32,10 @@ from digest.store.db import Database
 from digest.store.migrate import upgrade
 from digest.store.models import Delivery, DeliveryStatus, Paper, Subscriber, SubscriberState
 from digest.web.app import create_app
-from digest.web.dispatch import celery_dispatcher
 from tests.conftest import REDIS_URL, TEST_SECRET, SmtpSink, free_port, reset_schema
 from tests.e2e.harness import wait_for
 from workers.app import make_celery
+from workers.dispatch import celery_dispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPERS = [  # (id, title, upvotes): the digest must list them by trend, not by this order

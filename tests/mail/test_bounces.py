@@ -15,11 +15,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from digest.errors import DigestError
-from digest.mail.bounces import EventKind, UnreadableReport, import_maildir, parse_report
+from digest.mail.bounces import EventKind, UnreadableReport, parse_report
+from digest.pipeline.bounces import import_maildir
 from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberState
+from digest.store.models import Delivery, DeliveryStatus, Pool, Subscriber, SubscriberState
 from digest.web.webhooks import webhook_routes
 from tests.conftest import TEST_SECRET, SmtpSink, free_port, serve_in_thread
 from tests.conftest import run_digest as run
@@ -48,33 +49,33 @@ def states(db: Database) -> dict[str, SubscriberState]:
         return {s.email: s.state for s in session.scalars(select(Subscriber))}
 
 
-def statuses(db: Database, edition_id: int) -> dict[str, DeliveryStatus]:
+def statuses(db: Database, pool_id: int) -> dict[str, DeliveryStatus]:
     with db.session() as session:
         rows = session.execute(
             select(Subscriber.email, Delivery.status)
             .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-            .where(Delivery.edition_id == edition_id)
+            .where(Delivery.pool_id == pool_id)
         )
         return {email: status for email, status in rows}
 
 
 def add_edition(db: Database, day: date) -> int:
     with db.session() as session:
-        edition = Edition(date=day)
+        edition = Pool(date=day)
         session.add(edition)
         session.flush()
         return edition.id
 
 
 def add_delivery(
-    db: Database, email: str, edition_id: int, status: DeliveryStatus, message_id: str | None = None
+    db: Database, email: str, pool_id: int, status: DeliveryStatus, message_id: str | None = None
 ) -> None:
     with db.session() as session:
         subscriber = session.scalars(select(Subscriber).where(Subscriber.email == email)).one()
         session.add(
             Delivery(
                 subscriber_id=subscriber.id,
-                edition_id=edition_id,
+                pool_id=pool_id,
                 status=status,
                 message_id=message_id,
                 due_at=NOW,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from digest.errors import DigestError, SourceError
-from digest.pipeline.fetch import fetch_and_store, source_for_name
+from digest.pipeline.fetch import build_source, fetch_and_store
 from digest.settings import Settings
 from digest.sources.file import FileSource
 from digest.sources.hf import HuggingFaceDailyPapers
@@ -146,9 +146,9 @@ def plain_settings() -> Settings:
 
 def test_source_names_map_to_sources(plain_settings: Settings, tmp_path: Path) -> None:
     with httpx.Client() as client:
-        hf = source_for_name("hf", plain_settings, client)
-        sample = source_for_name("sample", plain_settings, client)
-        file = source_for_name(f"file:{tmp_path / 'papers.json'}", plain_settings, client)
+        hf = build_source("hf", plain_settings, client)
+        sample = build_source("sample", plain_settings, client)
+        file = build_source(f"file:{tmp_path / 'papers.json'}", plain_settings, client)
 
     assert isinstance(hf, HuggingFaceDailyPapers)
     assert (hf.api_url, hf.token, hf.http.client) == ("http://hf.test", "hf_secret", client)
@@ -159,5 +159,5 @@ def test_source_names_map_to_sources(plain_settings: Settings, tmp_path: Path) -
 @pytest.mark.parametrize("name", ["arXiv", "HF", "file:", ""])
 def test_unknown_source_lists_the_choices(plain_settings: Settings, name: str) -> None:
     with httpx.Client() as client, pytest.raises(DigestError) as caught:
-        source_for_name(name, plain_settings, client)
+        build_source(name, plain_settings, client)
     assert "choose hf, arxiv, sample or file:PATH" in str(caught.value)

@@ -36,15 +36,15 @@ def _text(message: EmailMessage) -> str:
 def _titles(db: Database, email: str) -> list[list[str]]:
     with db.session() as session:
         rows = session.execute(
-            select(Delivery.edition_id, DeliveryPaper.rank, DeliveryPaper.paper_id)
+            select(Delivery.pool_id, DeliveryPaper.rank, DeliveryPaper.paper_id)
             .join(DeliveryPaper)
             .join(Delivery.subscriber)
             .where(Delivery.subscriber.has(email=email))
-            .order_by(Delivery.edition_id, DeliveryPaper.rank)
+            .order_by(Delivery.pool_id, DeliveryPaper.rank)
         ).all()
     editions: dict[int, list[str]] = {}
-    for edition_id, _, paper_id in rows:
-        editions.setdefault(edition_id, []).append(f"paper-{paper_id}")
+    for pool_id, _, paper_id in rows:
+        editions.setdefault(pool_id, []).append(f"paper-{paper_id}")
     return list(editions.values())
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryStatus, Edition, Subscriber
+from digest.store.models import Delivery, DeliveryStatus, Pool, Subscriber
 from digest.store.types import utcnow
 from tests.conftest import SmtpSink
 from tests.factories import make_paper, make_subscriber
@@ -45,8 +45,8 @@ def _run_planner(
 def _sent(db: Database) -> list[tuple[date, datetime]]:
     with db.session() as session:
         rows = session.execute(
-            select(Edition.date, Delivery.finished_at)
-            .join(Edition, Edition.id == Delivery.edition_id)
+            select(Pool.date, Delivery.finished_at)
+            .join(Pool, Pool.id == Delivery.pool_id)
             .where(Delivery.status == DeliveryStatus.SENT)
             .order_by(Delivery.finished_at)
         ).all()

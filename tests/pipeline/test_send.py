@@ -10,10 +10,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from digest.pipeline.plan import plan_deliveries, send_due_now
-from digest.pipeline.send import deliver_batch
+from digest.pipeline.send import send_batch
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import editions_with_work
+from digest.store.deliveries import pools_with_work
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
 from tests.conftest import SmtpSink, free_port
 from tests.factories import make_paper, make_subscriber
@@ -63,10 +63,10 @@ def test_a_redelivered_batch_sends_nothing_twice(
             make_subscriber(session)
     plan_deliveries(db, store_settings, NOW, edition=DAY)
     plan_deliveries(db, store_settings, NOW, edition=DAY)  # two planners: no second row
-    [(edition_id, queued)] = editions_with_work(db, NOW)
+    [(pool_id, queued)] = pools_with_work(db, NOW)
     assert queued == 2
-    first = deliver_batch(db, store_settings, edition_id, now=NOW)
-    again = deliver_batch(db, store_settings, edition_id, now=NOW)  # a task run twice
+    first = send_batch(db, store_settings, pool_id, now=NOW)
+    again = send_batch(db, store_settings, pool_id, now=NOW)  # a task run twice
     assert (first.sent, again.due, again.sent) == (2, 0, 0)
     assert len(smtp_sink.received) == 2
 
@@ -80,8 +80,8 @@ def test_unsubscribing_after_planning_stops_the_send(
     plan_deliveries(db, store_settings, NOW, edition=DAY)
     with db.session() as session:  # the row is queued; the reader clicks unsubscribe
         session.get_one(Subscriber, leaver.id).state = SubscriberState.UNSUBSCRIBED
-    [(edition_id, _)] = editions_with_work(db, NOW)
-    counts = deliver_batch(db, store_settings, edition_id, now=NOW)
+    [(pool_id, _)] = pools_with_work(db, NOW)
+    counts = send_batch(db, store_settings, pool_id, now=NOW)
     assert (counts.sent, counts.skipped) == (0, 1)
     assert smtp_sink.received == []
     with db.session() as session:

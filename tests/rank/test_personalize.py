@@ -1,9 +1,10 @@
 from digest.papers import PaperText
 from digest.rank.dedupe import duplicate_of
 from digest.rank.features import Follows
-from digest.rank.personalize import BlendSettings, SubscriberProfile, personalize
+from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.rank.why import why_line
+from digest.settings import BlendSettings
 
 BLEND = BlendSettings(relevance_weight=0.6, feedback_weight=0.75, trending_slots=1)
 

@@ -1,64 +1,63 @@
 from datetime import UTC, datetime, timedelta
 
-from digest.rank.trend import TrendInput, rank_by_trend, trend_score
+from digest.papers import PaperSignals as Signals
+from digest.rank.trend import rank_by_trend, trend_score
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
 def test_a_fast_climber_beats_an_old_total() -> None:
-    climber = TrendInput(1, upvotes=40, comments=2, stars=None, listed_at=NOW - timedelta(hours=6))
-    veteran = TrendInput(2, upvotes=400, comments=20, stars=None, listed_at=NOW - timedelta(days=7))
+    climber = Signals(1, upvotes=40, comments=2, stars=None, listed_at=NOW - timedelta(hours=6))
+    veteran = Signals(2, upvotes=400, comments=20, stars=None, listed_at=NOW - timedelta(days=7))
     assert trend_score(climber, NOW) > trend_score(veteran, NOW)
     assert [item.paper_id for item, _ in rank_by_trend([veteran, climber], NOW)] == [1, 2]
 
 
 def test_comments_and_stars_add_to_the_score() -> None:
     listed = NOW - timedelta(hours=10)
-    plain = TrendInput(1, upvotes=10, comments=0, stars=None, listed_at=listed)
-    discussed = TrendInput(2, upvotes=10, comments=5, stars=None, listed_at=listed)
-    starred = TrendInput(3, upvotes=10, comments=0, stars=400, listed_at=listed)
+    plain = Signals(1, upvotes=10, comments=0, stars=None, listed_at=listed)
+    discussed = Signals(2, upvotes=10, comments=5, stars=None, listed_at=listed)
+    starred = Signals(3, upvotes=10, comments=0, stars=400, listed_at=listed)
     assert trend_score(discussed, NOW) > trend_score(plain, NOW)
     assert trend_score(starred, NOW) > trend_score(plain, NOW)
 
 
 def test_ties_are_stable() -> None:
     listed = NOW - timedelta(hours=3)
-    items = [TrendInput(i, upvotes=5, comments=0, stars=None, listed_at=listed) for i in (9, 3, 7)]
+    items = [Signals(i, upvotes=5, comments=0, stars=None, listed_at=listed) for i in (9, 3, 7)]
     first = [item.paper_id for item, _ in rank_by_trend(items, NOW)]
     second = [item.paper_id for item, _ in rank_by_trend(list(reversed(items)), NOW)]
     assert first == second == [3, 7, 9]
 
 
 def test_a_paper_listed_in_the_future_is_not_boosted() -> None:
-    ahead = TrendInput(1, upvotes=5, comments=0, stars=None, listed_at=NOW + timedelta(hours=5))
-    now = TrendInput(2, upvotes=5, comments=0, stars=None, listed_at=NOW)
+    ahead = Signals(1, upvotes=5, comments=0, stars=None, listed_at=NOW + timedelta(hours=5))
+    now = Signals(2, upvotes=5, comments=0, stars=None, listed_at=NOW)
     assert trend_score(ahead, NOW) == trend_score(now, NOW)
 
 
 def test_velocity_counts_only_what_was_gained_in_the_window() -> None:
     old = NOW - timedelta(days=3)
     # Both have 300 upvotes now; one gained 250 of them in the last day, the other 5.
-    climbing = TrendInput(1, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=50)
-    flat = TrendInput(2, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=295)
+    climbing = Signals(1, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=50)
+    flat = Signals(2, upvotes=300, comments=0, stars=None, listed_at=old, upvotes_before=295)
     ranked = rank_by_trend([flat, climbing], NOW)
     assert [item.paper_id for item, _ in ranked] == [1, 2]
     assert [trend.upvote_gain for _, trend in ranked] == [250, 5]
 
 
 def test_a_paper_listed_within_the_window_gained_all_its_votes_in_it() -> None:
-    fresh = TrendInput(1, upvotes=40, comments=0, stars=10, listed_at=NOW - timedelta(hours=5))
+    fresh = Signals(1, upvotes=40, comments=0, stars=10, listed_at=NOW - timedelta(hours=5))
     [(_, trend)] = rank_by_trend([fresh], NOW)
     assert (trend.upvote_gain, trend.star_gain) == (40, 10)
 
 
 def test_weights_come_from_settings() -> None:
-    from digest.rank.trend import TrendWeights
     from digest.settings import Settings
 
-    weights = TrendWeights.from_settings(
-        Settings(trend_window_hours=12, trend_gravity=1.5, trend_weight_comments=0)
-    )
+    settings = Settings(trend_window_hours=12, trend_gravity=1.5, trend_weight_comments=0)
+    weights = settings.ranking.trend
     assert (weights.window_hours, weights.gravity, weights.comments) == (12, 1.5, 0)
-    talked_about = TrendInput(1, upvotes=1, comments=50, stars=None, listed_at=NOW)
-    quiet = TrendInput(2, upvotes=1, comments=0, stars=None, listed_at=NOW)
+    talked_about = Signals(1, upvotes=1, comments=50, stars=None, listed_at=NOW)
+    quiet = Signals(2, upvotes=1, comments=0, stars=None, listed_at=NOW)
     assert trend_score(talked_about, NOW, weights) == trend_score(quiet, NOW, weights)

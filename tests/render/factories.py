@@ -1,4 +1,4 @@
-"""Edition entries and message parsing shared by the render tests."""
+"""Pool entries and message parsing shared by the render tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.papers import EditionEntry
-from digest.settings import Settings
+from digest.pipeline.notices import render_subscriber_email
+from digest.settings import EmailSettings, Settings
+from digest.store.subscribers import CONFIRMATION_EMAIL
 
 
 def make_entry(rank: int, **overrides: Any) -> EditionEntry:
@@ -91,3 +93,10 @@ def signing_settings(settings: Settings, folder: Path, **overrides: Any) -> Sett
     """`settings` with DKIM on (selector `s1`, the From domain), plus any overrides."""
     path = dkim_test_key().write(folder)
     return settings.model_copy(update={"dkim_key_file": path, "dkim_selector": "s1", **overrides})
+
+
+def render_confirmation(settings: EmailSettings, *, subscriber_id: int, email: str) -> EmailMessage:
+    """The double opt-in email as the subscribe form's kind renders it."""
+    return render_subscriber_email(
+        settings, CONFIRMATION_EMAIL, subscriber_id=subscriber_id, email=email
+    )

@@ -15,7 +15,7 @@ EDITION = date(2026, 11, 25)
 
 def test_archive_page_has_the_papers_and_no_personal_links(settings: Settings) -> None:
     entries = [make_entry(2), make_entry(1, title="The top one", why="You follow cs.LG")]
-    page = render_archive_html(settings, EDITION, entries)
+    page = render_archive_html(settings.email, EDITION, entries)
     assert page.index("The top one") < page.index("Paper ranked 2")
     assert "Wednesday 25 November 2026" in page
     for personal in ("token=", "/unsubscribe", "/preferences", "/feedback", "Why it's here"):
@@ -25,7 +25,7 @@ def test_archive_page_has_the_papers_and_no_personal_links(settings: Settings) -
 
 
 def test_archive_styles_come_from_one_nonced_block(settings: Settings) -> None:
-    page = render_archive_html(settings, EDITION, [make_entry(1)], style_nonce="abc123")
+    page = render_archive_html(settings.email, EDITION, [make_entry(1)], style_nonce="abc123")
     assert page.count("<style") == 1 and '<style nonce="abc123">' in page
     assert ' style="' not in page  # a nonce CSP forbids style attributes
     assert "<script" not in page
@@ -55,7 +55,7 @@ def test_hostile_papers_are_inert_on_the_archive_page(settings: Settings) -> Non
         url="javascript:alert(1)",
         authors=["<b>Mallory</b>"],
     )
-    page = render_archive_html(settings, EDITION, [hostile])
+    page = render_archive_html(settings.email, EDITION, [hostile])
     elements = _elements(page)
     assert not {tag for tag, _ in elements} & {"script", "img", "iframe", "b"}
     assert not [name for _, attrs in elements for name in attrs if name.startswith("on")]
@@ -65,5 +65,5 @@ def test_hostile_papers_are_inert_on_the_archive_page(settings: Settings) -> Non
 
 
 def test_empty_archive_day(settings: Settings) -> None:
-    page = render_archive_html(settings, EDITION, [], weekly=True)
+    page = render_archive_html(settings.email, EDITION, [], weekly=True)
     assert "No papers are trending this week" in page

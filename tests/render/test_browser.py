@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from playwright.sync_api import Browser, Page
 
-from digest.render import DigestRenderer, render_archive_html, render_confirmation
+from digest.render import DigestRenderer, render_archive_html
 from digest.settings import Settings
 from tests.conftest import ARTIFACTS
-from tests.render.factories import make_entry, parse, part_text
+from tests.render.factories import make_entry, parse, part_text, render_confirmation
 
 WIDTHS = (640, 375)
 SCHEMES = ("light", "dark")
@@ -24,7 +24,7 @@ def _digest_html(settings: Settings) -> str:
         make_entry(3, title="Über Ünïcödé 注意力: naïve attention <script>alert(1)</script>"),
         make_entry(4, code_url=None, project_url=None, stars=None, categories=["cs.CL", "cs.AI"]),
     ]
-    message = DigestRenderer(postal, date(2026, 11, 25)).render(
+    message = DigestRenderer(postal.email, date(2026, 11, 25)).render(
         subscriber_id=42,
         email="a.very.long.address.for.wrapping@example-university.edu",
         entries=entries,
@@ -88,9 +88,12 @@ def test_confirmation_and_archive_fit_a_phone(
     browser: Browser, settings: Settings, scheme: str
 ) -> None:
     confirmation = part_text(
-        parse(render_confirmation(settings, subscriber_id=7, email="reader@example.com")), "html"
+        parse(render_confirmation(settings.email, subscriber_id=7, email="reader@example.com")),
+        "html",
     )
-    archive = render_archive_html(settings, date(2026, 11, 25), [make_entry(1, title="T" * 300)])
+    archive = render_archive_html(
+        settings.email, date(2026, 11, 25), [make_entry(1, title="T" * 300)]
+    )
     for name, html in (("confirm", confirmation), ("archive", archive)):
         page, requests = _open(browser, html, 375, scheme)
         page.screenshot(path=str(ARTIFACTS / f"{name}-375-{scheme}.png"), full_page=True)

@@ -11,11 +11,11 @@ import pytest
 
 from digest import links
 from digest.papers import EditionEntry
-from digest.render import render_confirmation, render_digest
+from digest.render import render_digest
 from digest.settings import Settings
 from digest.tokens import Purpose, TokenSubject, email_fingerprint, read_token
 from tests.conftest import SmtpSink
-from tests.render.factories import make_entry, parse, part_text
+from tests.render.factories import make_entry, parse, part_text, render_confirmation
 
 EDITION = date(2026, 11, 25)
 READER = "reader@example.com"
@@ -29,7 +29,7 @@ def _render(
     subscriber_id: int = 42,
 ) -> EmailMessage:
     message = render_digest(
-        settings,
+        settings.email,
         subscriber_id=subscriber_id,
         email=READER,
         edition_date=EDITION,
@@ -202,7 +202,7 @@ def test_an_empty_edition_still_renders(settings: Settings) -> None:
 
 
 def test_confirmation_has_one_clear_link(settings: Settings) -> None:
-    message = parse(render_confirmation(settings, subscriber_id=7, email=READER))
+    message = parse(render_confirmation(settings.email, subscriber_id=7, email=READER))
     [url] = re.findall(r"https://\S+/confirm\?token=\S+", part_text(message, "plain"))
     token = parse_qs(urlsplit(url).query)["token"][0]
     assert read_token(settings.secret_key, Purpose.CONFIRM, token).matches(READER)
@@ -223,7 +223,7 @@ def test_a_rendered_digest_goes_through_a_real_smtp_server(
     title = "Über attention 注意力 <b>bold</b>"
     entries = [make_entry(1, title=title)]
     message = render_digest(
-        settings, subscriber_id=42, email=READER, edition_date=EDITION, entries=entries
+        settings.email, subscriber_id=42, email=READER, edition_date=EDITION, entries=entries
     )
     with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10) as client:
         client.send_message(message)
@@ -299,7 +299,7 @@ def test_raw_headers_are_7bit_folded_and_never_encoded_words_for_urls(
     mailbox = settings.model_copy(update={"unsubscribe_mailbox": "leave@example.org"})
     title = 'Über <script> "q" 注意力\r\nBcc: x@y ' + "Z" * 10_000
     message = render_digest(
-        mailbox,
+        mailbox.email,
         subscriber_id=42,
         email=READER,
         edition_date=EDITION,
@@ -320,7 +320,7 @@ def test_raw_headers_are_7bit_folded_and_never_encoded_words_for_urls(
 def test_weekly_edition_says_so(settings: Settings) -> None:
     message = parse(
         render_digest(
-            settings,
+            settings.email,
             subscriber_id=42,
             email=READER,
             edition_date=EDITION,
@@ -339,7 +339,11 @@ def test_weekly_edition_says_so(settings: Settings) -> None:
 def test_unparsed_message_reads_like_a_parsed_one(settings: Settings) -> None:
     # `digest preview` and delivery use the returned object without a round trip.
     message = render_digest(
-        settings, subscriber_id=42, email=READER, edition_date=EDITION, entries=[make_entry(1)]
+        settings.email,
+        subscriber_id=42,
+        email=READER,
+        edition_date=EDITION,
+        entries=[make_entry(1)],
     )
     html_part = message.get_body(preferencelist=("html",))
     assert html_part is not None and "Paper ranked 1" in html_part.get_content()
@@ -349,5 +353,5 @@ def test_unparsed_message_reads_like_a_parsed_one(settings: Settings) -> None:
 
 def test_confirmation_carries_the_postal_address(settings: Settings) -> None:
     postal = settings.model_copy(update={"postal_address": "Example Labs, Paris"})
-    text, page = _parts(parse(render_confirmation(postal, subscriber_id=7, email=READER)))
+    text, page = _parts(parse(render_confirmation(postal.email, subscriber_id=7, email=READER)))
     assert "Example Labs, Paris" in text and "Example Labs, Paris" in page

@@ -12,11 +12,17 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from digest.errors import ConfigError
-from digest.render import DigestRenderer, render_confirmation, render_digest
+from digest.render import DigestRenderer, render_digest
 from digest.render.dkim import DkimSigner, load_key
 from digest.settings import Settings
 from tests.conftest import free_port
-from tests.render.factories import dkim_test_key, make_entry, parse, signing_settings
+from tests.render.factories import (
+    dkim_test_key,
+    make_entry,
+    parse,
+    render_confirmation,
+    signing_settings,
+)
 
 EDITION = date(2026, 11, 25)
 READER = "reader@example.com"
@@ -48,7 +54,7 @@ def test_digest_signature_verifies_and_covers_the_required_headers(
     signing = signing_settings(settings, tmp_path, unsubscribe_mailbox="leave@example.org")
     entries = [make_entry(1, title="Über <script> 注意力")]
     message = render_digest(
-        signing, subscriber_id=42, email=READER, edition_date=EDITION, entries=entries
+        signing.email, subscriber_id=42, email=READER, edition_date=EDITION, entries=entries
     )
     raw = message.as_bytes()
     assert raw.startswith(b"DKIM-Signature:")  # topmost, as RFC 6376 asks
@@ -65,7 +71,7 @@ def test_changing_a_signed_header_or_the_body_breaks_the_signature(
 ) -> None:
     signing = signing_settings(settings, tmp_path)
     raw = render_digest(
-        signing, subscriber_id=42, email=READER, edition_date=EDITION, entries=[make_entry(1)]
+        signing.email, subscriber_id=42, email=READER, edition_date=EDITION, entries=[make_entry(1)]
     ).as_bytes()
     assert _verify(raw)
     assert not _verify(raw.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"X: y"))
@@ -99,7 +105,7 @@ def test_signatures_survive_a_real_smtp_hop(
     settings: Settings, tmp_path: Path, raw_sink: tuple[RawSink, int]
 ) -> None:
     sink, port = raw_sink
-    renderer = DigestRenderer(signing_settings(settings, tmp_path), EDITION)
+    renderer = DigestRenderer(signing_settings(settings, tmp_path).email, EDITION)
     entries = [make_entry(1, title='Ünïcödé 注意力 "q"'), make_entry(2, why="You follow cs.LG")]
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         for subscriber_id in (1, 2):
@@ -116,34 +122,38 @@ def test_signatures_survive_a_real_smtp_hop(
 
 def test_no_signature_without_configuration(settings: Settings) -> None:
     raw = render_digest(
-        settings, subscriber_id=42, email=READER, edition_date=EDITION, entries=[make_entry(1)]
+        settings.email,
+        subscriber_id=42,
+        email=READER,
+        edition_date=EDITION,
+        entries=[make_entry(1)],
     ).as_bytes()
     assert b"DKIM-Signature" not in raw
 
 
 def test_half_a_configuration_or_a_bad_key_is_refused(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="both"):
-        load_key(settings.model_copy(update={"dkim_selector": "s1"}))
+        load_key(settings.model_copy(update={"dkim_selector": "s1"}).email)
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ConfigError, match="not an RSA private key"):
         DigestRenderer(
-            settings.model_copy(update={"dkim_key_file": garbage, "dkim_selector": "s2"}),
+            settings.model_copy(update={"dkim_key_file": garbage, "dkim_selector": "s2"}).email,
             EDITION,
         )
     with pytest.raises(ConfigError, match="cannot be read"):
         DkimSigner.from_settings(
             settings.model_copy(
                 update={"dkim_key_file": tmp_path / "missing.pem", "dkim_selector": "s3"}
-            )
+            ).email
         )
 
 
 def test_the_published_record_matches_the_key(settings: Settings, tmp_path: Path) -> None:
-    key = load_key(signing_settings(settings, tmp_path))
+    key = load_key(signing_settings(settings, tmp_path).email)
     assert key is not None and key.bits == 2048
     signed = render_digest(
-        signing_settings(settings, tmp_path),
+        signing_settings(settings, tmp_path).email,
         subscriber_id=1,
         email=READER,
         edition_date=EDITION,

@@ -12,7 +12,7 @@ from tests.render.factories import parse, part_text
 
 def test_build_message_is_text_then_html_alternatives(settings: Settings) -> None:
     message = build_message(
-        settings,
+        settings.email,
         to="reader@example.com",
         subject="Hello",
         text="plain body\n",
@@ -36,7 +36,7 @@ def test_build_message_is_text_then_html_alternatives(settings: Settings) -> Non
 def test_subject_cannot_inject_headers(settings: Settings) -> None:
     hostile = "Evil\r\nBcc: victim@example.com\r\n\r\nbody" + " x" * 5000
     message = build_message(
-        settings,
+        settings.email,
         to="reader@example.com",
         subject=hostile,
         text="t\n",
@@ -57,7 +57,7 @@ def test_clean_subject_drops_control_characters() -> None:
 def test_header_values_with_line_breaks_are_refused(settings: Settings) -> None:
     with pytest.raises(ValueError):
         build_message(
-            settings,
+            settings.email,
             to="reader@example.com",
             subject="ok",
             text="t\n",
@@ -70,7 +70,7 @@ def test_header_values_with_line_breaks_are_refused(settings: Settings) -> None:
 def test_non_ascii_survives_a_round_trip(settings: Settings) -> None:
     title = "Über Ünïcödé 注意力 — naïve attention"
     message = build_message(
-        settings,
+        settings.email,
         to="reader@example.com",
         subject=title,
         text=f"{title}\n",
@@ -87,10 +87,10 @@ def test_non_ascii_survives_a_round_trip(settings: Settings) -> None:
 
 def test_digest_message_id_is_stable_per_subscriber_and_edition(settings: Settings) -> None:
     day = date(2026, 11, 25)
-    first = digest_message_id(settings, 42, day)
-    assert first == digest_message_id(settings, 42, day)
+    first = digest_message_id(settings.email, 42, day)
+    assert first == digest_message_id(settings.email, 42, day)
     assert first.startswith("<digest.2026-11-25.42.") and first.endswith("@example.org>")
-    assert first != digest_message_id(settings, 43, day)
-    assert first != digest_message_id(settings, 42, date(2026, 11, 26))
+    assert first != digest_message_id(settings.email, 43, day)
+    assert first != digest_message_id(settings.email, 42, date(2026, 11, 26))
     other_key = settings.model_copy(update={"secret_key": "another-secret-key-" * 3})
-    assert first != digest_message_id(other_key, 42, day)
+    assert first != digest_message_id(other_key.email, 42, day)

@@ -20,7 +20,7 @@ def _normalised(text: str) -> str:
 
 
 def test_premailer_runs_once_for_a_whole_batch(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     pool = [make_entry(rank) for rank in range(1, 9)]
     renderer.render(subscriber_id=0, email="first@example.com", entries=pool)
     for subscriber_id in range(1, 51):
@@ -35,7 +35,7 @@ def test_premailer_runs_once_for_a_whole_batch(settings: Settings) -> None:
 
 
 def test_new_papers_later_in_a_batch_cost_one_more_pass(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     renderer.render(subscriber_id=1, email="a@example.com", entries=[make_entry(1)])
     renderer.render(subscriber_id=2, email="b@example.com", entries=[make_entry(1), make_entry(2)])
     renderer.render(subscriber_id=3, email="c@example.com", entries=[make_entry(2), make_entry(1)])
@@ -43,7 +43,7 @@ def test_new_papers_later_in_a_batch_cost_one_more_pass(settings: Settings) -> N
 
 
 def test_fast_render_matches_premailer_on_the_whole_message(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     entries = [
         make_entry(1, why="You follow <Transformers> & “attention”", categories=["cs.LG"]),
         make_entry(2, title='Ünïcödé 注意力 <b>bold</b> "quoted"', why=""),
@@ -60,7 +60,7 @@ def test_fast_render_matches_premailer_on_the_whole_message(settings: Settings) 
 
 
 def test_each_subscriber_gets_their_own_papers_order_and_links(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     first = [
         make_entry(1, title="Alpha paper", why="alpha reason"),
         make_entry(2, title="Beta paper"),
@@ -80,7 +80,7 @@ def test_each_subscriber_gets_their_own_papers_order_and_links(settings: Setting
 
 
 def test_placeholders_never_leak_and_cannot_be_forged(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     forged = "ph_0123456789abcdef_unsubscribe_ and ph_x_email_"
     message = parse(
         renderer.render(
@@ -97,7 +97,7 @@ def test_placeholders_never_leak_and_cannot_be_forged(settings: Settings) -> Non
 
 
 def test_html_is_compact_and_self_contained(settings: Settings) -> None:
-    renderer = DigestRenderer(settings, EDITION)
+    renderer = DigestRenderer(settings.email, EDITION)
     message = renderer.render(
         subscriber_id=1, email="a@example.com", entries=[make_entry(rank) for rank in range(1, 11)]
     )

@@ -12,13 +12,19 @@ from sqlalchemy import func, select
 
 from digest.errors import SourceError
 from digest.papers import FetchedPaper
-from digest.pipeline.fetch import IngestReport, fetch_window, scheduled_fetch
+from digest.pipeline.fetch import (
+    IngestReport,
+    build_source,
+    fetch_window,
+    followed_arxiv_categories,
+    scheduled_fetch,
+)
 from digest.settings import Settings
 from digest.sources.arxiv import ArxivByCategory
 from digest.sources.base import FetchResult
 from digest.sources.hf import HuggingFaceDailyPapers
-from digest.sources.http import polite_http
-from digest.sources.registry import SOURCES, SourceContext, arxiv_categories
+from digest.sources.http import PoliteHttp, polite_http
+from digest.sources.registry import arxiv_categories
 from digest.store.db import Database
 from digest.store.fetch_runs import last_good_window_end, recent_runs
 from digest.store.models import (
@@ -197,11 +203,10 @@ def test_etags_are_stored_and_sent_back_and_a_304_writes_nothing(db: Database) -
 
     settings = Settings(secret_key=TEST_SECRET, http_backoff_seconds=0.0)
     with local_server(route) as server:
-        context = SourceContext(
-            settings.model_copy(update={"hf_api_url": server.url}), polite_http(settings), db
-        )
-        first = fetch_window(db, _hf_for(context), DAY, DAY, now=NOW)
-        second = fetch_window(db, _hf_for(context), DAY, DAY, now=NOW + timedelta(hours=1))
+        at_server = settings.model_copy(update={"hf_api_url": server.url})
+        hf = _hf_for(at_server, polite_http(settings), db)
+        first = fetch_window(db, hf, DAY, DAY, now=NOW)
+        second = fetch_window(db, hf, DAY, DAY, now=NOW + timedelta(hours=1))
 
     assert (first.seen, first.unchanged) == (3, 0)
     assert (second.seen, second.unchanged) == (0, 1)
@@ -214,8 +219,8 @@ def test_etags_are_stored_and_sent_back_and_a_304_writes_nothing(db: Database) -
     assert runs(db)[1].unchanged == 1
 
 
-def _hf_for(context: SourceContext) -> HuggingFaceDailyPapers:
-    source = SOURCES["hf"](context)
+def _hf_for(settings: Settings, http: PoliteHttp, db: Database) -> HuggingFaceDailyPapers:
+    source = build_source("hf", settings, http, db)
     assert isinstance(source, HuggingFaceDailyPapers)
     return source
 
@@ -276,7 +281,7 @@ def test_beat_catches_up_from_the_last_good_run(db: Database) -> None:
 def test_arxiv_follows_what_active_subscribers_follow_else_the_defaults(db: Database) -> None:
     settings = Settings(secret_key=TEST_SECRET, arxiv_default_categories="cs.AI, cs.CL")
 
-    assert arxiv_categories(db, settings) == ["cs.AI", "cs.CL"]
+    assert arxiv_categories(followed_arxiv_categories(db), settings) == ["cs.AI", "cs.CL"]
 
     with db.session() as session:
         session.add_all(
@@ -298,7 +303,7 @@ def test_arxiv_follows_what_active_subscribers_follow_else_the_defaults(db: Data
                 ),
             ]
         )
-    assert arxiv_categories(db, settings) == ["cs.CL", "math.AG"]
+    assert arxiv_categories(followed_arxiv_categories(db), settings) == ["cs.CL", "math.AG"]
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from digest.store.db import Database
 from digest.store.metrics import delivery_metrics, render_prometheus
-from digest.store.models import Delivery, DeliveryStatus, Edition, SubscriberState
+from digest.store.models import Delivery, DeliveryStatus, Pool, SubscriberState
 from digest.store.types import utcnow
 from digest.web.metrics import metrics_routes
 from tests.factories import make_subscriber
@@ -49,8 +49,8 @@ def fill_store(db: Database, now: datetime = NOW) -> None:
         (DeliveryStatus.SKIPPED, ago(300), {"finished_at": ago(280)}),
     ]
     with db.session() as session:
-        old = Edition(date=date(2026, 11, 24), created_at=LAST_EDITION_AT - timedelta(days=1))
-        new = Edition(date=date(2026, 11, 25), created_at=LAST_EDITION_AT)
+        old = Pool(date=date(2026, 11, 24), created_at=LAST_EDITION_AT - timedelta(days=1))
+        new = Pool(date=date(2026, 11, 25), created_at=LAST_EDITION_AT)
         session.add_all([old, new])
         session.flush()
         for status, due_at, extra in rows:
@@ -58,7 +58,7 @@ def fill_store(db: Database, now: datetime = NOW) -> None:
             session.add(
                 Delivery(
                     subscriber_id=subscriber.id,
-                    edition_id=new.id,
+                    pool_id=new.id,
                     status=status,
                     due_at=due_at,
                     claimed_at=due_at,

@@ -2,8 +2,9 @@ from datetime import UTC, date, datetime
 
 from freezegun import freeze_time
 
+from digest.preferences import Frequency
 from digest.store.db import Database
-from digest.store.models import Frequency, Subscriber
+from digest.store.models import Subscriber
 from digest.store.schedule import due_subscribers, is_due, local_today, send_moment
 from tests.factories import make_subscriber
 

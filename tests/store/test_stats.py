@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionItem, Paper
+from digest.store.models import Delivery, DeliveryStatus, Paper, Pool, PoolItem
 from digest.store.stats import collect_stats, describe_edition, format_duration
 from tests.conftest import TEST_SECRET, free_port
 from tests.conftest import run_digest as run
@@ -24,12 +24,12 @@ def fill_edition(db: Database) -> None:
     """Yesterday fully sent; today part sent, part still queued."""
     with db.session() as session:
         papers: list[Paper] = [make_paper(session, listed_on=DAY) for _ in range(3)]
-        yesterday = Edition(date=DAY - timedelta(days=1))
-        today = Edition(date=DAY)
+        yesterday = Pool(date=DAY - timedelta(days=1))
+        today = Pool(date=DAY)
         session.add_all([yesterday, today])
         session.flush()
         session.add_all(
-            EditionItem(edition_id=today.id, paper_id=p.id, rank=i, score=1.0)
+            PoolItem(pool_id=today.id, paper_id=p.id, rank=i, score=1.0)
             for i, p in enumerate(papers, 1)
         )
         rows = [
@@ -49,7 +49,7 @@ def fill_edition(db: Database) -> None:
             session.add(
                 Delivery(
                     subscriber_id=subscriber.id,
-                    edition_id=edition.id,
+                    pool_id=edition.id,
                     status=status,
                     due_at=START,
                     # A pending row's claimed_at is when it was queued, not a claim.
@@ -90,7 +90,7 @@ def test_an_edition_line_reads_like_the_send_summary(sqlite_db: Database) -> Non
 
 def test_an_edition_nobody_was_sent_yet(sqlite_db: Database) -> None:
     with sqlite_db.session() as session:
-        session.add(Edition(date=DAY))
+        session.add(Pool(date=DAY))
     with sqlite_db.session() as session:
         (row,) = collect_stats(session).editions
 

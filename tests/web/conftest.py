@@ -11,11 +11,10 @@ from starlette.testclient import TestClient
 
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.subscribers import EmailToSend
 from digest.web import create_app
 from tests.conftest import REDIS_URL
 
-Sent = tuple[EmailToSend, int]
+Sent = tuple[str, int]
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def settings(settings: Settings) -> Iterator[Settings]:
 class Recorder(list[Sent]):
     """A dispatcher that remembers what it was asked to send, in order."""
 
-    def __call__(self, kind: EmailToSend, subscriber_id: int) -> None:
+    def __call__(self, kind: str, subscriber_id: int) -> None:
         self.append((kind, subscriber_id))
 
 

@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from digest.pipeline.pool import build_pool
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.editions import build_edition
 from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
 from digest.store.subscribers import add_subscriber
 from digest.tokens import Purpose, make_token
@@ -106,8 +106,8 @@ def add_edition(db: Database, day: date, now: datetime, specs: list[PaperSpec]) 
             )
             session.add(paper)
         session.flush()
-        edition = build_edition(session, day, size=10, window_days=7, now=now)
-        assert edition is not None
+        pool = build_pool(session, day, Settings().ranking, now)
+        assert pool is not None
 
 
 # What a browser sends with a form POST from one of our own pages.

@@ -13,12 +13,13 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from digest.pipeline.notices import inline_dispatcher
+from digest.preferences import Frequency
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Frequency, SubscriberState
+from digest.store.models import SubscriberState
 from digest.store.types import utcnow
 from digest.web import create_app
-from digest.web.dispatch import inline_dispatcher
 from tests.conftest import ARTIFACTS, SmtpSink, free_port, serve_in_thread
 from tests.web.support import PaperSpec, add_edition, subscriber
 from tests.web.test_emails import text_of, wait_for_mail

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
-from digest.store.subscribers import EmailToSend, remove_subscriber
+from digest.store.subscribers import CONFIRMATION_EMAIL, remove_subscriber
 from digest.store.types import utcnow
 from digest.tokens import Purpose, make_token, read_token
 from tests.web.conftest import Recorder
@@ -160,7 +160,7 @@ def test_expired_link_resends_once_per_ten_minutes(
     assert first.status_code == second.status_code == 200
     assert "Check your inbox" in first.text
     assert without_nonce(second.text) == without_nonce(first.text)
-    assert enqueued == [(EmailToSend.CONFIRMATION, pending.id)] * 2  # subscribe, then one resend
+    assert enqueued == [(CONFIRMATION_EMAIL, pending.id)] * 2  # subscribe, then one resend
 
 
 def test_expired_link_of_an_active_subscriber_sends_nothing(
@@ -174,7 +174,7 @@ def test_expired_link_of_an_active_subscriber_sends_nothing(
     response = browser_post(client, f"/confirm?token={old}", f"/confirm/resend?token={old}")
 
     assert "Check your inbox" in response.text
-    assert enqueued == [(EmailToSend.CONFIRMATION, pending.id)]
+    assert enqueued == [(CONFIRMATION_EMAIL, pending.id)]
 
 
 def test_tampered_link_offers_to_send_a_new_one_by_address(

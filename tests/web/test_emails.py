@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from email.message import EmailMessage
 
-from digest.pipeline.notices import send_already_subscribed
-from digest.render.notices import render_already_subscribed
+from digest.pipeline.notices import inline_dispatcher, render_subscriber_email, send_notice
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
-from digest.store.subscribers import EmailToSend
+from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.tokens import Purpose, read_token
-from digest.web.dispatch import TASKS, celery_dispatcher, inline_dispatcher
 from tests.conftest import SmtpSink
 from tests.web.support import add
 
@@ -32,7 +30,9 @@ def wait_for_mail(sink: SmtpSink, address: str) -> list[EmailMessage]:
 
 
 def test_already_subscribed_email_carries_working_preferences_link(settings: Settings) -> None:
-    message = render_already_subscribed(settings, subscriber_id=7, email="reader@example.com")
+    message = render_subscriber_email(
+        settings.email, ALREADY_SUBSCRIBED_EMAIL, subscriber_id=7, email="reader@example.com"
+    )
 
     text = text_of(message)
     assert message["Subject"] == "You're already subscribed to Trending Papers"
@@ -52,8 +52,8 @@ def test_inline_dispatcher_sends_both_kinds(
     pending = add(sqlite_db, "pending@example.com", SubscriberState.PENDING)
     dispatch = inline_dispatcher(sqlite_db, settings)
 
-    dispatch(EmailToSend.ALREADY_SUBSCRIBED, active.id)
-    dispatch(EmailToSend.CONFIRMATION, pending.id)
+    dispatch(ALREADY_SUBSCRIBED_EMAIL, active.id)
+    dispatch(CONFIRMATION_EMAIL, pending.id)
 
     notice = wait_for_mail(smtp_sink, "active@example.com")[0]
     confirm = wait_for_mail(smtp_sink, "pending@example.com")[0]
@@ -66,29 +66,30 @@ def test_already_subscribed_notice_is_not_sent_to_an_address_no_longer_active(
 ) -> None:
     gone = add(sqlite_db, "gone@example.com", SubscriberState.UNSUBSCRIBED)
 
-    assert send_already_subscribed(sqlite_db, settings, gone.id) is False
+    assert send_notice(sqlite_db, settings, ALREADY_SUBSCRIBED_EMAIL, gone.id) is False
     assert smtp_sink.messages_to("gone@example.com") == []
 
 
 def test_celery_dispatcher_hands_kind_and_id_to_the_matching_task() -> None:
-    sent: list[tuple[str, list[int]]] = []
+    from workers.dispatch import SEND_NOTICE_TASK, celery_dispatcher
+
+    sent: list[tuple[str, list[object]]] = []
 
     class FakeCelery:
-        def send_task(self, name: str, args: list[int]) -> None:
+        def send_task(self, name: str, args: list[object]) -> None:
             sent.append((name, args))
 
     dispatch = celery_dispatcher(FakeCelery())
-    dispatch(EmailToSend.CONFIRMATION, 3)
-    dispatch(EmailToSend.ALREADY_SUBSCRIBED, 4)
+    dispatch(CONFIRMATION_EMAIL, 3)
+    dispatch(ALREADY_SUBSCRIBED_EMAIL, 4)
 
     assert sent == [
-        ("workers.tasks.send_confirmation_email", [3]),
-        ("workers.tasks.send_already_subscribed_email", [4]),
+        (SEND_NOTICE_TASK, [CONFIRMATION_EMAIL, 3]),
+        (SEND_NOTICE_TASK, [ALREADY_SUBSCRIBED_EMAIL, 4]),
     ]
     # Imported here: importing the Celery app reads the environment's settings.
     import workers.tasks
     from workers.app import app
 
-    assert workers.tasks.send_already_subscribed_email.name in TASKS.values()
-    for name in TASKS.values():
-        assert name in app.tasks
+    assert workers.tasks.send_subscriber_email.name == SEND_NOTICE_TASK
+    assert SEND_NOTICE_TASK in app.tasks

@@ -10,7 +10,7 @@ import pytest
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
-from digest.store.subscribers import EmailToSend
+from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.tokens import Purpose
 from digest.web import create_app
 from tests.conftest import serve_in_thread
@@ -44,7 +44,7 @@ def test_subscribe_then_one_click_unsubscribe_over_http(
     assert landing.headers["referrer-policy"] == "no-referrer"
     assert subscribed.status_code == 200
     assert "Check your inbox" in subscribed.text
-    assert enqueued == [(EmailToSend.CONFIRMATION, row.id)]
+    assert enqueued == [(CONFIRMATION_EMAIL, row.id)]
     assert row.timezone == "Europe/Berlin"
     assert one_click.status_code == 200
     assert one_click.text == "You are unsubscribed.\n"

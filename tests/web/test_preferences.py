@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from digest.preferences import Frequency
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Frequency, Subscriber, SubscriberState, Suppression
+from digest.store.models import Subscriber, SubscriberState, Suppression
+from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.store.suppression import suppression_hash
 from digest.store.types import utcnow
 from digest.tokens import Purpose
@@ -233,7 +235,7 @@ def test_delete_keeps_only_a_hash_and_the_address_is_never_mailed_again(
 
     assert again.status_code == 200 and "Check your inbox" in again.text
     assert find_subscriber(sqlite_db, "reader@example.com") is None
-    assert [kind for kind, _ in enqueued] == ["confirmation"]  # only someone.else's
+    assert [kind for kind, _ in enqueued] == [CONFIRMATION_EMAIL]  # only someone.else's
     assert fresh.status_code == 200
     assert sqlite_client.get(page).status_code == 400  # the old links are dead
 

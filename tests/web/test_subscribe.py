@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
-from digest.store.subscribers import EmailToSend
+from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.store.types import utcnow
 from digest.web import create_app
 from digest.web.app import MAX_FORM_BYTES
@@ -27,7 +27,7 @@ from tests.web.support import (
 )
 
 CHECK_INBOX = "Check your inbox"
-CONFIRMATION = EmailToSend.CONFIRMATION
+CONFIRMATION = CONFIRMATION_EMAIL
 
 
 def test_new_address_gets_check_inbox_and_one_confirmation(
@@ -56,7 +56,7 @@ def test_missing_timezone_falls_back_to_default(db: Database, client: TestClient
 def test_confirmation_is_enqueued_after_commit(db: Database, settings: Settings) -> None:
     seen: list[SubscriberState | None] = []
 
-    def enqueue(kind: EmailToSend, subscriber_id: int) -> None:
+    def enqueue(kind: str, subscriber_id: int) -> None:
         row = find_subscriber(db, "committed@example.com")  # a fresh session and connection
         seen.append(row.state if row is not None and row.id == subscriber_id else None)
 
@@ -94,13 +94,13 @@ def test_active_address_gets_same_page_and_one_already_subscribed_email(
 
     assert CHECK_INBOX in first.text
     assert without_nonce(second.text) == without_nonce(first.text)
-    assert enqueued == [(EmailToSend.ALREADY_SUBSCRIBED, row.id)]
+    assert enqueued == [(ALREADY_SUBSCRIBED_EMAIL, row.id)]
     assert subscriber(db, "active@example.com").state is SubscriberState.ACTIVE
 
     set_fields(db, row.id, confirmation_sent_at=utcnow() - timedelta(minutes=11))
     subscribe(client, "active@example.com")
 
-    assert enqueued == [(EmailToSend.ALREADY_SUBSCRIBED, row.id)] * 2
+    assert enqueued == [(ALREADY_SUBSCRIBED_EMAIL, row.id)] * 2
 
 
 def test_unsubscribed_address_can_subscribe_again(
@@ -249,7 +249,7 @@ def test_queue_failure_answers_503_and_allows_an_immediate_retry(
 ) -> None:
     calls: list[int] = []
 
-    def broken_broker(kind: EmailToSend, subscriber_id: int) -> None:
+    def broken_broker(kind: str, subscriber_id: int) -> None:
         calls.append(subscriber_id)
         if len(calls) == 1:
             raise ConnectionError("broker down")

@@ -1,17 +1,16 @@
-"""Editions: the ranked candidate pool of one day, built once and frozen."""
+"""Pools in the store: the candidates of a day, their signals, and the frozen ranked list."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from digest.papers import EditionEntry, PaperText
-from digest.rank.dedupe import duplicate_of
-from digest.rank.trend import TrendInput, TrendWeights, listed_moment, rank_by_trend
-from digest.store.models import Edition, EditionItem, Paper, SignalSnapshot
+from digest.papers import EditionEntry, PaperSignals, PaperText, TrendScore, listed_moment
+from digest.store.models import Paper, Pool, PoolItem, SignalSnapshot
 
 
 def _latest_snapshots(
@@ -51,66 +50,18 @@ def candidate_papers(session: Session, day: date, window_days: int) -> list[Pape
     return list(session.scalars(query))
 
 
-def build_edition(
-    session: Session,
-    day: date,
-    *,
-    size: int,
-    window_days: int,
-    now: datetime,
-    weights: TrendWeights | None = None,
-    duplicate_similarity: float = 0.85,
-) -> Edition | None:
-    """Rank the day's candidates by trend, drop near-duplicates, freeze the best `size`.
-
-    The frozen list is the edition's candidate pool: the general edition is its head, and
-    each subscriber's edition is chosen from it. None when there is nothing to rank. Two
-    builders racing for the same day both end up with the one stored edition.
-    """
-    existing = find_edition(session, day)
-    if existing is not None:
-        return existing
-    papers = {paper.id: paper for paper in candidate_papers(session, day, window_days)}
-    if not papers:
-        return None
-    chosen = weights or TrendWeights()
-    ranked = rank_by_trend(_trend_inputs(session, list(papers.values()), now, chosen), now, chosen)
-    duplicates = duplicate_of(
-        [paper_text(papers[item.paper_id]) for item, _ in ranked], duplicate_similarity
-    )
-    kept = [pair for pair, duplicate in zip(ranked, duplicates, strict=True) if duplicate is None]
-    edition = Edition(date=day, created_at=now)
-    edition.items = [
-        EditionItem(
-            paper_id=item.paper_id,
-            rank=rank,
-            score=trend.score,
-            upvote_gain=trend.upvote_gain,
-            star_gain=trend.star_gain,
-        )
-        for rank, (item, trend) in enumerate(kept[:size], start=1)
-    ]
-    try:
-        with session.begin_nested():
-            session.add(edition)
-    except IntegrityError:
-        raced = find_edition(session, day)
-        assert raced is not None
-        return raced
-    return edition
-
-
-def _trend_inputs(
-    session: Session, papers: list[Paper], now: datetime, weights: TrendWeights
-) -> list[TrendInput]:
+def paper_signals(
+    session: Session, papers: Sequence[Paper], now: datetime, window_hours: float
+) -> list[PaperSignals]:
+    """Each paper's signals at `now` and `window_hours` before, in the order given."""
     ids = [paper.id for paper in papers]
     latest = _latest_snapshots(session, ids, now)
-    before = _latest_snapshots(session, ids, now - timedelta(hours=weights.window_hours))
-    inputs = []
+    before = _latest_snapshots(session, ids, now - timedelta(hours=window_hours))
+    signals = []
     for paper in papers:
         snapshot, earlier = latest.get(paper.id), before.get(paper.id)
-        inputs.append(
-            TrendInput(
+        signals.append(
+            PaperSignals(
                 paper_id=paper.id,
                 upvotes=snapshot.upvotes if snapshot else 0,
                 comments=snapshot.comments if snapshot else 0,
@@ -122,7 +73,30 @@ def _trend_inputs(
                 stars_before=earlier.stars if earlier else None,
             )
         )
-    return inputs
+    return signals
+
+
+def save_pool(session: Session, day: date, ranked: Sequence[TrendScore], now: datetime) -> Pool:
+    """Freeze the ranked papers as the pool of `day`; a racing builder's pool wins if first."""
+    pool = Pool(date=day, created_at=now)
+    pool.items = [
+        PoolItem(
+            paper_id=trend.paper_id,
+            rank=rank,
+            score=trend.score,
+            upvote_gain=trend.upvote_gain,
+            star_gain=trend.star_gain,
+        )
+        for rank, trend in enumerate(ranked, start=1)
+    ]
+    try:
+        with session.begin_nested():
+            session.add(pool)
+    except IntegrityError:
+        raced = find_pool(session, day)
+        assert raced is not None
+        return raced
+    return pool
 
 
 def paper_text(paper: Paper) -> PaperText:
@@ -136,31 +110,43 @@ def paper_text(paper: Paper) -> PaperText:
     )
 
 
-def find_edition(session: Session, day: date) -> Edition | None:
-    return session.scalar(select(Edition).where(Edition.date == day))
+def find_pool(session: Session, day: date) -> Pool | None:
+    return session.scalar(select(Pool).where(Pool.date == day))
 
 
-def latest_edition(session: Session) -> Edition | None:
-    return session.scalar(select(Edition).order_by(Edition.date.desc()).limit(1))
+def latest_pool(session: Session) -> Pool | None:
+    return session.scalar(select(Pool).order_by(Pool.date.desc()).limit(1))
 
 
-def list_editions(session: Session, limit: int = 60) -> list[Edition]:
-    return list(session.scalars(select(Edition).order_by(Edition.date.desc()).limit(limit)))
+def list_pools(session: Session, limit: int = 60) -> list[Pool]:
+    return list(session.scalars(select(Pool).order_by(Pool.date.desc()).limit(limit)))
 
 
-def edition_entries(
-    session: Session, edition: Edition, limit: int | None = None
-) -> list[EditionEntry]:
-    """The edition's papers in trend order (the first `limit`), with the signals seen when
-    it was built."""
+def pool_candidates(session: Session, pool: Pool) -> list[tuple[TrendScore, PaperText]]:
+    """The pool's papers in trend order, each with the score it was frozen with."""
+    rows = session.execute(
+        select(PoolItem, Paper)
+        .join(Paper, Paper.id == PoolItem.paper_id)
+        .where(PoolItem.pool_id == pool.id)
+        .order_by(PoolItem.rank)
+    )
+    return [
+        (TrendScore(paper.id, item.score, item.upvote_gain, item.star_gain), paper_text(paper))
+        for item, paper in rows
+    ]
+
+
+def pool_entries(session: Session, pool: Pool, limit: int | None = None) -> list[EditionEntry]:
+    """The pool's papers in trend order (the first `limit`), with the signals seen when it
+    was built."""
     query = (
-        select(EditionItem)
-        .where(EditionItem.edition_id == edition.id)
-        .options(selectinload(EditionItem.paper))
-        .order_by(EditionItem.rank)
+        select(PoolItem)
+        .where(PoolItem.pool_id == pool.id)
+        .options(selectinload(PoolItem.paper))
+        .order_by(PoolItem.rank)
     )
     items = list(session.scalars(query if limit is None else query.limit(limit)))
-    snapshots = _latest_snapshots(session, [item.paper_id for item in items], edition.created_at)
+    snapshots = _latest_snapshots(session, [item.paper_id for item in items], pool.created_at)
     entries = []
     for item in items:
         paper, snapshot = item.paper, snapshots.get(item.paper_id)

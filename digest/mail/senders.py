@@ -1,0 +1,94 @@
+"""Senders: what the pipeline hands finished messages to, chosen by DIGEST_SMTP_URL's scheme.
+
+`smtp://` and `smtps://` send over SMTP; `file:///path/to/folder` keeps each message as a
+.eml file there (and its HTML part as .html); `console:` prints each message to stdout.
+The last two are for trying digest out and for development: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self, TextIO
+from urllib.parse import unquote, urlsplit
+
+from digest.errors import ConfigError
+from digest.mail.folder import MailFolder
+from digest.mail.smtp import SmtpConfig, SmtpSender
+
+SCHEMES = ("smtp", "smtps", "file", "console")
+
+
+class Sender(Protocol):
+    """Takes finished messages; raises the errors of digest.mail.smtp when one fails."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class _Closing:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        return None
+
+
+class FolderSender(_Closing):
+    """Keeps every message in a folder instead of sending it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.mail = MailFolder(folder)
+
+    def send(self, message: EmailMessage) -> None:
+        self.mail.keep(message.as_bytes())
+
+
+class ConsoleSender(_Closing):
+    """Prints every message, headers and all, to a stream (stdout by default)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def send(self, message: EmailMessage) -> None:
+        self.stream.write(message.as_string())
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def open_sender(url: str) -> Sender:
+    """The sender DIGEST_SMTP_URL names; ConfigError for a scheme it does not know."""
+    parts = urlsplit(url)
+    if parts.scheme in ("smtp", "smtps"):
+        return SmtpSender(SmtpConfig.from_url(url))
+    if parts.scheme == "file":
+        folder = unquote(parts.path)
+        if not folder:
+            raise ConfigError(f"DIGEST_SMTP_URL needs a folder after file://: {url!r}")
+        return FolderSender(Path(folder))
+    if parts.scheme == "console":
+        return ConsoleSender()
+    raise ConfigError(
+        "DIGEST_SMTP_URL must be smtp://host:port, smtps://host:port, file:///folder "
+        f"or console:, got {url!r}"
+    )

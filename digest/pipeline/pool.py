@@ -1,0 +1,126 @@
+"""The pool of a day: rank the candidates by trend, drop near-duplicates, freeze the best.
+
+Every subscriber's edition of the day is picked from its pool. A process keeps the last few
+pools it used ready for ranking (the tf-idf matrix is fitted once per pool).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from digest.papers import EditionEntry
+from digest.rank.dedupe import duplicate_of
+from digest.rank.pool import CandidatePool, PoolPaper
+from digest.rank.trend import rank_by_trend
+from digest.settings import RankingSettings
+from digest.store.db import Database
+from digest.store.models import Pool
+from digest.store.pools import (
+    candidate_papers,
+    find_pool,
+    paper_signals,
+    paper_text,
+    pool_candidates,
+    pool_entries,
+    save_pool,
+)
+
+POOLS_KEPT = 4
+
+
+@dataclass(frozen=True)
+class DayPool:
+    """A frozen pool ready to pick editions from; kept per process."""
+
+    day: date
+    pool_id: int
+    candidates: CandidatePool
+    entries: list[EditionEntry]  # the pool's papers in trend order
+    # Renderers built for this pool, so their inlined fragments serve every batch.
+    renderers: dict[Any, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_sample(self) -> bool:
+        return bool(self.entries) and all(e.source == "sample" for e in self.entries)
+
+
+_kept: OrderedDict[tuple[str, int], DayPool] = OrderedDict()
+
+
+def build_pool(session: Session, day: date, ranking: RankingSettings, now: datetime) -> Pool | None:
+    """The pool of `day`: found if it was frozen already, else ranked and frozen now.
+
+    None when there is nothing to rank. Two builders racing for the same day both end up
+    with the one stored pool.
+    """
+    existing = find_pool(session, day)
+    if existing is not None:
+        return existing
+    papers = {paper.id: paper for paper in candidate_papers(session, day, ranking.pool_days)}
+    if not papers:
+        return None
+    signals = paper_signals(session, list(papers.values()), now, ranking.trend.window_hours)
+    ranked = rank_by_trend(signals, now, ranking.trend)
+    duplicates = duplicate_of(
+        [paper_text(papers[item.paper_id]) for item, _ in ranked],
+        ranking.near_duplicate_similarity,
+    )
+    kept = [
+        trend for (_, trend), duplicate in zip(ranked, duplicates, strict=True) if duplicate is None
+    ]
+    return save_pool(session, day, kept[: ranking.pool_size], now)
+
+
+def day_pool(db: Database, ranking: RankingSettings, day: date, now: datetime) -> DayPool | None:
+    """The pool of `day` ready for ranking, built now if need be; None if there are no papers."""
+    with db.session() as session:
+        pool = build_pool(session, day, ranking, now)
+        if pool is None:
+            return None
+        return _ready(db, session, pool)
+
+
+def pool_by_id(db: Database, pool_id: int) -> DayPool | None:
+    """A stored pool ready for ranking; None if it is gone."""
+    cached = _cached(db, pool_id)
+    if cached is not None:
+        return cached
+    with db.session() as session:
+        pool = session.get(Pool, pool_id)
+        return None if pool is None else _ready(db, session, pool)
+
+
+def _ready(db: Database, session: Session, pool: Pool) -> DayPool | None:
+    cached = _cached(db, pool.id)
+    if cached is not None:
+        return cached
+    candidates = [
+        PoolPaper(
+            paper_id=trend.paper_id,
+            text=text,
+            trend=trend.score,
+            upvote_gain=trend.upvote_gain,
+            star_gain=trend.star_gain,
+        )
+        for trend, text in pool_candidates(session, pool)
+    ]
+    if not candidates:
+        return None
+    ready = DayPool(pool.date, pool.id, CandidatePool(candidates), pool_entries(session, pool))
+    _kept[(db.instance, pool.id)] = ready
+    while len(_kept) > POOLS_KEPT:
+        _kept.popitem(last=False)
+    return ready
+
+
+def _cached(db: Database, pool_id: int) -> DayPool | None:
+    key = (db.instance, pool_id)
+    cached = _kept.get(key)
+    if cached is not None:
+        _kept.move_to_end(key)
+    return cached

@@ -1,0 +1,66 @@
+"""Suppressing an address a bounce or complaint names, and dropping its unsent copies."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
+
+# A complaint outranks a bounce: both suppress, but a complaint is the person's own word.
+RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
+
+
+class Suppression(enum.Enum):
+    NEW = "new"  # the address is suppressed from now on
+    ALREADY = "already"  # it was suppressed before (a repeated report)
+    UNKNOWN = "unknown"  # no subscriber has it
+
+
+def suppress_subscriber(
+    session: Session,
+    email: str,
+    state: SubscriberState,
+    *,
+    detail: str,
+    bounced_message_id: str | None,
+    now: datetime,
+) -> tuple[Suppression, Subscriber | None]:
+    """Move the subscriber with `email` to `state` (bounced or complained), skip their
+    queued copies, and mark the sent copy that came back as bounced."""
+    subscriber = session.scalar(
+        select(Subscriber).where(Subscriber.email == email).with_for_update()
+    )
+    if subscriber is None:
+        return Suppression.UNKNOWN, None
+    changed = RANK.get(subscriber.state, 0) < RANK[state]
+    if changed:
+        subscriber.state = state
+        if state is SubscriberState.COMPLAINED and subscriber.unsubscribed_at is None:
+            subscriber.unsubscribed_at = now
+    reason = f"address {state.value}: {detail}"
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.DEFERRED]),
+        )
+        .values(status=DeliveryStatus.SKIPPED, error=reason, finished_at=now, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if state is SubscriberState.BOUNCED and bounced_message_id:
+        # The copy that came back was accepted by the next server, then refused.
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.subscriber_id == subscriber.id,
+                Delivery.message_id == bounced_message_id,
+                Delivery.status == DeliveryStatus.SENT,
+            )
+            .values(status=DeliveryStatus.BOUNCED, error=f"bounced after sending: {detail}")
+            .execution_options(synchronize_session=False)
+        )
+    return (Suppression.NEW if changed else Suppression.ALREADY), subscriber

@@ -1,0 +1,48 @@
+"""What the store knows of subscribers' tastes: the papers they rated and those they got."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.papers import PaperText
+from digest.store.models import Delivery, DeliveryPaper, Feedback, Paper
+from digest.store.pools import paper_text
+
+
+@dataclass
+class Ratings:
+    liked: list[PaperText] = field(default_factory=list)
+    disliked: list[PaperText] = field(default_factory=list)
+
+
+def ratings_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Ratings]:
+    """Each subscriber's "more like this" and "less like this" papers, oldest vote first."""
+    ratings: dict[int, Ratings] = defaultdict(Ratings)
+    for feedback, paper in session.execute(
+        select(Feedback, Paper)
+        .join(Paper, Paper.id == Feedback.paper_id)
+        .where(Feedback.subscriber_id.in_(subscriber_ids))
+        .order_by(Feedback.id)
+    ):
+        rated = ratings[feedback.subscriber_id]
+        (rated.liked if feedback.rating > 0 else rated.disliked).append(paper_text(paper))
+    return ratings
+
+
+def papers_received(
+    session: Session, subscriber_ids: Sequence[int], among: Collection[int]
+) -> dict[int, set[int]]:
+    """Which of the papers `among` each subscriber has already been sent."""
+    received: dict[int, set[int]] = defaultdict(set)
+    for subscriber_id, paper_id in session.execute(
+        select(Delivery.subscriber_id, DeliveryPaper.paper_id)
+        .join(DeliveryPaper, DeliveryPaper.delivery_id == Delivery.id)
+        .where(Delivery.subscriber_id.in_(subscriber_ids), DeliveryPaper.paper_id.in_(among))
+    ):
+        received[subscriber_id].add(paper_id)
+    return received
