@@ -15,6 +15,7 @@ from typing import Protocol, Self, TextIO
 from urllib.parse import unquote, urlsplit
 
 from digest.errors import ConfigError
+from digest.mail.closing import Closes
 from digest.mail.folder import MailFolder
 from digest.mail.smtp import SmtpConfig, SmtpSender
 
@@ -38,23 +39,7 @@ class Sender(Protocol):
     ) -> None: ...
 
 
-class _Closing:
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        return None
-
-
-class FolderSender(_Closing):
+class FolderSender(Closes):
     """Keeps every message in a folder instead of sending it."""
 
     def __init__(self, folder: Path) -> None:
@@ -64,7 +49,7 @@ class FolderSender(_Closing):
         self.mail.keep(message.as_bytes())
 
 
-class ConsoleSender(_Closing):
+class ConsoleSender(Closes):
     """Prints every message, headers and all, to a stream (stdout by default)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:

@@ -7,10 +7,10 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from digest.errors import ConfigError, PermanentRejection, TemporaryFailure, Unreachable
+from digest.mail.closing import Closes
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -50,23 +50,12 @@ class SmtpConfig:
         )
 
 
-class SmtpSender:
+class SmtpSender(Closes):
     """A reusable SMTP connection; use as a context manager around a batch of sends."""
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._smtp: smtplib.SMTP | None = None
-
-    def __enter__(self) -> SmtpSender:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _connect(self) -> smtplib.SMTP:
         config = self.config

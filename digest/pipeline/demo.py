@@ -96,7 +96,7 @@ def _reset(folder: Path, mail_folder: Path) -> None:
 def _fetch(db: Database, settings: Settings, console: Console) -> IngestReport:
     """Today's papers from Hugging Face, or the shipped sample when it can't be reached."""
     today = utcnow().date()
-    with make_http_client(settings) as client:
+    with make_http_client(settings.sources) as client:
         try:
             with _quiet("digest.sources"):  # an offline demo is expected; say it once, below
                 report = fetch_and_store(db, build_source("hf", settings, client), today)

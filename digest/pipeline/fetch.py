@@ -213,7 +213,7 @@ def run_fetch(
     on_day: DayDone | None = None,
 ) -> IngestReport:
     """Build the named source on this worker's shared HTTP client and fetch the window."""
-    source = build_source(source_name, settings, shared_http(settings), db)
+    source = build_source(source_name, settings, shared_http(settings.sources), db)
     return fetch_window(db, source, start, end, on_day=on_day)
 
 
@@ -237,7 +237,7 @@ def build_source(
 ) -> Source:
     """The named source, told what the store knows: HTTP validators and followed categories."""
     if db is None:
-        return source_for_name(name, settings, http)
+        return source_for_name(name, settings.sources, http)
 
     def validators(url: str) -> Validator | None:
         with db.session() as session:
@@ -245,7 +245,7 @@ def build_source(
 
     return source_for_name(
         name,
-        settings,
+        settings.sources,
         http,
         validators=validators,
         followed_categories=followed_arxiv_categories(db),

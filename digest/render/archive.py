@@ -22,11 +22,14 @@ def render_archive_html(
     weekly: bool = False,
     sample: bool = False,
     style_nonce: str | None = None,
+    site_root: str | None = None,
 ) -> str:
-    """The page for /archive/YYYY-MM-DD; its one <style> carries `style_nonce` for the CSP.
+    """The email's "view in browser" page without personal links, for /archive/YYYY-MM-DD.
 
-    CSS stays in the <style> block (not inlined): a page's CSP can allow that block by
-    nonce, whereas inline style attributes would need 'unsafe-inline'.
+    Its one <style> carries `style_nonce` for the CSP: CSS stays in that block (not inlined),
+    which a page's CSP can allow by nonce, whereas inline style attributes would need
+    'unsafe-inline'. With `site_root` (the web app's path prefix), the links to the rest of
+    the site are relative to it instead of DIGEST_BASE_URL.
     """
     env = environment(settings.template_dir)
     paper_row = env.get_template("email/digest/paper.html").module.paper_row  # type: ignore[attr-defined]
@@ -36,6 +39,12 @@ def render_archive_html(
         for position, entry in enumerate(ordered, start=1)
     )
     context = edition_context(settings, edition_date, weekly=weekly, sample=sample)
+    if site_root is not None:
+        context.update(
+            home_url=f"{site_root}/",
+            archive_url=f"{site_root}/archive/{edition_date.isoformat()}",
+            archive_index_url=f"{site_root}/archive",
+        )
     top_title = ordered[0].title if ordered else None
     return env.get_template("email/digest/body.html").render(
         {

@@ -17,7 +17,7 @@ import httpx
 from digest import __version__
 from digest.errors import SourceError
 from digest.papers import Validator
-from digest.settings import Settings
+from digest.settings import SourceSettings
 
 logger = logging.getLogger("digest.sources.http")
 
@@ -33,18 +33,18 @@ class HttpStatusError(SourceError):
         self.retry_after = retry_after
 
 
-def user_agent(settings: Settings) -> str:
+def user_agent(settings: SourceSettings) -> str:
     """`digest/<version> (+<base_url>; <contact>)`, so API operators know who is calling."""
-    details = [f"+{settings.base_url}"]
-    if settings.contact:
-        details.append(settings.contact)
+    details = [f"+{settings.user_agent_url}"]
+    if settings.user_agent_contact:
+        details.append(settings.user_agent_contact)
     return f"digest/{__version__} ({'; '.join(details)})"
 
 
-def make_http_client(settings: Settings) -> httpx.Client:
+def make_http_client(settings: SourceSettings) -> httpx.Client:
     """A client with the configured timeouts; tokens are added per request by each source."""
     return httpx.Client(
-        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        timeout=httpx.Timeout(settings.timeout_seconds),
         headers={"User-Agent": user_agent(settings)},
         follow_redirects=True,
     )
@@ -224,23 +224,21 @@ def _brief(exc: Exception) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def polite_http(settings: Settings, client: httpx.Client | None = None) -> PoliteHttp:
+def polite_http(settings: SourceSettings, client: httpx.Client | None = None) -> PoliteHttp:
     """A PoliteHttp configured from settings, over `client` or a new client."""
     policy = RetryPolicy(
-        attempts=settings.http_retries + 1,
-        backoff_seconds=settings.http_backoff_seconds,
-        max_retry_after_seconds=settings.http_max_retry_after_seconds,
+        attempts=settings.retries + 1,
+        backoff_seconds=settings.backoff_seconds,
+        max_retry_after_seconds=settings.max_retry_after_seconds,
     )
-    return PoliteHttp(
-        client or make_http_client(settings), policy, max_bytes=settings.http_max_bytes
-    )
+    return PoliteHttp(client or make_http_client(settings), policy, max_bytes=settings.max_bytes)
 
 
 _shared: PoliteHttp | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_http(settings: Settings) -> PoliteHttp:
+def shared_http(settings: SourceSettings) -> PoliteHttp:
     """The worker process's one PoliteHttp, created on first use and kept (keep-alive)."""
     global _shared
     with _shared_lock:

@@ -15,7 +15,7 @@ import httpx
 
 from digest.errors import DigestError
 from digest.papers import Validator
-from digest.settings import Settings
+from digest.settings import SourceSettings
 from digest.sources.arxiv import ArxivByCategory
 from digest.sources.arxiv_feed import valid_categories
 from digest.sources.base import Source
@@ -36,7 +36,7 @@ class SourceContext:
     """What a factory may use: settings, the worker's HTTP client, and what the caller
     knows from earlier runs (stored ETag / Last-Modified by URL, followed arXiv categories)."""
 
-    settings: Settings
+    settings: SourceSettings
     http: PoliteHttp
     validators: ValidatorLookup | None = None
     followed_categories: Sequence[str] = ()
@@ -61,9 +61,9 @@ def _arxiv(context: SourceContext) -> Source:
         settings.arxiv_api_url,
         arxiv_categories(context.followed_categories, settings),
         gate=arxiv_gate(
-            settings.arxiv_lock_url or settings.broker_url,
+            settings.arxiv_lock_url,
             settings.arxiv_interval_seconds,
-            hold_seconds=max(60.0, 3 * settings.http_timeout_seconds),
+            hold_seconds=max(60.0, 3 * settings.timeout_seconds),
         ),
         page_size=settings.arxiv_page_size,
         validators=context.validators,
@@ -83,16 +83,14 @@ SOURCES: dict[str, Callable[[SourceContext], Source]] = {
 SOURCE_CHOICES = ", ".join(SOURCES) + " or file:PATH"
 
 
-def arxiv_categories(followed: Sequence[str], settings: Settings) -> list[str]:
+def arxiv_categories(followed: Sequence[str], settings: SourceSettings) -> list[str]:
     """The valid categories among those followed, or DIGEST_ARXIV_DEFAULT_CATEGORIES if none."""
-    return valid_categories(followed) or valid_categories(
-        settings.arxiv_default_categories.split(",")
-    )
+    return valid_categories(followed) or valid_categories(settings.arxiv_default_categories)
 
 
 def source_for_name(
     name: str,
-    settings: Settings,
+    settings: SourceSettings,
     http: PoliteHttp | httpx.Client,
     *,
     validators: ValidatorLookup | None = None,

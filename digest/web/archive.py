@@ -1,4 +1,5 @@
-"""The public archive: the list of editions and each general edition as a web page."""
+"""The public archive: the list of editions, and each day's general edition as the email's
+"view in browser" page (the same templates, no personal links)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.papers import EditionEntry
+from digest.render.archive import render_archive_html
 from digest.store.pools import find_pool, list_pools, pool_entries
-from digest.web.pages import PaperCard, human_date, paper_card
+from digest.web.pages import human_date
 from digest.web.site import Site
 
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -27,9 +30,9 @@ class EditionLink:
 
 @dataclass(frozen=True)
 class EditionPage:
-    label: str
-    papers: list[PaperCard]
-    abstracts: dict[str, str]
+    day: date
+    entries: list[EditionEntry]
+    sample: bool
 
 
 class ArchivePages:
@@ -49,16 +52,21 @@ class ArchivePages:
         return self.site.pages.render(request, "archive.html", editions=editions)
 
     async def edition(self, request: Request) -> Response:
+        """The day's general edition as the email's "view in browser" page."""
         day = parse_day(request.path_params["day"])
         page = await self.site.in_thread(self._edition, day)
         if page is None:
             raise HTTPException(404)
-        return self.site.pages.render(
-            request,
-            "archive_edition.html",
-            label=page.label,
-            papers=page.papers,
-            abstracts=page.abstracts,
+        email = self.site.settings.email
+        return self.site.pages.render_html(
+            lambda nonce: render_archive_html(
+                email,
+                page.day,
+                page.entries,
+                sample=page.sample,
+                style_nonce=nonce,
+                site_root=self.site.root,
+            ),
         )
 
     def _editions(self) -> list[EditionLink]:
@@ -75,11 +83,8 @@ class ArchivePages:
                 return None
             # The general edition: the head of the day's frozen pool.
             entries = pool_entries(session, pool, limit=self.site.settings.web.archive_size)
-            return EditionPage(
-                human_date(day),
-                [paper_card(entry) for entry in entries],
-                {entry.arxiv_id: entry.abstract for entry in entries},
-            )
+        sample = bool(entries) and all(entry.source == "sample" for entry in entries)
+        return EditionPage(day, entries, sample)
 
 
 def parse_day(raw: str) -> date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -129,6 +130,13 @@ class Pages:
         if csrf.new_cookie is not None:
             self.csrf.set_cookie(request, response, csrf.new_cookie)
         return response
+
+    def render_html(self, make: Callable[[str], str], status: int = 200) -> HTMLResponse:
+        """A page built elsewhere (the archive's email template): `make(nonce)` returns its
+        HTML, whose one <style> must carry the nonce this response's CSP allows."""
+        nonce = secrets.token_urlsafe(16)
+        headers = {"Content-Security-Policy": page_csp(nonce)}
+        return HTMLResponse(make(nonce), status_code=status, headers=headers)
 
     def message(
         self,

@@ -22,7 +22,7 @@ from tests.sources.support import DAY, Answer, local_server, payload
 
 
 def http(**overrides: object) -> PoliteHttp:
-    return polite_http(make_settings(**overrides))
+    return polite_http(make_settings(**overrides).sources)
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -39,8 +39,11 @@ def make_settings(**overrides: object) -> Settings:
 
 def test_user_agent_names_the_service_and_a_contact() -> None:
     with_contact = "digest/0.1.0 (+https://digest.example.org; ops@example.org)"
-    assert user_agent(make_settings()) == with_contact
-    assert user_agent(make_settings(contact=None)) == "digest/0.1.0 (+https://digest.example.org)"
+    assert user_agent(make_settings().sources) == with_contact
+    assert (
+        user_agent(make_settings(contact=None).sources)
+        == "digest/0.1.0 (+https://digest.example.org)"
+    )
 
 
 def test_real_server_sees_our_user_agent_token_and_day() -> None:

@@ -107,7 +107,7 @@ def test_arxiv_over_a_real_server_spaces_its_requests(key: str) -> None:
     with local_server(route) as server:
         gate = RedisGate(redis.Redis.from_url(REDIS_URL), key, INTERVAL)
         source = ArxivByCategory(
-            polite_http(settings),
+            polite_http(settings.sources),
             server.url,
             server.url,
             ["cs.CL"],

@@ -204,7 +204,7 @@ def test_etags_are_stored_and_sent_back_and_a_304_writes_nothing(db: Database) -
     settings = Settings(secret_key=TEST_SECRET, http_backoff_seconds=0.0)
     with local_server(route) as server:
         at_server = settings.model_copy(update={"hf_api_url": server.url})
-        hf = _hf_for(at_server, polite_http(settings), db)
+        hf = _hf_for(at_server, polite_http(settings.sources), db)
         first = fetch_window(db, hf, DAY, DAY, now=NOW)
         second = fetch_window(db, hf, DAY, DAY, now=NOW + timedelta(hours=1))
 
@@ -281,7 +281,7 @@ def test_beat_catches_up_from_the_last_good_run(db: Database) -> None:
 def test_arxiv_follows_what_active_subscribers_follow_else_the_defaults(db: Database) -> None:
     settings = Settings(secret_key=TEST_SECRET, arxiv_default_categories="cs.AI, cs.CL")
 
-    assert arxiv_categories(followed_arxiv_categories(db), settings) == ["cs.AI", "cs.CL"]
+    assert arxiv_categories(followed_arxiv_categories(db), settings.sources) == ["cs.AI", "cs.CL"]
 
     with db.session() as session:
         session.add_all(
@@ -303,7 +303,7 @@ def test_arxiv_follows_what_active_subscribers_follow_else_the_defaults(db: Data
                 ),
             ]
         )
-    assert arxiv_categories(followed_arxiv_categories(db), settings) == ["cs.CL", "math.AG"]
+    assert arxiv_categories(followed_arxiv_categories(db), settings.sources) == ["cs.CL", "math.AG"]
 
 
 @pytest.fixture(autouse=True)

@@ -55,7 +55,8 @@ def test_edition_page_shows_papers_in_order_with_a_subscribe_link(
     response = sqlite_client.get(f"/archive/{now.date().isoformat()}")
 
     assert response.status_code == 200
-    titles = re.findall(r'class="title" href="[^"]+"[^>]*>([^<]+)<', response.text)
+    # The email's own paper rows: the archive page is its "view in browser" copy.
+    titles = re.findall(r'class="paper-title">.*?<a href="[^"]+"[^>]*>([^<]+)<', response.text)
     assert titles == ["Loud paper", "Quiet paper &lt;b&gt;"]
     assert 'href="/">Subscribe</a>' in response.text
     assert "An abstract." in response.text
@@ -69,3 +70,21 @@ def test_missing_or_malformed_day_is_404(sqlite_client: TestClient, path: str) -
 
     assert response.status_code == 404
     assert "There is no page at this address." in response.text
+
+
+def test_edition_page_is_the_emails_web_copy_without_personal_links(
+    sqlite_db: Database, sqlite_client: TestClient
+) -> None:
+    now = utcnow()
+    add_edition(sqlite_db, now.date(), now, [PaperSpec("2501.00009", "Shared paper", upvotes=3)])
+
+    response = sqlite_client.get(f"/archive/{now.date().isoformat()}")
+
+    page = response.text
+    assert 'class="paper-title"' in page and "Shared paper" in page  # the email's paper row
+    for personal in ("/unsubscribe", "/preferences", "/feedback", "More like this"):
+        assert personal not in page
+    nonce = re.search(r"style-src 'nonce-([^']+)'", response.headers["content-security-policy"])
+    assert nonce is not None and page.count("<style") == 1
+    assert f'<style nonce="{nonce.group(1)}">' in page
+    assert ' style="' not in page  # the CSP allows no style attributes
