@@ -66,7 +66,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Web processes (one per core is a good start)")] = 1,
     send_inline: Annotated[
         bool,
-        typer.Option(help="Send confirmation emails from the web process (no Redis needed)"),
+        typer.Option(help="Send subscriber emails only from the web process, never via Celery"),
     ] = False,
 ) -> None:
     """Serve the web app (subscribe, confirm, preferences, unsubscribe, archive)."""
@@ -203,6 +203,16 @@ def send(
     )
     for error in sorted(set(counts.errors))[:5]:
         console.print(f"  {error}", style="yellow")
+    if not dry_run:
+        # Confirmations and notices waiting in the outbox leave with the run too.
+        from digest.pipeline.notices import send_outbox
+
+        outbox = send_outbox(database, settings)
+        if outbox.handled:
+            console.print(
+                f"subscriber emails: sent {len(outbox.sent)} · retrying {outbox.deferred} · "
+                f"given up {outbox.failed} · nothing to send {outbox.skipped}"
+            )
 
 
 @app.command()
@@ -238,8 +248,10 @@ def subscribers_add(
     send_hour: Annotated[int, typer.Option(help="Local hour to send (0-23)")] = 7,
 ) -> None:
     """Add a subscriber (pending unless --confirmed; pending ones get a confirmation email)."""
-    from digest.pipeline.notices import send_notice
+    from digest.pipeline.notices import send_outbox
+    from digest.store.outbox import queue_email
     from digest.store.subscribers import CONFIRMATION_EMAIL, add_subscriber
+    from digest.store.types import utcnow
 
     settings = get_settings()
     database = _database(settings)
@@ -252,9 +264,12 @@ def subscribers_add(
             timezone=timezone,
             send_hour=send_hour,
         )
-        subscriber_id, address, state = subscriber.id, subscriber.email, subscriber.state.value
+        address, state = subscriber.email, subscriber.state.value
+        if not confirmed:
+            queue_email(session, CONFIRMATION_EMAIL, utcnow(), subscriber_id=subscriber.id)
     if not confirmed:
-        send_notice(database, settings, CONFIRMATION_EMAIL, subscriber_id)
+        # Sent now if the SMTP server answers; otherwise the outbox retries it.
+        send_outbox(database, settings)
     console.print(f"{address}: {state}")
 
 
@@ -349,7 +364,7 @@ def bounces_import(
 @app.command()
 def stats() -> None:
     """Subscribers by state, deliveries by outcome, the last editions' runs."""
-    from digest.store.stats import collect_stats, describe_edition
+    from digest.store.stats import OUTBOX_LABELS, collect_stats, describe_edition
 
     database = _database(get_settings())
     with database.session() as session:
@@ -360,6 +375,11 @@ def stats() -> None:
     )
     console.print(
         "deliveries: " + (", ".join(f"{k} {v}" for k, v in report.deliveries.items()) or "none"),
+        soft_wrap=True,
+    )
+    console.print(
+        "subscriber emails: "
+        + " · ".join(f"{OUTBOX_LABELS[k]} {v}" for k, v in report.outbox.items()),
         soft_wrap=True,
     )
     console.print("editions:" if report.editions else "editions: none")

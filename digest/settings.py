@@ -205,6 +205,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=60.0, ge=0)
     retry_max_seconds: float = Field(default=3600.0, ge=0)
     give_up_hours: float = Field(default=24.0, gt=0)
+    outbox_sweep_seconds: float = Field(default=60.0, ge=1)  # retries of subscriber emails
     bounce_maildir: Path | None = None
     webhook_secret: str | None = Field(default=None, min_length=16)
 

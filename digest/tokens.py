@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -25,16 +25,31 @@ class TokenSubject:
 
     The address itself is not in the token (signed is not encrypted), so a forwarded or
     logged link does not disclose it; the fingerprint makes a link die with its address.
+    It is keyed with the secret, so a token does not let anyone test a guessed address.
     """
 
     subscriber_id: int
     email_fingerprint: str
+    secret_key: str = field(repr=False, default="")
+    purpose: Purpose = Purpose.CONFIRM
 
     def matches(self, email: str) -> bool:
-        return hmac.compare_digest(self.email_fingerprint, email_fingerprint(email))
+        if hmac.compare_digest(self.email_fingerprint, email_fingerprint(self.secret_key, email)):
+            return True
+        # Links already in inboxes were made with the unkeyed fingerprint; leaving stays one
+        # click for them. Every other purpose needs a link made since.
+        return self.purpose is Purpose.UNSUBSCRIBE and hmac.compare_digest(
+            self.email_fingerprint, _unkeyed_fingerprint(email)
+        )
 
 
-def email_fingerprint(email: str) -> str:
+def email_fingerprint(secret_key: str, email: str) -> str:
+    """A short HMAC of the address under the secret (domain-separated from other uses)."""
+    key = f"digest.address:{secret_key}".encode()
+    return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def _unkeyed_fingerprint(email: str) -> str:
     return hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
 
 
@@ -44,7 +59,9 @@ def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
 
 def make_token(secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
     """A URL-safe token binding the subscriber id and address to one purpose."""
-    return _serializer(secret_key, purpose).dumps([subscriber_id, email_fingerprint(email)])
+    return _serializer(secret_key, purpose).dumps(
+        [subscriber_id, email_fingerprint(secret_key, email)]
+    )
 
 
 def read_token(
@@ -61,5 +78,5 @@ def read_token(
         raise InvalidToken("the link is not valid (it may have been cut or altered)") from None
     match payload:
         case [int(subscriber_id), str(fingerprint)]:
-            return TokenSubject(subscriber_id, fingerprint)
+            return TokenSubject(subscriber_id, fingerprint, secret_key, purpose)
     raise InvalidToken("the link is not valid")

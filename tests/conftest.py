@@ -162,7 +162,7 @@ def serve_in_thread(app: ASGIApp, port: int | None = None) -> Iterator[str]:
             port=port,
             log_level="warning",
             access_log=False,  # the access log would record tokens from query strings
-            lifespan="off",
+            lifespan="on",  # the app starts and stops its outbox sender with it
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

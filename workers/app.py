@@ -44,6 +44,10 @@ def make_celery() -> Celery:
                 "task": "workers.tasks.plan_deliveries",
                 "schedule": timedelta(minutes=settings.plan_interval_minutes),
             },
+            "send-outbox": {
+                "task": "workers.tasks.send_outbox_emails",
+                "schedule": timedelta(seconds=settings.outbox_sweep_seconds),
+            },
             "import-bounces": {
                 "task": "workers.tasks.import_bounces",
                 "schedule": timedelta(minutes=10),

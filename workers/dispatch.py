@@ -1,22 +1,47 @@
-"""How the web hands a subscriber email to the Celery worker: one task, kind by name."""
+"""How the web asks the Celery worker to send the outbox: one task, no arguments."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 from celery import Celery
 
-from digest.pipeline.notices import Dispatcher, notice_kind
+from digest.pipeline.notices import Kick
 
-SEND_NOTICE_TASK = "workers.tasks.send_subscriber_email"
+log = logging.getLogger(__name__)
+
+SEND_OUTBOX_TASK = "workers.tasks.send_outbox_emails"
+QUIET_SECONDS = 300.0  # one warning per this long while the broker is down
+RETRY_BROKER_SECONDS = 30.0  # after a failed publish, go straight to the fallback this long
 
 
-def celery_dispatcher(celery_app: Celery | None = None) -> Dispatcher:
-    """A task per email, retried by the worker if SMTP is down."""
+def celery_kick(celery_app: Celery | None = None, *, fallback: Kick | None = None) -> Kick:
+    """A kick that enqueues the send task; when the broker does not answer, `fallback`
+    (the web process's own sender) is kicked instead, so the email still leaves."""
     if celery_app is None:
         from workers.app import app as celery_app
     assert celery_app is not None
+    last_warning = float("-inf")
+    last_failure = float("-inf")
 
-    def enqueue(kind: str, subscriber_id: int) -> None:
-        notice_kind(kind)
-        celery_app.send_task(SEND_NOTICE_TASK, args=[kind, subscriber_id])
+    def kick() -> None:
+        nonlocal last_warning, last_failure
+        # While the broker is known to be down, a request does not wait for its timeouts.
+        if fallback is not None and time.monotonic() - last_failure < RETRY_BROKER_SECONDS:
+            fallback()
+            return
+        try:
+            celery_app.send_task(SEND_OUTBOX_TASK)
+        except Exception as exc:  # kombu and redis errors share no base class
+            if fallback is None:
+                raise
+            last_failure = time.monotonic()
+            if last_failure - last_warning >= QUIET_SECONDS:
+                last_warning = last_failure
+                log.warning(
+                    "broker unavailable (%s): sending from the web process", type(exc).__name__
+                )
+            fallback()
 
-    return enqueue
+    return kick

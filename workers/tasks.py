@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from digest.errors import TemporaryFailure
 from digest.pipeline.bounces import import_maildir
 from digest.pipeline.fetch import scheduled_fetch
-from digest.pipeline.notices import send_notice
+from digest.pipeline.notices import send_outbox
 from digest.pipeline.plan import plan_and_fan_out
 from digest.pipeline.send import send_batch, shared_send_limiter
 from digest.settings import get_settings
@@ -62,21 +61,11 @@ def send_pending(pool_id: int, now: str | None = None) -> dict[str, int]:
     return {"sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed}
 
 
-# Subscriber emails retry on SMTP trouble with backoff for about a day.
-NOTICE_RETRY = {
-    "acks_late": True,
-    "autoretry_for": (TemporaryFailure,),
-    "retry_backoff": 30,
-    "retry_backoff_max": 3600,
-    "retry_jitter": True,
-    "max_retries": 12,
-}
-
-
-@app.task(**NOTICE_RETRY)  # type: ignore[untyped-decorator]
-def send_subscriber_email(kind: str, subscriber_id: int) -> bool:
-    """A confirmation, "already subscribed" or any other registered kind."""
-    return send_notice(database(), get_settings(), kind, subscriber_id)
+@app.task(acks_late=True)  # type: ignore[untyped-decorator]
+def send_outbox_emails() -> int:
+    """Send the subscriber emails waiting in the outbox (asked for by the web, and swept by
+    beat so a lost task is only a delay); retries live in the outbox rows."""
+    return len(send_outbox(database(), get_settings()).sent)
 
 
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]

@@ -1,10 +1,11 @@
 """Subscriber emails that are not digests: one function per kind, and how they are sent.
 
-A kind is a function decorated with `@notice(kind, for_state=...)` that returns its
+A kind is a function decorated with `@notice(kind, for_states=...)` that returns its
 template context (and any extra headers), plus its templates in templates/email/<kind>/
 (`subject.txt`, `body.txt`, `body.html` on the shared `email/base.html`). Nothing else needs
-to know about it: `send_notice` renders and sends any registered kind, and the Celery task
-and the web process's sender take the kind by name.
+to know about it: every subscriber email is a row of the outbox, written with the change
+that asks for it (`queue_notice`, or the store's lifecycle), and `send_outbox` renders and
+sends any registered kind, from the Celery worker or from the web process itself.
 """
 
 from __future__ import annotations
@@ -12,18 +13,38 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from digest import links
-from digest.errors import SendError
+from digest.errors import DigestError, PermanentRejection, TemporaryFailure, Unreachable
 from digest.mail.senders import Sender, open_sender
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
 from digest.store.db import Database
-from digest.store.models import Subscriber, SubscriberState
-from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
+from digest.store.models import OutboxStatus, Subscriber, SubscriberState
+from digest.store.outbox import (
+    SUBSCRIBE_REQUEST,
+    OutboxClaim,
+    claim_outbox,
+    defer_or_give_up,
+    finish_outbox,
+    queue_email,
+)
+from digest.store.subscribers import (
+    ALREADY_SUBSCRIBED_EMAIL,
+    CONFIRMATION_EMAIL,
+    Resolution,
+    notice_sent,
+    resolve_notice,
+    resolve_request,
+)
+from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +63,7 @@ NoticeBuilder = Callable[[EmailSettings, int, str], Notice]
 @dataclass(frozen=True)
 class NoticeKind:
     name: str
-    for_state: SubscriberState  # sent only while the subscriber is still in this state
+    for_states: tuple[SubscriberState, ...]  # sent only while the subscriber is in one
     build: NoticeBuilder
 
 
@@ -53,17 +74,20 @@ class UnknownNotice(LookupError):
     """No email kind of that name is registered."""
 
 
-def notice(name: str, *, for_state: SubscriberState) -> Callable[[NoticeBuilder], NoticeBuilder]:
+def notice(
+    name: str, *, for_states: tuple[SubscriberState, ...]
+) -> Callable[[NoticeBuilder], NoticeBuilder]:
     """Register the decorated function as the email kind `name`."""
 
     def register(build: NoticeBuilder) -> NoticeBuilder:
-        NOTICES[name] = NoticeKind(name, for_state, build)
+        NOTICES[name] = NoticeKind(name, for_states, build)
         return build
 
     return register
 
 
-@notice(CONFIRMATION_EMAIL, for_state=SubscriberState.PENDING)
+# Unsubscribed too: a person who left and asks to come back confirms like a new one.
+@notice(CONFIRMATION_EMAIL, for_states=(SubscriberState.PENDING, SubscriberState.UNSUBSCRIBED))
 def confirmation(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
     """The double opt-in email: one link that activates the subscription."""
     return Notice(
@@ -74,7 +98,7 @@ def confirmation(settings: EmailSettings, subscriber_id: int, email: str) -> Not
     )
 
 
-@notice(ALREADY_SUBSCRIBED_EMAIL, for_state=SubscriberState.ACTIVE)
+@notice(ALREADY_SUBSCRIBED_EMAIL, for_states=(SubscriberState.ACTIVE,))
 def already_subscribed(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
     """Answer to the subscribe form for an active address: its preferences and unsubscribe
     links."""
@@ -107,51 +131,181 @@ def render_subscriber_email(
     return render_notice(settings, kind, email=email, context=made.context, headers=made.headers)
 
 
-def send_notice(
+def queue_notice(db: Database, kind: str, subscriber_id: int, now: datetime | None = None) -> None:
+    """Put an email of `kind` for the subscriber in the outbox (the CLI and tests; the web
+    and the lifecycle queue theirs in the transaction of the change itself)."""
+    notice_kind(kind)
+    with db.session() as session:
+        queue_email(session, kind, now or utcnow(), subscriber_id=subscriber_id)
+
+
+@dataclass
+class OutboxReport:
+    """What one run of `send_outbox` did; `sent` lists (kind, subscriber id)."""
+
+    sent: list[tuple[str, int]] = field(default_factory=list)
+    skipped: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return len(self.sent) + self.skipped + self.deferred + self.failed
+
+
+def send_outbox(
     db: Database,
     settings: Settings,
-    kind: str,
-    subscriber_id: int,
+    now: datetime | None = None,
+    *,
     sender: Sender | None = None,
-) -> bool:
-    """Send the email of `kind` if the subscriber is still in the state it is for.
+    batch_size: int = 50,
+    max_batches: int = 100,
+) -> OutboxReport:
+    """Send what the outbox holds that is due, a claimed batch at a time, until it is empty.
 
-    True if sent. Raises TemporaryFailure when the SMTP server is unreachable, so a task
-    can retry.
+    Safe to run in several processes at once: each row is claimed with a lease.
     """
-    wanted = notice_kind(kind)
+    report = OutboxReport()
+    delivery = settings.delivery
+    for _ in range(max_batches):
+        moment = now or utcnow()
+        claims = claim_outbox(db, moment, batch_size, delivery.lease_seconds)
+        if not claims:
+            break
+        # A sender handed in is the caller's to close; one opened here is closed here.
+        with nullcontext(sender) if sender is not None else open_sender(delivery.smtp_url) as out:
+            for position, claim in enumerate(claims):
+                if not _send_claim(db, settings, claim, out, moment, report):
+                    # The server is down: put the rest back instead of timing out on each.
+                    with db.session() as session:
+                        for rest in claims[position + 1 :]:
+                            defer_or_give_up(
+                                session, rest, "SMTP server unreachable", moment, delivery
+                            )
+                            report.deferred += 1
+                    return report
+    return report
+
+
+def _send_claim(
+    db: Database,
+    settings: Settings,
+    claim: OutboxClaim,
+    out: Sender,
+    now: datetime,
+    report: OutboxReport,
+) -> bool:
+    """Resolve, render, send and record one row; False if the SMTP server is unreachable."""
     with db.session() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None or subscriber.state != wanted.for_state:
-            return False
-        email = subscriber.email
-    message = render_subscriber_email(
-        settings.email, kind, subscriber_id=subscriber_id, email=email
-    )
-    if sender is not None:
-        sender.send(message)
-    else:
-        with open_sender(settings.smtp_url) as own:
-            own.send(message)
+        resolution = _resolve(session, settings, claim, now)
+        if resolution.kind is None or resolution.skip:
+            finish_outbox(
+                session,
+                claim,
+                OutboxStatus.SKIPPED,
+                now,
+                error=resolution.skip or "nothing to send",
+                subscriber_id=resolution.subscriber_id,
+            )
+            report.skipped += 1
+            return True
+        assert resolution.subscriber_id is not None
+        subscriber_id, kind = resolution.subscriber_id, resolution.kind
+        email = session.get_one(Subscriber, subscriber_id).email
+    try:
+        message = render_subscriber_email(
+            settings.email, kind, subscriber_id=subscriber_id, email=email
+        )
+        out.send(message)
+    except (ValueError, PermanentRejection) as exc:
+        with db.session() as session:
+            finish_outbox(
+                session,
+                claim,
+                OutboxStatus.FAILED,
+                now,
+                error=str(exc),
+                subscriber_id=subscriber_id,
+            )
+        log.warning("%s email for subscriber %d failed: %s", kind, subscriber_id, exc)
+        report.failed += 1
+        return True
+    except TemporaryFailure as exc:
+        with db.session() as session:
+            deferred = defer_or_give_up(session, claim, str(exc), now, settings.delivery)
+        log.warning("%s email for subscriber %d %s: %s", kind, subscriber_id,
+                    "deferred" if deferred else "given up", exc)  # fmt: skip
+        if deferred:
+            report.deferred += 1
+        else:
+            report.failed += 1
+        return not isinstance(exc, Unreachable)
+    # The one window for a duplicate: the server has it, the row is not yet 'sent'.
+    with db.session() as session:
+        finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)
+        notice_sent(session, subscriber_id, kind, now)
     log.info("%s email sent to subscriber %d", kind, subscriber_id)
+    report.sent.append((kind, subscriber_id))
     return True
 
 
-Dispatcher = Callable[[str, int], None]
-"""Hands (kind, subscriber id) on to be sent, after the commit that asked for it."""
+def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:
+    if claim.kind == SUBSCRIBE_REQUEST:
+        assert claim.email is not None
+        return resolve_request(
+            session,
+            claim.email,
+            claim.request,
+            default_timezone=settings.default_timezone,
+            default_send_hour=settings.default_send_hour,
+            now=now,
+        )
+    wanted = NOTICES.get(claim.kind)
+    if wanted is None:
+        return Resolution(claim.subscriber_id, None, f"no email kind {claim.kind!r}")
+    assert claim.subscriber_id is not None
+    return resolve_notice(session, claim.subscriber_id, claim.kind, wanted.for_states, now)
 
 
-def inline_dispatcher(db: Database, settings: Settings) -> Dispatcher:
-    """Without a broker: send from a background thread of this process."""
+Kick = Callable[[], None]
+"""Says "the outbox has something": called after the commit that queued it."""
 
-    def send(kind: str, subscriber_id: int) -> None:
-        try:
-            send_notice(db, settings, kind, subscriber_id)
-        except SendError as exc:
-            log.warning("%s email for subscriber %d not sent: %s", kind, subscriber_id, exc)
 
-    def enqueue(kind: str, subscriber_id: int) -> None:
-        notice_kind(kind)  # an unknown kind is the caller's bug: say so here, not in a thread
-        threading.Thread(target=send, args=(kind, subscriber_id), daemon=True).start()
+class LocalOutbox:
+    """Sends the outbox from this process: soon after each kick, and every `interval`
+    seconds for retries and for rows a lost task or a dead sender left behind."""
 
-    return enqueue
+    def __init__(self, db: Database, settings: Settings, interval: float) -> None:
+        self.db, self.settings, self.interval = db, settings, interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                send_outbox(self.db, self.settings)
+            except DigestError as exc:
+                log.warning("outbox not sent: %s", exc)
+            except Exception:  # the sweeper must outlive any one failure; the next run retries
+                log.exception("outbox sender failed")

@@ -1,4 +1,5 @@
-"""The delivery queue in the database: one row per (subscriber, edition), claimed by senders.
+"""The delivery queue in the database: one row per (subscriber, pool): that subscriber's
+edition of the day, claimed by senders.
 
 States: pending -> claimed -> sent | deferred | failed | bounced | skipped, and deferred ->
 claimed again when its retry time comes. A claim carries a lease: a row still `claimed`
@@ -66,7 +67,7 @@ def queue_deliveries(
     ]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(Delivery).on_conflict_do_nothing(
-        index_elements=["subscriber_id", "edition_id"]
+        index_elements=["subscriber_id", "edition_id"]  # column names: the table predates "pool"
     )
     session.execute(statement, rows)
     return len(rows)
@@ -75,7 +76,7 @@ def queue_deliveries(
 def claim_batch(
     db: Database, pool_id: int, now: datetime, size: int, lease_seconds: int
 ) -> list[Claim]:
-    """Take up to `size` claimable rows of the edition for this sender."""
+    """Take up to `size` claimable rows of the pool for this sender."""
     with db.session() as session:
         chosen = (
             select(Delivery.id)

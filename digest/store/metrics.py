@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import generate_latest
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from digest.store.deliveries import claimable
 from digest.store.models import Delivery, DeliveryStatus, Pool, Subscriber, SubscriberState
+from digest.store.outbox import outbox_counts
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class DeliveryMetrics:
     queue_lag_seconds: float
     queue_depth: int
     last_edition_at: datetime | None
+    outbox: dict[str, int] = field(default_factory=dict)  # subscriber emails by status
 
 
 def delivery_metrics(session: Session, now: datetime) -> DeliveryMetrics:
@@ -43,7 +45,9 @@ def delivery_metrics(session: Session, now: datetime) -> DeliveryMetrics:
     ).one()
     lag = max((now - oldest_due).total_seconds(), 0.0) if oldest_due is not None else 0.0
     last_edition = session.scalar(select(func.max(Pool.created_at)))
-    return DeliveryMetrics(deliveries, subscribers, lag, depth, last_edition)
+    return DeliveryMetrics(
+        deliveries, subscribers, lag, depth, last_edition, outbox_counts(session)
+    )
 
 
 class _Snapshot:
@@ -65,10 +69,18 @@ class _Snapshot:
         )
         for state, count in m.subscribers.items():
             subscribers.add_metric([state], count)
+        outbox = GaugeMetricFamily(
+            "digest_outbox_emails",
+            "Subscriber emails (confirmations and notices) in the outbox by status.",
+            labels=["status"],
+        )
+        for status, count in m.outbox.items():
+            outbox.add_metric([status], count)
         last = m.last_edition_at.timestamp() if m.last_edition_at else 0.0
         return [
             deliveries,
             subscribers,
+            outbox,
             GaugeMetricFamily(
                 "digest_queue_lag_seconds",
                 "Seconds since the oldest claimable delivery was due (0 when none).",

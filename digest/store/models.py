@@ -250,6 +250,47 @@ class DeliveryPaper(Base):
     why: Mapped[str] = mapped_column(Text, default="")
 
 
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for a sender
+    CLAIMED = "claimed"  # a sender holds it until lease_until
+    DEFERRED = "deferred"  # a temporary failure; tried again at next_attempt_at
+    SENT = "sent"  # the SMTP server accepted it
+    SKIPPED = "skipped"  # nothing to send after all (see `error` for why)
+    FAILED = "failed"  # given up, with the reason in `error`
+
+
+UNSENT_OUTBOX = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.DEFERRED)
+
+
+class OutboxEmail(Base):
+    """A subscriber email asked for by a state change, written in the same transaction.
+
+    `kind` is an email kind, or `subscribe` for a request from the form: the sender then
+    decides what, if anything, the address receives. `email` and `request` (the topics and
+    timezone asked for) travel with it and apply only on confirmation. `queue_key` is set
+    while the row is unsent, so one address or subscriber has one queued row per kind.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320))
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    queue_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
 class Suppression(Base):
     """An address deleted at its owner's request, kept only as a hash so it is never mailed."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.store.models import Delivery, DeliveryStatus, Pool, PoolItem
+from digest.store.outbox import outbox_counts
 from digest.store.subscribers import count_by_state
 
 # Rows in these states were claimed at least once even when first_attempt_at is missing
@@ -52,6 +53,18 @@ class Stats:
     subscribers: dict[str, int]
     deliveries: dict[str, int]
     editions: list[EditionStats]
+    outbox: dict[str, int]  # subscriber emails by outbox status
+
+
+# How `digest stats` and /metrics name the outbox's states.
+OUTBOX_LABELS = {
+    "pending": "queued",
+    "claimed": "sending",
+    "sent": "sent",
+    "deferred": "retrying",
+    "skipped": "nothing to send",
+    "failed": "given up",
+}
 
 
 def collect_stats(session: Session, last_editions: int = 7) -> Stats:
@@ -79,6 +92,7 @@ def collect_stats(session: Session, last_editions: int = 7) -> Stats:
         count_by_state(session),
         deliveries,
         [runs.get(pool_id, _Run()).stats(day, papers.get(pool_id, 0)) for pool_id, day in editions],
+        outbox_counts(session),
     )
 
 

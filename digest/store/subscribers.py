@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from digest.preferences import (
     parse_topics,
 )
 from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
+from digest.store.outbox import SUBSCRIBE_REQUEST, latest_request, queue_email
 from digest.store.suppression import is_suppressed, suppress
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
@@ -38,12 +40,17 @@ class SuppressedAddress(DigestError):
 # The subscriber emails the lifecycle asks for, by kind (templates/email/<kind>/).
 CONFIRMATION_EMAIL = "confirm"
 ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"
+# At most one of these per address every CONFIRMATION_RESEND_INTERVAL.
+NOTICES_RATED = (CONFIRMATION_EMAIL, ALREADY_SUBSCRIBED_EMAIL)
 
 
 @dataclass(frozen=True)
-class SubscribeOutcome:
-    subscriber_id: int
-    email_to_send: str | None  # the kind of email the change asks for, if any
+class Resolution:
+    """What a queued request or email becomes when its sender gets to it."""
+
+    subscriber_id: int | None
+    kind: str | None  # the email to send, or None with the reason in `skip`
+    skip: str = ""
 
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
@@ -56,29 +63,46 @@ def request_subscription(
     *,
     topics: str | Sequence[str] | None = None,
     timezone: str | None = None,
-    default_timezone: str = "UTC",
-    default_send_hour: int = 7,
     now: datetime | None = None,
-) -> SubscribeOutcome:
-    """Record a subscription request and say whether a confirmation email is due.
+) -> None:
+    """Queue the form's request; raises InvalidEmail or InvalidPreference for bad input.
 
-    Raises InvalidEmail or InvalidPreference for bad input, SuppressedAddress for a deleted
-    one; never reveals to the caller's user whether the address was known (the web answers
-    the same page either way).
+    The same single write whatever the address's state (new, pending, active, left,
+    bounced, deleted): nothing about it is read or changed here, so neither the answer nor
+    its timing tells the caller anything. The outbox sender decides later (`resolve_request`).
     """
-    now = now or utcnow()
     email = normalise_email(raw_email)
-    clean_topics = parse_topics(topics)
+    request = {
+        "topics": parse_topics(topics),
+        "timezone": check_timezone(timezone) if timezone and timezone.strip() else None,
+    }
+    queue_email(session, SUBSCRIBE_REQUEST, now or utcnow(), email=email, request=request)
+
+
+def resolve_request(
+    session: Session,
+    email: str,
+    request: Mapping[str, Any],
+    *,
+    default_timezone: str,
+    default_send_hour: int,
+    now: datetime,
+) -> Resolution:
+    """The email a subscribe request asks for: a confirmation for a new, pending or
+    unsubscribed address, "already subscribed" for an active one, nothing for a suppressed
+    one. A new address becomes a pending subscriber; nothing else is changed until it is
+    confirmed (the requested topics and timezone travel with the confirmation)."""
     if is_suppressed(session, email):
-        raise SuppressedAddress("this address asked to be deleted")
-    zone = check_timezone(timezone) if timezone and timezone.strip() else default_timezone
-    subscriber = find_by_email(session, email)
+        return Resolution(None, None, "the address was deleted at its owner's request")
+    subscriber = session.scalar(
+        select(Subscriber).where(Subscriber.email == email).with_for_update()
+    )
     if subscriber is None:
         subscriber = Subscriber(
             email=email,
             state=SubscriberState.PENDING,
-            topics=clean_topics,
-            timezone=zone,
+            topics=list(request.get("topics") or []),
+            timezone=request.get("timezone") or default_timezone,
             send_hour=default_send_hour,
             created_at=now,
             updated_at=now,
@@ -86,28 +110,56 @@ def request_subscription(
         try:
             with session.begin_nested():
                 session.add(subscriber)
-        except IntegrityError:  # the same address subscribed concurrently
+        except IntegrityError:  # added by another sender a moment ago
             subscriber = find_by_email(session, email)
             assert subscriber is not None
-            return SubscribeOutcome(subscriber.id, None)
-        subscriber.confirmation_sent_at = now
-        return SubscribeOutcome(subscriber.id, CONFIRMATION_EMAIL)
-
-    if subscriber.state == SubscriberState.UNSUBSCRIBED:
-        subscriber.state = SubscriberState.PENDING
-        subscriber.topics = clean_topics or subscriber.topics
-        subscriber.timezone = zone if timezone else subscriber.timezone
-    # For an active address the same column rate-limits the "already subscribed" notice.
-    wanted = {
+    kind = {
         SubscriberState.PENDING: CONFIRMATION_EMAIL,
+        SubscriberState.UNSUBSCRIBED: CONFIRMATION_EMAIL,
         SubscriberState.ACTIVE: ALREADY_SUBSCRIBED_EMAIL,
     }.get(subscriber.state)
-    if wanted is not None:
-        last = subscriber.confirmation_sent_at
-        if last is None or now - last >= CONFIRMATION_RESEND_INTERVAL:
+    if kind is None:
+        return Resolution(subscriber.id, None, f"the address is {subscriber.state.value}")
+    return Resolution(subscriber.id, kind, notice_too_soon(subscriber, now))
+
+
+def resolve_notice(
+    session: Session,
+    subscriber_id: int,
+    kind: str,
+    for_states: Sequence[SubscriberState],
+    now: datetime,
+) -> Resolution:
+    """Whether a queued email of `kind` may still go: the subscriber exists, is in one of
+    the states it is for, and (confirmations, "already subscribed") got none just now."""
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if subscriber is None:
+        return Resolution(None, None, "the subscriber is gone")
+    if subscriber.state not in for_states:
+        return Resolution(subscriber.id, None, f"the subscriber is {subscriber.state.value}")
+    too_soon = notice_too_soon(subscriber, now) if kind in NOTICES_RATED else ""
+    return Resolution(subscriber.id, kind, too_soon)
+
+
+def notice_too_soon(subscriber: Subscriber, now: datetime) -> str:
+    """Why a confirmation or "already subscribed" email must wait, or "" if it may go.
+
+    Only emails the SMTP server accepted count (`notice_sent`), so a failed one never
+    locks the address out.
+    """
+    last = subscriber.confirmation_sent_at
+    if last is not None and now - last < CONFIRMATION_RESEND_INTERVAL:
+        minutes = max(1, int((now - last).total_seconds() // 60))
+        return f"one was sent {minutes} minute{'s' if minutes != 1 else ''} ago"
+    return ""
+
+
+def notice_sent(session: Session, subscriber_id: int, kind: str, now: datetime) -> None:
+    """Note that the SMTP server accepted an email of `kind` for the subscriber."""
+    if kind in NOTICES_RATED:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is not None:
             subscriber.confirmation_sent_at = now
-            return SubscribeOutcome(subscriber.id, wanted)
-    return SubscribeOutcome(subscriber.id, None)
 
 
 def subscriber_for_token(
@@ -126,12 +178,36 @@ def subscriber_for_token(
 def confirm_subscription(
     session: Session, subject: TokenSubject, now: datetime | None = None
 ) -> Subscriber:
-    """Activate a pending subscription; confirming twice is harmless."""
+    """Activate a pending (or unsubscribed, asking to return) subscription with the topics
+    and timezone its latest request asked for; confirming twice is harmless."""
     subscriber = subscriber_for_token(session, subject, lock=True)
-    if subscriber.state == SubscriberState.PENDING:
+    if may_confirm(session, subscriber):
+        request = latest_request(session, subscriber.id)
+        values = request.values if request is not None else {}
+        if values.get("topics"):
+            subscriber.topics = list(values["topics"])
+        if values.get("timezone"):
+            subscriber.timezone = str(values["timezone"])
         subscriber.state = SubscriberState.ACTIVE
         subscriber.confirmed_at = now or utcnow()
+        subscriber.unsubscribed_at = None
     return subscriber
+
+
+def may_confirm(session: Session, subscriber: Subscriber) -> bool:
+    """Whether a confirmation link activates this subscriber: pending, or unsubscribed and
+    asked to come back after leaving (a link from before they left does not)."""
+    if subscriber.state is SubscriberState.PENDING:
+        return True
+    if subscriber.state is not SubscriberState.UNSUBSCRIBED:
+        return False
+    request = latest_request(session, subscriber.id)
+    left = subscriber.unsubscribed_at
+    return (
+        request is not None
+        and request.sent_at is not None
+        and (left is None or request.sent_at >= left)
+    )
 
 
 def unsubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
@@ -200,17 +276,16 @@ def count_by_state(session: Session) -> dict[str, int]:
 
 def resend_confirmation(
     session: Session, subject: TokenSubject, now: datetime | None = None
-) -> SubscribeOutcome:
-    """A fresh confirmation for the owner of an expired link, if still pending (10-minute rule)."""
-    now = now or utcnow()
+) -> bool:
+    """Queue a fresh confirmation for the owner of an expired link while still pending.
+
+    True if one is queued (the sender still applies the 10-minute rule).
+    """
     subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state != SubscriberState.PENDING:
-        return SubscribeOutcome(subscriber.id, None)
-    last = subscriber.confirmation_sent_at
-    if last is not None and now - last < CONFIRMATION_RESEND_INTERVAL:
-        return SubscribeOutcome(subscriber.id, None)
-    subscriber.confirmation_sent_at = now
-    return SubscribeOutcome(subscriber.id, CONFIRMATION_EMAIL)
+        return False
+    queue_email(session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id)
+    return True
 
 
 def resubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:

@@ -1,10 +1,15 @@
-"""The Starlette app: a thin shell over the store that never sends mail itself.
+"""The Starlette app: a thin shell over the store and the pipeline.
 
-Emails the subscribe form asks for are handed to `dispatch(kind, subscriber_id)` (a Celery
-task in production) only after the database transaction that asked for them has committed.
+Emails the pages ask for are rows of the outbox, written in the transaction of the change;
+after the commit the app calls `kick()` (a Celery task, or this process's own sender), and
+`outbox`, when given, sends from this process on its own schedule too, so no email waits
+for a broker.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -13,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from digest.errors import ConfigError
-from digest.pipeline.notices import Dispatcher
+from digest.pipeline.notices import Kick, LocalOutbox
 from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
 from digest.web.archive import ArchivePages
@@ -35,12 +40,14 @@ __all__ = ["MAX_FORM_BYTES", "create_app"]
 def create_app(
     settings: Settings,
     db: Database,
-    dispatch: Dispatcher,
+    kick: Kick,
     *,
     limiter: RateLimiter | None = None,
+    outbox: LocalOutbox | None = None,
 ) -> Starlette:
-    """The web app; `dispatch(kind, subscriber_id)` is called after each commit that asks for
-    an email, and `limiter` (default: Redis at DIGEST_REDIS_URL) counts subscribe requests."""
+    """The web app; `kick()` is called after each commit that queues an email, `outbox`
+    (started and stopped with the app) sends from this process, and `limiter` (default:
+    Redis at DIGEST_REDIS_URL, else a counter in this process) counts subscribe requests."""
     if not settings.secret_key:
         raise ConfigError("the web app needs a secret key (use load_settings())")
     csrf = Csrf(settings.secret_key, root_path(settings) or "/")
@@ -49,7 +56,7 @@ def create_app(
         db=db,
         pages=Pages(settings, csrf),
         csrf=csrf,
-        dispatch=dispatch,
+        kick=kick,
         limits=SubscribeLimits(settings, limiter or limiter_for(settings)),
     )
     errors = ErrorPages(site)
@@ -63,8 +70,20 @@ def create_app(
         *metrics_routes(db),
         *webhook_routes(settings, db),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if outbox is not None:
+            outbox.start()
+        try:
+            yield
+        finally:
+            if outbox is not None:
+                outbox.stop()
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[
             Middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
         ],

@@ -1,9 +1,11 @@
-"""Fixed-window request counters in Redis, shared by every web process; fail open."""
+"""Fixed-window request counters in Redis, shared by every web process; without Redis,
+counted in this process (one machine, one process needs nothing else)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,12 +26,35 @@ class Limit:
     window_seconds: int
 
 
+class LocalCounters:
+    """The same fixed windows, in this process's memory (old windows are dropped)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._window: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def incr(self, keys: list[str], ends: list[float], now: float) -> list[int]:
+        with self._lock:
+            for key in [k for k, end in self._window.items() if end <= now]:
+                del self._window[key]
+                self._counts.pop(key, None)
+            counts = []
+            for key, end in zip(keys, ends, strict=True):
+                self._counts[key] = self._counts.get(key, 0) + 1
+                self._window[key] = end
+                counts.append(self._counts[key])
+            return counts
+
+
 class RateLimiter:
-    """Counts hits per (bucket, key) and window; lets everything through if Redis is down."""
+    """Counts hits per (bucket, key) and window in Redis; in this process while Redis is
+    absent or down (so several web processes then each count their own share)."""
 
     def __init__(self, redis_url: str | None, prefix: str) -> None:
         self.prefix = prefix
         self.client: redis.Redis[bytes] | None = None
+        self.local = LocalCounters()
         self._last_warning = 0.0
         if redis_url and urlsplit(redis_url).scheme in ("redis", "rediss", "unix"):
             self.client = redis.Redis.from_url(
@@ -38,24 +63,34 @@ class RateLimiter:
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
         else:
-            log.warning("rate limits are off: the Redis URL is not a redis:// address")
+            log.warning("rate limits counted in this process: the Redis URL is not redis://")
 
     def allow(self, hits: list[tuple[str, str, Limit]], now: float | None = None) -> bool:
         """Count one hit on each (bucket, key, limit); False if any is over its limit."""
-        if self.client is None or not hits:
+        if not hits:
             return True
         now = time.time() if now is None else now
         keys = [self._key(bucket, key, limit, now) for bucket, key, limit in hits]
+        counts = self._count_in_redis(keys, hits)
+        if counts is None:
+            ends = [(now // limit.window_seconds + 1) * limit.window_seconds for *_, limit in hits]
+            counts = self.local.incr(keys, ends, now)
+        return all(int(n) <= limit.count for n, (_, _, limit) in zip(counts, hits, strict=True))
+
+    def _count_in_redis(
+        self, keys: list[str], hits: list[tuple[str, str, Limit]]
+    ) -> list[int] | None:
+        if self.client is None:
+            return None
         try:
             with self.client.pipeline(transaction=True) as pipe:
                 for key, (_, _, limit) in zip(keys, hits, strict=True):
                     pipe.incr(key)
                     pipe.expire(key, limit.window_seconds + 1)
-                counts = pipe.execute()[0::2]
+                return [int(n) for n in pipe.execute()[0::2]]
         except redis.RedisError as exc:
             self._warn(exc)
-            return True
-        return all(int(n) <= limit.count for n, (_, _, limit) in zip(counts, hits, strict=True))
+            return None
 
     def _key(self, bucket: str, key: str, limit: Limit, now: float) -> str:
         # Hashed, so Redis never holds an address or an IP in clear.
@@ -66,7 +101,9 @@ class RateLimiter:
         now = time.monotonic()
         if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
             self._last_warning = now
-            log.warning("rate limits skipped, Redis unavailable: %s", type(exc).__name__)
+            log.warning(
+                "rate limits counted in this process, Redis unavailable: %s", type(exc).__name__
+            )
 
     def close(self) -> None:
         if self.client is not None:

@@ -1,4 +1,4 @@
-"""What every page needs: settings, store, renderer, CSRF, limits and the email dispatcher."""
+"""What every page needs: settings, store, renderer, CSRF, limits and the outbox kick."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from starlette.types import Message, Receive
 
 from digest import links
 from digest.errors import InvalidToken
-from digest.pipeline.notices import Dispatcher
+from digest.pipeline.notices import Kick
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber
@@ -46,7 +46,7 @@ class Site:
     db: Database
     pages: Pages
     csrf: Csrf
-    dispatch: Dispatcher
+    kick: Kick
     limits: SubscribeLimits
     root: str = field(init=False)
     home: str = field(init=False)
@@ -102,28 +102,14 @@ class Site:
             unsubscribe_url=links.unsubscribe_url(self.settings, subscriber.id, subscriber.email),
         )
 
-    async def send(self, kind: str, subscriber_id: int) -> bool:
-        """Hand the email to the dispatcher (after the commit); False if it could not be queued."""
+    async def kick_outbox(self) -> None:
+        """Say the outbox has something (after the commit that queued it); never fails the
+        request: the email is stored, and a sweep sends it if this kick is lost."""
         try:
-            await run_in_threadpool(self.dispatch, kind, subscriber_id)
+            await run_in_threadpool(self.kick)
         except Exception as exc:  # broker errors share no base class; none may be a traceback
             # Only the type: a broker error's text can quote its URL, password included.
-            log.error(
-                "could not queue the %s email for subscriber %s: %s",
-                kind,
-                subscriber_id,
-                type(exc).__name__,
-            )
-            await run_in_threadpool(self._forget_email, subscriber_id)
-            return False
-        return True
-
-    def _forget_email(self, subscriber_id: int) -> None:
-        # Without this, the 10-minute resend rule would block the retry we ask the user for.
-        with self.db.session() as session:
-            subscriber = session.get(Subscriber, subscriber_id)
-            if subscriber is not None:
-                subscriber.confirmation_sent_at = None
+            log.warning("could not announce a queued email: %s", type(exc).__name__)
 
 
 def capped_receive(receive: Receive, limit: int) -> Receive:

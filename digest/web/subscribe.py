@@ -17,11 +17,11 @@ from digest.preferences import InvalidPreference, check_timezone, parse_topics
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.pools import latest_pool, pool_entries
 from digest.store.subscribers import (
-    SubscribeOutcome,
-    SuppressedAddress,
     confirm_subscription,
+    may_confirm,
     request_subscription,
     resend_confirmation,
+    subscriber_for_token,
 )
 from digest.tokens import Purpose, TokenSubject
 from digest.web.pages import (
@@ -83,7 +83,7 @@ def valid_email(raw: str) -> str | None:
 
 
 class SubscribePages:
-    """GET /, POST /subscribe, GET /confirm, POST /confirm/resend."""
+    """GET /, POST /subscribe, GET and POST /confirm, POST /confirm/resend."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -93,7 +93,8 @@ class SubscribePages:
         return [
             Route("/", self.landing, methods=["GET"], name="landing"),
             Route("/subscribe", self.subscribe, methods=["POST"]),
-            Route("/confirm", self.confirm, methods=["GET"]),
+            Route("/confirm", self.confirm_page, methods=["GET"]),
+            Route("/confirm", self.confirm, methods=["POST"]),
             Route("/confirm/resend", self.resend, methods=["POST"]),
         ]
 
@@ -118,28 +119,9 @@ class SubscribePages:
         if problem is not None:
             log.info("subscription refused: invalid %s", problem.field)
             return await self._index(request, form, problem, status=422)
-        try:
-            outcome = await self.site.in_thread(self._request_subscription, form)
-        except SuppressedAddress:
-            log.info("subscription ignored: address deleted at its owner's request")
-            return self._check_inbox(request)
-        return await self._answer(request, outcome)
-
-    async def _answer(self, request: Request, outcome: SubscribeOutcome) -> Response:
-        kind = outcome.email_to_send
-        log.info(
-            "subscription requested by subscriber %s (%s)",
-            outcome.subscriber_id,
-            f"{kind} email due" if kind else "no email due",
-        )
-        if kind is not None and not await self.site.send(kind, outcome.subscriber_id):
-            return self.site.pages.message(
-                request,
-                503,
-                "We could not send the email just now",
-                "Please try again in a few minutes.",
-                (self.site.home, "Back to the form"),
-            )
+        await self.site.in_thread(self._request_subscription, form)
+        log.info("subscription requested")
+        await self.site.kick_outbox()
         return self._check_inbox(request)
 
     def _check_inbox(self, request: Request) -> Response:
@@ -195,22 +177,37 @@ class SubscribePages:
             entries = pool_entries(session, pool, limit=LANDING_PAPERS)
             return pool.date, [paper_card(entry) for entry in entries]
 
-    def _request_subscription(self, form: SubscribeForm) -> SubscribeOutcome:
-        # Returning from inside the session commits before the caller enqueues anything.
-        settings = self.site.settings
+    def _request_subscription(self, form: SubscribeForm) -> None:
+        # The session commits on leaving the block, before the caller kicks the outbox.
         with self.site.db.session() as session:
-            return request_subscription(
-                session,
-                form.email,
-                topics=form.topics,
-                timezone=form.timezone,
-                default_timezone=settings.default_timezone,
-                default_send_hour=settings.default_send_hour,
-            )
+            request_subscription(session, form.email, topics=form.topics, timezone=form.timezone)
 
     # --- confirm ---------------------------------------------------------------------------
 
+    async def confirm_page(self, request: Request) -> Response:
+        """GET (and HEAD): the address and a Confirm button; link scanners change nothing."""
+        try:
+            subject = self.site.subject(request, Purpose.CONFIRM)
+            subscriber, confirmable = await self.site.in_thread(self._subscriber, subject)
+        except ExpiredToken:
+            return self._expired(request)
+        except InvalidToken as exc:
+            return self._link_problem(request, 400, "This link does not work", sentence(str(exc)))
+        if subscriber.state is SubscriberState.ACTIVE:
+            return self.site.subscribed_page(request, subscriber)
+        if not confirmable:
+            return self._not_active(request, subscriber)
+        token = request.query_params.get("token", "")
+        return self.site.pages.render(
+            request,
+            "confirm.html",
+            email=subscriber.email,
+            action=with_token(f"{self.site.root}/confirm", token),
+        )
+
     async def confirm(self, request: Request) -> Response:
+        """POST: activate the subscription."""
+        await self.site.checked_form(request)
         try:
             subject = self.site.subject(request, Purpose.CONFIRM)
             subscriber = await self.site.in_thread(self._confirm, subject)
@@ -229,10 +226,12 @@ class SubscribePages:
             return self._too_many(request)
         try:
             subject = self.site.subject(request, Purpose.CONFIRM, ignore_age=True)
-            outcome = await self.site.in_thread(self._resend, subject)
+            queued = await self.site.in_thread(self._resend, subject)
         except InvalidToken as exc:
             return self._link_problem(request, 400, "This link does not work", sentence(str(exc)))
-        return await self._answer(request, outcome)
+        if queued:
+            await self.site.kick_outbox()
+        return self._check_inbox(request)
 
     def _expired(self, request: Request) -> Response:
         hours = self.site.settings.confirm_max_age_hours
@@ -260,9 +259,14 @@ class SubscribePages:
         with self.site.db.session() as session:
             return confirm_subscription(session, subject)
 
-    def _resend(self, subject: TokenSubject) -> SubscribeOutcome:
+    def _resend(self, subject: TokenSubject) -> bool:
         with self.site.db.session() as session:
             return resend_confirmation(session, subject)
+
+    def _subscriber(self, subject: TokenSubject) -> tuple[Subscriber, bool]:
+        with self.site.db.session() as session:
+            subscriber = subscriber_for_token(session, subject)
+            return subscriber, may_confirm(session, subscriber)
 
     def _not_active(self, request: Request, subscriber: Subscriber) -> Response:
         if subscriber.state is SubscriberState.UNSUBSCRIBED:

@@ -41,7 +41,7 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Settings]:
     app_settings = settings.model_copy(
         update={"base_url": f"http://127.0.0.1:{port}", "database_url": sqlite_db.url}
     )
-    app = create_app(app_settings, sqlite_db, lambda kind, subscriber_id: None)
+    app = create_app(app_settings, sqlite_db, lambda: None)
     with serve_in_thread(app, port):
         yield app_settings
 

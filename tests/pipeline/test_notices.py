@@ -8,7 +8,7 @@ import pytest
 
 from digest import links
 from digest.pipeline import notices
-from digest.pipeline.notices import Notice, UnknownNotice, notice, send_notice
+from digest.pipeline.notices import Notice, UnknownNotice, notice, queue_notice, send_outbox
 from digest.settings import EmailSettings, Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
@@ -38,7 +38,7 @@ def welcome_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, text in TEMPLATES.items():
         (folder / name).write_text(text, encoding="utf-8")
 
-    @notice("welcome", for_state=SubscriberState.ACTIVE)
+    @notice("welcome", for_states=(SubscriberState.ACTIVE,))
     def welcome(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
         return Notice(
             {
@@ -56,7 +56,8 @@ def test_a_new_kind_is_sent_through_the_real_smtp_server(
     own = settings.model_copy(update={"template_dir": welcome_kind})
     reader = add(sqlite_db, "ada@example.org", SubscriberState.ACTIVE)
 
-    assert send_notice(sqlite_db, own, "welcome", reader.id) is True
+    queue_notice(sqlite_db, "welcome", reader.id)
+    assert send_outbox(sqlite_db, own).sent == [("welcome", reader.id)]
 
     [message] = smtp_sink.messages_to("ada@example.org")
     assert message["Subject"] == "Welcome to Trending Papers, Ada"
@@ -74,7 +75,9 @@ def test_a_kind_is_sent_only_while_the_subscriber_is_in_its_state(
     own = settings.model_copy(update={"template_dir": welcome_kind})
     pending = add(sqlite_db, "pending@example.org", SubscriberState.PENDING)
 
-    assert send_notice(sqlite_db, own, "welcome", pending.id) is False
+    queue_notice(sqlite_db, "welcome", pending.id)
+    report = send_outbox(sqlite_db, own)
+    assert (report.sent, report.skipped) == ([], 1)
     assert smtp_sink.messages_to("pending@example.org") == []
 
 
@@ -83,4 +86,4 @@ def test_an_unknown_kind_is_refused_before_anything_is_sent(
 ) -> None:
     reader = add(sqlite_db, "ada@example.org", SubscriberState.ACTIVE)
     with pytest.raises(UnknownNotice, match="no email kind 'farewell'"):
-        send_notice(sqlite_db, settings, "farewell", reader.id)
+        queue_notice(sqlite_db, "farewell", reader.id)

@@ -1,4 +1,5 @@
-"""Web fixtures: the app over a store (SQLite and PostgreSQL) with a recording dispatcher."""
+"""Web fixtures: the app over a store (SQLite and PostgreSQL) whose outbox kick sends right
+away to the test SMTP server and records what went out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from digest.pipeline.notices import Kick, send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.web import create_app
@@ -30,22 +32,27 @@ def settings(settings: Settings) -> Iterator[Settings]:
 
 
 class Recorder(list[Sent]):
-    """A dispatcher that remembers what it was asked to send, in order."""
+    """The emails (kind, subscriber id) the outbox sent, in order."""
 
-    def __call__(self, kind: str, subscriber_id: int) -> None:
-        self.append((kind, subscriber_id))
+    def kick_for(self, db: Database, settings: Settings) -> Kick:
+        """An app's kick: send the outbox now, in the request's thread, and note what left."""
+
+        def kick() -> None:
+            self.extend(send_outbox(db, settings).sent)
+
+        return kick
 
 
 @pytest.fixture
 def enqueued() -> Recorder:
-    """Emails (kind, subscriber id) the app asked to send, in order."""
+    """Emails (kind, subscriber id) the app's requests sent, in order."""
     return Recorder()
 
 
 @pytest.fixture
 def client(db: Database, settings: Settings, enqueued: Recorder) -> Iterator[TestClient]:
     """The app over the store, on both backends."""
-    with TestClient(create_app(settings, db, enqueued)) as test_client:
+    with TestClient(create_app(settings, db, enqueued.kick_for(db, settings))) as test_client:
         yield test_client
 
 
@@ -54,5 +61,7 @@ def sqlite_client(
     sqlite_db: Database, settings: Settings, enqueued: Recorder
 ) -> Iterator[TestClient]:
     """The app over SQLite only, for tests that are not about the database backend."""
-    with TestClient(create_app(settings, sqlite_db, enqueued)) as test_client:
+    with TestClient(
+        create_app(settings, sqlite_db, enqueued.kick_for(sqlite_db, settings))
+    ) as test_client:
         yield test_client

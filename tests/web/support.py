@@ -129,3 +129,15 @@ def browser_post(
         action, data={**(data or {}), "csrf_token": token}, headers=BROWSER
     )
     return response
+
+
+def confirm(client: TestClient, token: str) -> httpx.Response:
+    """Open the confirmation link, then press its Confirm button if the page has one."""
+    link = f"/confirm?token={token}"
+    page: httpx.Response = client.get(link)
+    if ">Confirm</button>" not in page.text:
+        return page
+    response: httpx.Response = client.post(
+        link, data={"csrf_token": csrf_from(page.text)}, headers=BROWSER
+    )
+    return response

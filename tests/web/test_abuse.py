@@ -18,7 +18,9 @@ from tests.web.support import find_subscriber, subscribe, subscriber_count, with
 
 
 def client_from(app_settings: Settings, db: Database, enqueued: Recorder, ip: str) -> TestClient:
-    return TestClient(create_app(app_settings, db, enqueued), client=(ip, 40000))
+    return TestClient(
+        create_app(app_settings, db, enqueued.kick_for(db, app_settings)), client=(ip, 40000)
+    )
 
 
 def test_hundreds_of_requests_from_one_ip_are_cut_off(
@@ -82,7 +84,7 @@ def test_redis_keeps_no_address_or_ip_in_clear(
     assert not any("private" in key or "testclient" in key for key in keys)
 
 
-def test_redis_down_fails_open_with_a_warning(
+def test_redis_down_counts_in_the_process_with_one_warning(
     sqlite_db: Database,
     settings: Settings,
     enqueued: Recorder,
@@ -90,19 +92,32 @@ def test_redis_down_fails_open_with_a_warning(
 ) -> None:
     down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     caplog.set_level(logging.WARNING, logger="digest")
-    with TestClient(create_app(down, sqlite_db, enqueued)) as client:
+    with TestClient(create_app(down, sqlite_db, enqueued.kick_for(sqlite_db, down))) as client:
         codes = [subscribe(client, f"open{i}@example.com").status_code for i in range(3)]
 
     assert codes == [200, 200, 200]
     assert len(enqueued) == 3
     warnings = [r.getMessage() for r in caplog.records if r.name == "digest.web.ratelimit"]
-    assert warnings == ["rate limits skipped, Redis unavailable: ConnectionError"]
+    assert warnings == ["rate limits counted in this process, Redis unavailable: ConnectionError"]
 
 
-def test_limiter_for_a_non_redis_broker_lets_everything_through() -> None:
+def test_with_redis_down_the_limits_still_hold(sqlite_db: Database, settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"redis_url": "redis://127.0.0.1:1/0", "subscribe_limit_per_address": 2}
+    )
+    with TestClient(create_app(down, sqlite_db, lambda: None)) as client:
+        codes = [subscribe(client, "same@example.com").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 429, 429]
+
+
+def test_without_redis_the_limiter_counts_in_the_process_window_by_window() -> None:
     limiter = RateLimiter("amqp://guest@localhost//", "digest:test")
+    one = [("bucket", "key", Limit(1, 60))]
 
-    assert all(limiter.allow([("bucket", "key", Limit(1, 60))]) for _ in range(5))
+    assert [limiter.allow(one, now=600.0 + i) for i in range(3)] == [True, False, False]
+    assert limiter.allow([("bucket", "other", Limit(1, 60))], now=603.0)
+    assert limiter.allow(one, now=660.0)  # the next window
 
 
 def test_honeypot_gets_the_same_page_and_nothing_happens(

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from digest.pipeline.notices import inline_dispatcher
+from digest.pipeline.notices import LocalOutbox
 from digest.preferences import Frequency
 from digest.settings import Settings
 from digest.store.db import Database
@@ -41,13 +41,15 @@ class Live:
 
 @pytest.fixture
 def live(sqlite_db: Database, settings: Settings) -> Iterator[Live]:
-    """The app on uvicorn, its links pointing at itself, emails sent inline to the SMTP sink."""
+    """The app on uvicorn, its links pointing at itself, its outbox sent from the web process
+    to the SMTP sink as `digest serve` does."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app_settings = settings.model_copy(update={"base_url": url})
     now = utcnow()
     add_edition(sqlite_db, now.date() - timedelta(days=1), now - timedelta(days=1), PAPERS)
-    app = create_app(app_settings, sqlite_db, inline_dispatcher(sqlite_db, app_settings))
+    outbox = LocalOutbox(sqlite_db, app_settings, interval=1.0)
+    app = create_app(app_settings, sqlite_db, outbox.kick, outbox=outbox)
     with serve_in_thread(app, port):
         yield Live(url, app_settings)
 
@@ -95,6 +97,8 @@ def test_subscribe_confirm_tune_preview_unsubscribe_resubscribe(
     link = re.search(r"http://127\.0\.0\.1:\d+/confirm\?token=[\w.\-]+", text_of(confirmation))
     assert link, text_of(confirmation)
     page.goto(link.group(0))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your subscription")
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You're subscribed")
     expect(page.locator("main")).to_contain_text("Europe/Berlin")
     assert subscriber(sqlite_db, "reader@example.com").state is SubscriberState.ACTIVE

@@ -1,4 +1,5 @@
-"""GET /confirm?token=: activates; expired, tampered and stale links get a clear page."""
+"""/confirm?token=: GET shows a Confirm button, POST activates; expired, tampered and
+stale links get a clear page."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from digest.tokens import Purpose, make_token, read_token
 from tests.web.conftest import Recorder
 from tests.web.support import (
     browser_post,
+    confirm,
     set_fields,
     subscribe,
     subscriber,
@@ -36,7 +38,7 @@ def pending(db: Database, client: TestClient) -> Subscriber:
 def test_valid_token_activates_and_links_onward(
     db: Database, client: TestClient, settings: Settings, pending: Subscriber
 ) -> None:
-    response = client.get("/confirm", params={"token": token(settings, Purpose.CONFIRM, pending)})
+    response = confirm(client, token(settings, Purpose.CONFIRM, pending))
 
     assert response.status_code == 200
     assert "You're subscribed" in response.text
@@ -60,11 +62,11 @@ def test_valid_token_activates_and_links_onward(
 def test_confirming_twice_is_harmless(
     db: Database, client: TestClient, settings: Settings, pending: Subscriber
 ) -> None:
-    link = {"token": token(settings, Purpose.CONFIRM, pending)}
-    first = client.get("/confirm", params=link)
+    link = token(settings, Purpose.CONFIRM, pending)
+    first = confirm(client, link)
     confirmed_at = subscriber(db, pending.email).confirmed_at
 
-    second = client.get("/confirm", params=link)
+    second = confirm(client, link)
 
     assert first.status_code == second.status_code == 200
     assert subscriber(db, pending.email).confirmed_at == confirmed_at
@@ -92,7 +94,7 @@ def test_token_just_inside_its_lifetime_still_works(
     with freeze_time(datetime.now(UTC) - timedelta(hours=47)):
         recent = make_token(settings.secret_key, Purpose.CONFIRM, pending.id, pending.email)
 
-    assert client.get("/confirm", params={"token": recent}).status_code == 200
+    assert confirm(client, recent).status_code == 200
     assert subscriber(db, pending.email).state is SubscriberState.ACTIVE
 
 
@@ -166,7 +168,7 @@ def test_expired_link_resends_once_per_ten_minutes(
 def test_expired_link_of_an_active_subscriber_sends_nothing(
     db: Database, client: TestClient, settings: Settings, pending: Subscriber, enqueued: Recorder
 ) -> None:
-    client.get("/confirm", params={"token": token(settings, Purpose.CONFIRM, pending)})
+    confirm(client, token(settings, Purpose.CONFIRM, pending))
     set_fields(db, pending.id, confirmation_sent_at=utcnow() - timedelta(hours=49))
     with freeze_time(datetime.now(UTC) - timedelta(hours=49)):
         old = make_token(settings.secret_key, Purpose.CONFIRM, pending.id, pending.email)
@@ -190,3 +192,33 @@ def test_tampered_link_offers_to_send_a_new_one_by_address(
     assert "Send me a new link</button>" in page.text
     assert resend.status_code == 400
     assert "This link does not work" in resend.text
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_opening_the_link_changes_nothing(
+    db: Database, client: TestClient, settings: Settings, pending: Subscriber, method: str
+) -> None:
+    """Link scanners and previews fetch links; only the button's POST confirms."""
+    link = token(settings, Purpose.CONFIRM, pending)
+
+    response = client.request(method, "/confirm", params={"token": link})
+
+    assert response.status_code == 200
+    if method == "GET":
+        assert "confirm.me@example.com" in response.text
+        assert 'method="post"' in response.text and ">Confirm</button>" in response.text
+    assert subscriber(db, pending.email).state is SubscriberState.PENDING
+    assert subscriber(db, pending.email).confirmed_at is None
+
+
+def test_a_cross_site_post_confirms_nothing(
+    db: Database, client: TestClient, settings: Settings, pending: Subscriber
+) -> None:
+    link = token(settings, Purpose.CONFIRM, pending)
+
+    response = client.post(
+        "/confirm", params={"token": link}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+
+    assert response.status_code == 403
+    assert subscriber(db, pending.email).state is SubscriberState.PENDING

@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from email.message import EmailMessage
 
-from digest.pipeline.notices import inline_dispatcher, render_subscriber_email, send_notice
+from digest.pipeline.notices import (
+    LocalOutbox,
+    queue_notice,
+    render_subscriber_email,
+    send_outbox,
+)
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
@@ -45,18 +50,21 @@ def test_already_subscribed_email_carries_working_preferences_link(settings: Set
     assert html is not None and "Change my preferences" in str(html.get_content())
 
 
-def test_inline_dispatcher_sends_both_kinds(
+def test_the_web_process_outbox_sends_both_kinds(
     sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     active = add(sqlite_db, "active@example.com", SubscriberState.ACTIVE)
     pending = add(sqlite_db, "pending@example.com", SubscriberState.PENDING)
-    dispatch = inline_dispatcher(sqlite_db, settings)
-
-    dispatch(ALREADY_SUBSCRIBED_EMAIL, active.id)
-    dispatch(CONFIRMATION_EMAIL, pending.id)
-
-    notice = wait_for_mail(smtp_sink, "active@example.com")[0]
-    confirm = wait_for_mail(smtp_sink, "pending@example.com")[0]
+    queue_notice(sqlite_db, ALREADY_SUBSCRIBED_EMAIL, active.id)
+    queue_notice(sqlite_db, CONFIRMATION_EMAIL, pending.id)
+    outbox = LocalOutbox(sqlite_db, settings, interval=60.0)
+    outbox.start()
+    try:
+        outbox.kick()
+        notice = wait_for_mail(smtp_sink, "active@example.com")[0]
+        confirm = wait_for_mail(smtp_sink, "pending@example.com")[0]
+    finally:
+        outbox.stop()
     assert "already subscribed" in notice["Subject"]
     assert "/confirm?token=" in text_of(confirm)
 
@@ -65,31 +73,41 @@ def test_already_subscribed_notice_is_not_sent_to_an_address_no_longer_active(
     sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     gone = add(sqlite_db, "gone@example.com", SubscriberState.UNSUBSCRIBED)
+    queue_notice(sqlite_db, ALREADY_SUBSCRIBED_EMAIL, gone.id)
 
-    assert send_notice(sqlite_db, settings, ALREADY_SUBSCRIBED_EMAIL, gone.id) is False
+    report = send_outbox(sqlite_db, settings)
+
+    assert (report.sent, report.skipped) == ([], 1)
     assert smtp_sink.messages_to("gone@example.com") == []
 
 
-def test_celery_dispatcher_hands_kind_and_id_to_the_matching_task() -> None:
-    from workers.dispatch import SEND_NOTICE_TASK, celery_dispatcher
+def test_celery_kick_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_down() -> None:
+    from workers.dispatch import SEND_OUTBOX_TASK, celery_kick
 
-    sent: list[tuple[str, list[object]]] = []
+    sent: list[str] = []
+    attempts: list[str] = []
+    fallbacks: list[str] = []
+    broker_up = True
 
     class FakeCelery:
-        def send_task(self, name: str, args: list[object]) -> None:
-            sent.append((name, args))
+        def send_task(self, name: str) -> None:
+            attempts.append(name)
+            if not broker_up:
+                raise ConnectionError("broker down")
+            sent.append(name)
 
-    dispatch = celery_dispatcher(FakeCelery())
-    dispatch(CONFIRMATION_EMAIL, 3)
-    dispatch(ALREADY_SUBSCRIBED_EMAIL, 4)
+    kick = celery_kick(FakeCelery(), fallback=lambda: fallbacks.append("local"))
+    kick()
+    broker_up = False
+    kick()
+    kick()  # soon after a failure: straight to the web process, no wait on the broker
 
-    assert sent == [
-        (SEND_NOTICE_TASK, [CONFIRMATION_EMAIL, 3]),
-        (SEND_NOTICE_TASK, [ALREADY_SUBSCRIBED_EMAIL, 4]),
-    ]
+    assert sent == [SEND_OUTBOX_TASK]
+    assert fallbacks == ["local", "local"]
+    assert len(attempts) == 2
     # Imported here: importing the Celery app reads the environment's settings.
     import workers.tasks
     from workers.app import app
 
-    assert workers.tasks.send_subscriber_email.name == SEND_NOTICE_TASK
-    assert SEND_NOTICE_TASK in app.tasks
+    assert workers.tasks.send_outbox_emails.name == SEND_OUTBOX_TASK
+    assert SEND_OUTBOX_TASK in app.tasks

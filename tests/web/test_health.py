@@ -18,7 +18,9 @@ UNREACHABLE = "postgresql+psycopg://u@127.0.0.1:1/x"
 @pytest.fixture
 def unreachable_client(settings: Settings, enqueued: Recorder) -> Iterator[TestClient]:
     database = Database(UNREACHABLE)
-    with TestClient(create_app(settings, database, enqueued)) as test_client:
+    with TestClient(
+        create_app(settings, database, enqueued.kick_for(database, settings))
+    ) as test_client:
         yield test_client
     database.dispose()
 

@@ -20,7 +20,9 @@ from tests.web.support import subscriber, token
 
 @pytest.fixture
 def live_url(sqlite_db: Database, settings: Settings, enqueued: Recorder) -> Iterator[str]:
-    with serve_in_thread(create_app(settings, sqlite_db, enqueued)) as url:
+    with serve_in_thread(
+        create_app(settings, sqlite_db, enqueued.kick_for(sqlite_db, settings))
+    ) as url:
         yield url
 
 

@@ -27,7 +27,11 @@ def test_the_bounce_webhook_is_mounted_and_guarded(
     sqlite_db: Database, settings: Settings, enqueued: Recorder
 ) -> None:
     add(sqlite_db, "gone@example.com", SubscriberState.ACTIVE)
-    app = create_app(settings.model_copy(update={"webhook_secret": SECRET}), sqlite_db, enqueued)
+    app = create_app(
+        settings.model_copy(update={"webhook_secret": SECRET}),
+        sqlite_db,
+        enqueued.kick_for(sqlite_db, settings),
+    )
     with TestClient(app) as client:
         event = {"type": "bounce", "email": "gone@example.com"}
         refused = client.post(

@@ -1,0 +1,62 @@
+"""Link tokens: bound to a purpose, a subscriber and their address, revealing nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from digest.errors import InvalidToken
+from digest.tokens import Purpose, make_token, read_token
+
+SECRET = "a-secret-key-long-enough-for-the-tests-0123456789"
+
+
+def _payload(token: str) -> list[object]:
+    body = token.split(".")[0]
+    decoded: list[object] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return decoded
+
+
+def test_a_token_does_not_let_anyone_test_a_guessed_address() -> None:
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 7, "guess@example.org")
+    subscriber_id, fingerprint = _payload(token)
+
+    assert subscriber_id == 7
+    # Without the secret, hashing the guess gives nothing to compare with.
+    assert fingerprint != hashlib.sha256(b"guess@example.org").hexdigest()[:16]
+    assert "guess" not in token
+    subject = read_token(SECRET, Purpose.UNSUBSCRIBE, token)
+    assert subject.matches("guess@example.org") and not subject.matches("other@example.org")
+
+
+def test_the_fingerprint_depends_on_the_secret() -> None:
+    one = _payload(make_token(SECRET, Purpose.CONFIRM, 7, "a@example.org"))[1]
+    other = _payload(make_token(SECRET + "x", Purpose.CONFIRM, 7, "a@example.org"))[1]
+    assert one != other
+
+
+def _legacy(purpose: Purpose, email: str) -> str:
+    """A link as emails sent before the fingerprint was keyed carry it."""
+    serializer = URLSafeTimedSerializer(SECRET, salt=f"digest.{purpose.value}")
+    return str(serializer.dumps([7, hashlib.sha256(email.encode()).hexdigest()[:16]]))
+
+
+def test_unsubscribe_links_already_in_inboxes_keep_working_and_nothing_else_does() -> None:
+    old_unsubscribe = read_token(
+        SECRET, Purpose.UNSUBSCRIBE, _legacy(Purpose.UNSUBSCRIBE, "a@example.org")
+    )
+    assert old_unsubscribe.matches("a@example.org")
+    old_preferences = read_token(
+        SECRET, Purpose.PREFERENCES, _legacy(Purpose.PREFERENCES, "a@example.org")
+    )
+    assert not old_preferences.matches("a@example.org")
+
+
+def test_a_token_for_one_purpose_is_refused_for_another() -> None:
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 7, "a@example.org")
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, Purpose.PREFERENCES, token)
