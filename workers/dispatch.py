@@ -32,7 +32,8 @@ def celery_kick(celery_app: Celery | None = None, *, fallback: Kick | None = Non
             fallback()
             return
         try:
-            celery_app.send_task(SEND_OUTBOX_TASK)
+            # No publish retries: a request must not wait on a dead broker; the fallback sends.
+            celery_app.send_task(SEND_OUTBOX_TASK, retry=False)
         except Exception as exc:  # kombu and redis errors share no base class
             if fallback is None:
                 raise

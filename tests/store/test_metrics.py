@@ -127,3 +127,18 @@ def test_metrics_route_serves_the_text_format(sqlite_db: Database) -> None:
     assert values[("digest_queue_depth", ())] == 3
     assert 15 * 60 <= values[("digest_queue_lag_seconds", ())] < 16 * 60
     assert refused.status_code == 405
+
+
+def test_the_outbox_of_subscriber_emails_is_reported_by_status(db: Database) -> None:
+    from digest.store.subscribers import request_subscription
+
+    with db.session() as session:
+        for address in ("a@example.org", "b@example.org"):
+            request_subscription(session, address, now=NOW)
+        request_subscription(session, "a@example.org", now=NOW)  # already queued: no second
+    with db.session() as session:
+        text = render_prometheus(delivery_metrics(session, NOW))
+
+    found = samples(text)
+    assert found[("digest_outbox_emails", (("status", "pending"),))] == 2
+    assert found[("digest_outbox_emails", (("status", "failed"),))] == 0

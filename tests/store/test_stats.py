@@ -8,6 +8,7 @@ from pathlib import Path
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Paper, Pool, PoolItem
 from digest.store.stats import collect_stats, describe_edition, format_duration
+from digest.store.subscribers import request_subscription
 from tests.conftest import TEST_SECRET, free_port
 from tests.conftest import run_digest as run
 from tests.factories import make_paper, make_subscriber
@@ -114,6 +115,8 @@ def test_stats_command_prints_each_edition(tmp_path: Path) -> None:
     empty = run(["stats"], env, tmp_path)
     database = Database(env["DIGEST_DATABASE_URL"])
     fill_edition(database)
+    with database.session() as session:
+        request_subscription(session, "waiting@example.org")
     database.dispose()
 
     result = run(["stats"], env, tmp_path)
@@ -127,3 +130,7 @@ def test_stats_command_prints_each_edition(tmp_path: Path) -> None:
     )
     assert "(3m 20s)" in result.stdout
     assert "2026-11-24: 0 papers · due 1 · sent 1" in result.stdout
+    assert (
+        "subscriber emails: queued 1 · sending 0 · retrying 0 · sent 0 · nothing to send 0 · "
+        "given up 0" in result.stdout
+    )

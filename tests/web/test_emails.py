@@ -90,8 +90,9 @@ def test_celery_kick_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_
     broker_up = True
 
     class FakeCelery:
-        def send_task(self, name: str) -> None:
+        def send_task(self, name: str, retry: bool = True) -> None:
             attempts.append(name)
+            assert retry is False  # a request never waits on publish retries
             if not broker_up:
                 raise ConnectionError("broker down")
             sent.append(name)
