@@ -126,11 +126,12 @@ def finish_outbox(
         "next_attempt_at": None,
         "finished_at": now,
         "queue_key": None,
+        # The address lives on the subscriber, if anyone: a finished row keeps no copy of
+        # it (not even of one deleted at its owner's request, whose request was skipped).
+        "email": None,
     }
     if subscriber_id is not None:
         values["subscriber_id"] = subscriber_id
-    if status is OutboxStatus.SENT:
-        values["email"] = None  # the address lives on the subscriber; keep no second copy
     session.execute(update(OutboxEmail).where(OutboxEmail.id == claim.row_id).values(**values))
 
 

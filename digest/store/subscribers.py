@@ -32,11 +32,6 @@ from digest.tokens import TokenSubject
 CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)
 SUPPRESSED_STATES = (SubscriberState.BOUNCED, SubscriberState.COMPLAINED)
 
-
-class SuppressedAddress(DigestError):
-    """The address was deleted at its owner's request and must not be mailed."""
-
-
 # The subscriber emails the lifecycle asks for, by kind (templates/email/<kind>/).
 CONFIRMATION_EMAIL = "confirm"
 ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"

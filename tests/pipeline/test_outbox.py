@@ -174,6 +174,7 @@ def test_suppressed_and_deleted_addresses_get_nothing_from_the_sender(
     assert (report.sent, report.skipped) == ([], 2)
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 1
+    assert [row.email for row in _rows(db)] == [None, None]  # no copy of a deleted address
 
 
 def _subscribers(db: Database) -> list[tuple[str, str, list[str], str]]:
