@@ -81,8 +81,8 @@ def test_already_subscribed_notice_is_not_sent_to_an_address_no_longer_active(
     assert smtp_sink.messages_to("gone@example.com") == []
 
 
-def test_celery_kick_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_down() -> None:
-    from workers.dispatch import SEND_OUTBOX_TASK, celery_kick
+def test_the_announcer_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_down() -> None:
+    from workers.dispatch import SEND_OUTBOX_TASK, CeleryAnnouncer
 
     sent: list[str] = []
     attempts: list[str] = []
@@ -97,11 +97,11 @@ def test_celery_kick_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_
                 raise ConnectionError("broker down")
             sent.append(name)
 
-    kick = celery_kick(FakeCelery(), fallback=lambda: fallbacks.append("local"))
-    kick()
+    announcer = CeleryAnnouncer(FakeCelery(), fallback=lambda: fallbacks.append("local"))
+    announcer.announce()
     broker_up = False
-    kick()
-    kick()  # soon after a failure: straight to the web process, no wait on the broker
+    announcer.announce()
+    announcer.announce()  # soon after a failure: straight to the web process, no waiting
 
     assert sent == [SEND_OUTBOX_TASK]
     assert fallbacks == ["local", "local"]
@@ -112,3 +112,29 @@ def test_celery_kick_asks_for_the_outbox_task_and_falls_back_when_the_broker_is_
 
     assert workers.tasks.send_outbox_emails.name == SEND_OUTBOX_TASK
     assert SEND_OUTBOX_TASK in app.tasks
+
+
+def test_a_kick_returns_at_once_even_when_the_broker_takes_seconds_to_refuse() -> None:
+    import threading
+
+    from workers.dispatch import celery_kick
+
+    refused = threading.Event()
+    fallbacks: list[str] = []
+
+    class SlowDeadBroker:
+        def send_task(self, name: str, retry: bool = True) -> None:
+            time.sleep(2)
+            refused.set()
+            raise ConnectionError("broker down")
+
+    kick = celery_kick(SlowDeadBroker(), fallback=lambda: fallbacks.append("local"))
+    started = time.monotonic()
+    kick()
+
+    assert time.monotonic() - started < 0.5
+    assert refused.wait(10)
+    deadline = time.monotonic() + 5
+    while not fallbacks and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fallbacks == ["local"]
