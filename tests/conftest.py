@@ -126,6 +126,29 @@ class SmtpSink:
         return "250 OK"
 
 
+class ScriptedSmtp:
+    """An aiosmtpd handler that answers each recipient as `refusal` says (None accepts)."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+
+    def refusal(self, address: str) -> str | None:
+        return None
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: object, address: str, options: object
+    ) -> str:
+        refused = self.refusal(address)
+        if refused is not None:
+            return refused
+        envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+        return "250 OK"
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.accepted.extend(envelope.rcpt_tos)  # type: ignore[attr-defined]
+        return "250 OK"
+
+
 @pytest.fixture
 def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink("127.0.0.1", free_port())

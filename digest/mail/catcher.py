@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 
+from digest.mail.closing import Closes
 from digest.mail.folder import MailFolder
 
 
@@ -27,7 +27,7 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-class MailCatcher:
+class MailCatcher(Closes):
     """Runs an SMTP server on a free local port while the `with` block lasts."""
 
     def __init__(self, folder: Path, host: str = "127.0.0.1") -> None:
@@ -45,14 +45,9 @@ class MailCatcher:
     def received(self) -> int:
         return self._handler.mail.count
 
-    def __enter__(self) -> MailCatcher:
+    def __enter__(self) -> Self:
         self._controller.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._controller.stop()

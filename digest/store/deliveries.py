@@ -10,13 +10,12 @@ without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the sa
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from digest.papers import EditionEntry
 from digest.settings import DeliverySettings
+from digest.store import leases
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber, SubscriberState
 
@@ -37,12 +37,8 @@ class Claim:
 
 
 def claimable(now: datetime) -> ColumnElement[bool]:
-    """Rows a sender may take now: queued, due for a retry, or whose claim expired."""
-    return or_(
-        Delivery.status == DeliveryStatus.PENDING,
-        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
-        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until < now),
-    )
+    """Deliveries a sender may take now (see digest.store.leases)."""
+    return leases.claimable(Delivery, DeliveryStatus, now)
 
 
 def queue_deliveries(
@@ -77,32 +73,23 @@ def claim_batch(
     db: Database, pool_id: int, now: datetime, size: int, lease_seconds: int
 ) -> list[Claim]:
     """Take up to `size` claimable rows of the pool for this sender."""
-    with db.session() as session:
-        chosen = (
-            select(Delivery.id)
-            .where(Delivery.pool_id == pool_id, claimable(now))
-            .order_by(Delivery.id)
-            .limit(size)
-        )
-        if not db.is_sqlite:
-            chosen = chosen.with_for_update(skip_locked=True)
-        rows = session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chosen.scalar_subquery()))
-            .values(
-                status=DeliveryStatus.CLAIMED,
-                claimed_at=now,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=Delivery.attempts + 1,
-                first_attempt_at=func.coalesce(Delivery.first_attempt_at, now),
-            )
-            .returning(
-                Delivery.id, Delivery.subscriber_id, Delivery.attempts, Delivery.first_attempt_at
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-    claims = [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
-    return sorted(claims, key=lambda claim: claim.delivery_id)
+    rows = leases.claim_rows(
+        db,
+        Delivery,
+        DeliveryStatus,
+        now,
+        size=size,
+        lease_seconds=lease_seconds,
+        where=[Delivery.pool_id == pool_id],
+        returning=[
+            Delivery.id,
+            Delivery.subscriber_id,
+            Delivery.attempts,
+            Delivery.first_attempt_at,
+        ],
+        claimed_at=now,
+    )
+    return [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
 
 
 class Recorder:
@@ -214,24 +201,16 @@ class Recorder:
 
         True if deferred.
         """
-        if now - claim.first_attempt_at >= timedelta(hours=delivery.give_up_hours):
+        retry_at = leases.next_attempt(claim.attempts, claim.first_attempt_at, now, delivery)
+        if retry_at is None:
             self.failed(
                 claim.delivery_id, f"gave up after {claim.attempts} attempts: {reason}", now
             )
             return False
-        retry_at = now + timedelta(seconds=retry_delay(claim.attempts, delivery))
         self.finish(
             claim.delivery_id, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at
         )
         return True
-
-
-def retry_delay(
-    attempts: int, delivery: DeliverySettings, rng: random.Random | None = None
-) -> float:
-    """Exponential backoff with jitter: base * 2^(attempts-1), capped, times 0.5-1.5."""
-    raw = min(delivery.retry_base_seconds * 2 ** max(attempts - 1, 0), delivery.retry_max_seconds)
-    return float(raw * (0.5 + (rng or random).random()))
 
 
 def pools_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:

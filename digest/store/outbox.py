@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.settings import DeliverySettings
+from digest.store import leases
 from digest.store.db import Database
-from digest.store.deliveries import retry_delay
 from digest.store.models import UNSENT_OUTBOX, OutboxEmail, OutboxStatus
 
 SUBSCRIBE_REQUEST = "subscribe"  # a request from the form; the sender decides what it becomes
@@ -72,41 +72,30 @@ def queue_email(
 
 
 def claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        OutboxEmail.status == OutboxStatus.PENDING,
-        and_(OutboxEmail.status == OutboxStatus.DEFERRED, OutboxEmail.next_attempt_at <= now),
-        and_(OutboxEmail.status == OutboxStatus.CLAIMED, OutboxEmail.lease_until < now),
-    )
+    """Outbox rows a sender may take now (see digest.store.leases)."""
+    return leases.claimable(OutboxEmail, OutboxStatus, now)
 
 
 def claim_outbox(db: Database, now: datetime, size: int, lease_seconds: int) -> list[OutboxClaim]:
     """Take up to `size` rows due now for this sender, oldest first."""
-    with db.session() as session:
-        chosen = select(OutboxEmail.id).where(claimable(now)).order_by(OutboxEmail.id).limit(size)
-        if not db.is_sqlite:
-            chosen = chosen.with_for_update(skip_locked=True)
-        rows = session.execute(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(chosen.scalar_subquery()))
-            .values(
-                status=OutboxStatus.CLAIMED,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=OutboxEmail.attempts + 1,
-                first_attempt_at=func.coalesce(OutboxEmail.first_attempt_at, now),
-            )
-            .returning(
-                OutboxEmail.id,
-                OutboxEmail.kind,
-                OutboxEmail.subscriber_id,
-                OutboxEmail.email,
-                OutboxEmail.request,
-                OutboxEmail.attempts,
-                OutboxEmail.first_attempt_at,
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-    claims = [OutboxClaim(r[0], r[1], r[2], r[3], r[4] or {}, r[5], r[6] or now) for r in rows]
-    return sorted(claims, key=lambda claim: claim.row_id)
+    rows = leases.claim_rows(
+        db,
+        OutboxEmail,
+        OutboxStatus,
+        now,
+        size=size,
+        lease_seconds=lease_seconds,
+        returning=[
+            OutboxEmail.id,
+            OutboxEmail.kind,
+            OutboxEmail.subscriber_id,
+            OutboxEmail.email,
+            OutboxEmail.request,
+            OutboxEmail.attempts,
+            OutboxEmail.first_attempt_at,
+        ],
+    )
+    return [OutboxClaim(r[0], r[1], r[2], r[3], r[4] or {}, r[5], r[6] or now) for r in rows]
 
 
 def finish_outbox(
@@ -142,7 +131,8 @@ def defer_or_give_up(
 
     True if deferred.
     """
-    if now - claim.first_attempt_at >= timedelta(hours=delivery.give_up_hours):
+    retry_at = leases.next_attempt(claim.attempts, claim.first_attempt_at, now, delivery)
+    if retry_at is None:
         finish_outbox(
             session,
             claim,
@@ -151,7 +141,6 @@ def defer_or_give_up(
             error=f"gave up after {claim.attempts} attempts: {reason}",
         )
         return False
-    retry_at = now + timedelta(seconds=retry_delay(claim.attempts, delivery))
     session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id == claim.row_id)

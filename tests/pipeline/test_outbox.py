@@ -4,7 +4,6 @@ sent once, retried after temporary refusals, given up with the reason kept."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,32 +17,25 @@ from digest.store.models import OutboxEmail, OutboxStatus, Subscriber, Subscribe
 from digest.store.outbox import claim_outbox
 from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
 from digest.store.suppression import suppress
-from tests.conftest import free_port
+from tests.conftest import ScriptedSmtp, free_port
 from tests.factories import make_subscriber
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 
-@dataclass
-class Moody:
+class Moody(ScriptedSmtp):
     """An SMTP server that refuses every recipient with 451 while `refusing` is set."""
 
-    refusing: bool = True
-    accepted: list[str] = field(default_factory=list)
-    refused: int = 0
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusing = True
+        self.refused = 0
 
-    async def handle_RCPT(
-        self, server: object, session: object, envelope: object, address: str, options: object
-    ) -> str:
-        if self.refusing:
-            self.refused += 1
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
-        return "250 OK"
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.accepted.extend(envelope.rcpt_tos)  # type: ignore[attr-defined]
-        return "250 OK"
+    def refusal(self, address: str) -> str | None:
+        if not self.refusing:
+            return None
+        self.refused += 1
+        return "451 4.3.0 try again later"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.deliveries import pools_with_work
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
-from tests.conftest import SmtpSink, free_port
+from tests.conftest import ScriptedSmtp, SmtpSink, free_port
 from tests.factories import make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
@@ -99,27 +99,20 @@ def test_no_papers_sends_nothing_and_keeps_subscribers_due(
     assert send_due_now(db, store_settings, NOW, edition=DAY).sent == 1
 
 
-class _Rejecting:
+class _Rejecting(ScriptedSmtp):
     """An SMTP server that refuses one recipient permanently and one temporarily."""
 
     def __init__(self) -> None:
-        self.accepted: list[str] = []
+        super().__init__()
         self.busy_refusals = 0
 
-    async def handle_RCPT(
-        self, server: object, session: object, envelope: object, address: str, options: object
-    ) -> str:
+    def refusal(self, address: str) -> str | None:
         if address.startswith("gone"):
             return "550 5.1.1 no such user"
         if address.startswith("busy") and self.busy_refusals == 0:
             self.busy_refusals += 1
             return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
-        return "250 OK"
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.accepted.extend(envelope.rcpt_tos)  # type: ignore[attr-defined]
-        return "250 OK"
+        return None
 
 
 def test_permanent_rejection_bounces_and_temporary_failure_retries(
