@@ -70,6 +70,7 @@ class EmailSettings:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     template_dir: Path | None = None
+    return_path: str | None = None  # VERP base: bounces come back to a signed variant of it
 
     @property
     def sender_domain(self) -> str:
@@ -184,6 +185,8 @@ class Settings(BaseSettings):
     unsubscribe_mailbox: str | None = Field(
         default=None, pattern=r"^[^\s<>@,;:\"?]+@[^\s<>@,;:\"?]+$"
     )
+    return_path: str | None = Field(default=None, pattern=r"^[^\s<>@,;:\"?+=]+@[^\s<>@,;:\"?]+$")
+    dns_resolver: str | None = None  # host[:port] `digest doctor` asks; None: the system's
     postal_address: str | None = Field(default=None, max_length=300)
     template_dir: Path | None = None  # templates here take precedence over the built-in ones
 
@@ -207,6 +210,7 @@ class Settings(BaseSettings):
     give_up_hours: float = Field(default=24.0, gt=0)
     outbox_sweep_seconds: float = Field(default=60.0, ge=1)  # retries of subscriber emails
     bounce_maildir: Path | None = None
+    unsubscribe_maildir: Path | None = None  # mail sent to DIGEST_UNSUBSCRIBE_MAILBOX lands here
     webhook_secret: str | None = Field(default=None, min_length=16)
 
     # Web abuse limits: POST /subscribe counters kept in Redis, shared by every web process.
@@ -301,6 +305,7 @@ class Settings(BaseSettings):
             dkim_selector=self.dkim_selector,
             dkim_domain=self.dkim_domain,
             template_dir=self.template_dir,
+            return_path=self.return_path,
         )
 
     @property
