@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bench.support import REDIS_URL, create_database, drop_database, free_port
+from digest.mail.envelope import Envelope
 from digest.mail.smtp import SmtpConfig, SmtpSender
 from digest.papers import EditionEntry
 from digest.render.renderer import DigestRenderer
@@ -99,8 +100,8 @@ def wire_limit(smtp_url: str) -> float:
     ]
     started = time.perf_counter()
     with SmtpSender(SmtpConfig.from_url(smtp_url)) as sender:
-        for message in messages:
-            sender.send(message)
+        for i, message in enumerate(messages):
+            sender.send(message, Envelope("digest@example.org", f"wire{i}@example.org"))
     return WIRE_SAMPLE / (time.perf_counter() - started)
 
 

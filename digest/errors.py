@@ -39,3 +39,8 @@ class TemporaryFailure(SendError):
 
 class Unreachable(TemporaryFailure):
     """No connection to the SMTP server could be opened."""
+
+
+class Unsendable(SendError):
+    """This one message cannot be sent as it is (its address, its encoding); do not retry,
+    and do not hold the subscriber responsible as for a bounce."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
+import secrets
 from dataclasses import dataclass, field
+from datetime import date
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -80,3 +83,121 @@ def read_token(
         case [int(subscriber_id), str(fingerprint)]:
             return TokenSubject(subscriber_id, fingerprint, secret_key, purpose)
     raise InvalidToken("the link is not valid")
+
+
+# --- signed return paths (VERP) -------------------------------------------------------------
+
+_VERP_TAG_LENGTH = 12
+
+
+def _verp_tag(secret_key: str, subscriber_id: int) -> str:
+    key = f"digest.verp:{secret_key}".encode()
+    digest = hmac.new(key, str(subscriber_id).encode(), hashlib.sha256).hexdigest()
+    return digest[:_VERP_TAG_LENGTH]
+
+
+def verp_return_path(secret_key: str, return_path: str, subscriber_id: int) -> str:
+    """`bounces@example.org` made `bounces+s42.<tag>@example.org` for subscriber 42."""
+    local, _, domain = return_path.rpartition("@")
+    return f"{local}+s{subscriber_id}.{_verp_tag(secret_key, subscriber_id)}@{domain}"
+
+
+def verp_subscriber_id(secret_key: str, return_path: str, address: str) -> int | None:
+    """The subscriber a signed return path was made for, or None if it is not one of ours."""
+    local, _, domain = return_path.rpartition("@")
+    got_local, at, got_domain = address.strip().strip("<>").rpartition("@")
+    prefix = f"{local}+s".lower()
+    if not at or got_domain.lower() != domain.lower() or not got_local.lower().startswith(prefix):
+        return None
+    number, dot, tag = got_local[len(prefix) :].partition(".")
+    if not dot or not number.isascii() or not number.isdigit() or len(number) > 18:
+        return None
+    subscriber_id = int(number)
+    if not hmac.compare_digest(tag.lower(), _verp_tag(secret_key, subscriber_id)):
+        return None
+    return subscriber_id
+
+
+# --- signed mail identities: Message-IDs and VERP return paths -------------------------------
+
+TAG_LENGTH = 16  # hex characters of a truncated HMAC-SHA256: 64 bits
+
+
+def mail_tag(secret_key: str, payload: str) -> str:
+    """The short HMAC that signs a Message-ID or a return path (`payload` names its use)."""
+    digest = hmac.new(secret_key.encode("utf-8"), payload.encode(), hashlib.sha256)
+    return digest.hexdigest()[:TAG_LENGTH]
+
+
+@dataclass(frozen=True)
+class SignedMessageId:
+    """What a Message-ID we made says: the subscriber, and the edition or notice kind."""
+
+    subscriber_id: int
+    kind: str  # "digest", or the notice kind ("confirm", ...)
+    edition_date: date | None = None  # digests only
+
+
+_ID = r"([1-9][0-9]{0,17})"  # a subscriber id, written one way only
+_DIGEST_ID = re.compile(rf"digest\.([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})\.{_ID}\.([0-9a-f]{{16}})")
+_NOTICE_ID = re.compile(rf"notice\.([a-z0-9-]{{1,40}})\.{_ID}\.([0-9a-f]{{16}})\.([0-9a-f]{{16}})")
+
+
+def notice_message_id(secret_key: str, domain: str, kind: str, subscriber_id: int) -> str:
+    """A unique Message-ID for one notice to one subscriber, signed so a bounce of it proves
+    which subscriber it was sent to."""
+    label = re.sub(r"[^a-z0-9-]+", "-", kind.lower()).strip("-")[:40] or "notice"
+    nonce = secrets.token_hex(8)
+    tag = mail_tag(secret_key, f"notice:{label}:{subscriber_id}:{nonce}")
+    return f"<notice.{label}.{subscriber_id}.{nonce}.{tag}@{domain}>"
+
+
+def read_message_id(secret_key: str, message_id: str) -> SignedMessageId | None:
+    """Who a Message-ID of ours was sent to, or None if it is not one we signed."""
+    local, at, _domain = message_id.strip().strip("<>").strip().rpartition("@")
+    if not at or len(local) > 200:
+        return None
+    if found := _DIGEST_ID.fullmatch(local):
+        day, subscriber, tag = found.groups()
+        # The payload of render.message.digest_message_id, which makes these ids.
+        payload = f"digest:{day}:{int(subscriber)}"
+        try:
+            edition_date = date.fromisoformat(day)
+        except ValueError:
+            return None
+        if hmac.compare_digest(tag, mail_tag(secret_key, payload)):
+            return SignedMessageId(int(subscriber), "digest", edition_date)
+        return None
+    if found := _NOTICE_ID.fullmatch(local):
+        label, subscriber, nonce, tag = found.groups()
+        payload = f"notice:{label}:{int(subscriber)}:{nonce}"
+        if hmac.compare_digest(tag, mail_tag(secret_key, payload)):
+            return SignedMessageId(int(subscriber), label)
+    return None
+
+
+def verp_return_path(secret_key: str, return_path: str, subscriber_id: int) -> str:
+    """The signed per-recipient envelope sender: bounces@example.org becomes
+    bounces+s42.<tag>@example.org, so a bounce delivered there names subscriber 42."""
+    local, _, domain = return_path.rpartition("@")
+    return f"{local}+s{subscriber_id}.{mail_tag(secret_key, f'verp:{subscriber_id}')}@{domain}"
+
+
+_VERP_SUFFIX = re.compile(rf"\+s{_ID}\.([0-9a-f]{{16}})")
+
+
+def verp_subscriber_id(secret_key: str, return_path: str, address: str) -> int | None:
+    """The subscriber a signed variant of `return_path` was made for, or None."""
+    base_local, _, base_domain = return_path.strip().rpartition("@")
+    local, at, domain = address.strip().strip("<>").strip().rpartition("@")
+    if not at or domain.lower() != base_domain.lower():
+        return None
+    # The local part may come back lower-cased; the tag is lower-case hex anyway.
+    if not local.lower().startswith(base_local.lower()):
+        return None
+    found = _VERP_SUFFIX.fullmatch(local[len(base_local) :].lower())
+    if found is None:
+        return None
+    subscriber_id = int(found.group(1))
+    expected = mail_tag(secret_key, f"verp:{subscriber_id}")
+    return subscriber_id if hmac.compare_digest(found.group(2), expected) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, TextIO
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from digest.errors import ConfigError
 from digest.mail.closing import Closes
+from digest.mail.envelope import Envelope
 from digest.mail.folder import MailFolder
 from digest.mail.smtp import SmtpConfig, SmtpSender
 
@@ -25,7 +27,7 @@ SCHEMES = ("smtp", "smtps", "file", "console")
 class Sender(Protocol):
     """Takes finished messages; raises the errors of digest.mail.smtp when one fails."""
 
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage, envelope: Envelope) -> None: ...
 
     def close(self) -> None: ...
 
@@ -45,8 +47,14 @@ class FolderSender(Closes):
     def __init__(self, folder: Path) -> None:
         self.mail = MailFolder(folder)
 
-    def send(self, message: EmailMessage) -> None:
-        self.mail.keep(message.as_bytes())
+    def send(self, message: EmailMessage, envelope: Envelope) -> None:
+        # As a delivering server would, record the envelope sender in Return-Path; a
+        # non-ASCII address travels with SMTPUTF8, whose headers are raw UTF-8.
+        wire = message.policy
+        if not envelope.rcpt_to.isascii() and isinstance(wire, EmailPolicy):
+            wire = wire.clone(utf8=True)
+        return_path = f"Return-Path: <{envelope.mail_from}>\r\n".encode()
+        self.mail.keep(return_path + message.as_bytes(policy=wire))
 
 
 class ConsoleSender(Closes):
@@ -55,7 +63,8 @@ class ConsoleSender(Closes):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, envelope: Envelope) -> None:
+        self.stream.write(f"Return-Path: <{envelope.mail_from}>\n")
         self.stream.write(message.as_string())
         self.stream.write("\n")
         self.stream.flush()

@@ -9,8 +9,15 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from digest.errors import ConfigError, PermanentRejection, TemporaryFailure, Unreachable
+from digest.errors import (
+    ConfigError,
+    PermanentRejection,
+    TemporaryFailure,
+    Unreachable,
+    Unsendable,
+)
 from digest.mail.closing import Closes
+from digest.mail.envelope import Envelope
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -82,13 +89,16 @@ class SmtpSender(Closes):
             ) from None
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
-        """Send one message; reconnect once if the reused connection has dropped."""
+    def send(self, message: EmailMessage, envelope: Envelope) -> None:
+        """Send one message to the envelope's one recipient; reconnect once if the reused
+        connection has dropped."""
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
             try:
-                self._smtp.send_message(message)
+                self._smtp.send_message(
+                    message, from_addr=envelope.mail_from, to_addrs=[envelope.rcpt_to]
+                )
                 return
             except smtplib.SMTPServerDisconnected:
                 self._smtp = None
@@ -99,9 +109,16 @@ class SmtpSender(Closes):
                 self._raise_for_code(code, reply)
             except smtplib.SMTPResponseException as exc:
                 self._raise_for_code(exc.smtp_code, exc.smtp_error)
+            except smtplib.SMTPNotSupportedError as exc:
+                raise Unsendable(f"the SMTP server cannot take this message: {exc}") from None
             except OSError as exc:
                 self.close()
                 raise TemporaryFailure(f"SMTP connection failed: {exc}") from None
+            except Exception:
+                # Whatever went wrong mid-transaction, the next message starts on a fresh
+                # connection rather than in a half-finished one.
+                self.close()
+                raise
 
     @staticmethod
     def _raise_for_code(code: int, reply: bytes | str) -> None:

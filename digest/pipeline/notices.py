@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from digest import links
-from digest.errors import DigestError, PermanentRejection, TemporaryFailure, Unreachable
+from digest.errors import DigestError, TemporaryFailure, Unreachable
+from digest.mail.envelope import envelope_for
 from digest.mail.senders import Sender, open_sender
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
@@ -217,8 +218,19 @@ def _send_claim(
         message = render_subscriber_email(
             settings.email, kind, subscriber_id=subscriber_id, email=email
         )
-        out.send(message)
-    except (ValueError, PermanentRejection) as exc:
+        envelope = envelope_for(settings.email, message, subscriber_id=subscriber_id, address=email)
+        out.send(message, envelope)
+    except TemporaryFailure as exc:
+        with db.session() as session:
+            deferred = defer_or_give_up(session, claim, str(exc), now, settings.delivery)
+        log.warning("%s email for subscriber %d %s: %s", kind, subscriber_id,
+                    "deferred" if deferred else "given up", exc)  # fmt: skip
+        if deferred:
+            report.deferred += 1
+        else:
+            report.failed += 1
+        return not isinstance(exc, Unreachable)
+    except Exception as exc:  # a value it cannot encode, a refusal: this email only
         with db.session() as session:
             finish_outbox(
                 session,
@@ -231,16 +243,6 @@ def _send_claim(
         log.warning("%s email for subscriber %d failed: %s", kind, subscriber_id, exc)
         report.failed += 1
         return True
-    except TemporaryFailure as exc:
-        with db.session() as session:
-            deferred = defer_or_give_up(session, claim, str(exc), now, settings.delivery)
-        log.warning("%s email for subscriber %d %s: %s", kind, subscriber_id,
-                    "deferred" if deferred else "given up", exc)  # fmt: skip
-        if deferred:
-            report.deferred += 1
-        else:
-            report.failed += 1
-        return not isinstance(exc, Unreachable)
     # The one window for a duplicate: the server has it, the row is not yet 'sent'.
     with db.session() as session:
         finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)

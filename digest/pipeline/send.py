@@ -12,6 +12,7 @@ from functools import lru_cache
 from sqlalchemy import select
 
 from digest.errors import PermanentRejection, TemporaryFailure, Unreachable
+from digest.mail.envelope import envelope_for
 from digest.mail.ratelimit import SendLimiter, Unlimited, make_limiter
 from digest.mail.senders import Sender, open_sender
 from digest.papers import EditionEntry
@@ -223,17 +224,21 @@ def _send_one(
         message = send.renderer.render(
             subscriber_id=subscriber.id, email=subscriber.email, entries=send.entries
         )
-    except ValueError as exc:  # the email policy refuses a value it cannot encode safely
-        recorder.failed(claim.delivery_id, f"could not render: {exc}", now)
-        log.error("subscriber %d: digest could not be rendered: %s", subscriber.id, exc)
-        return Outcome.FAILED, str(exc)
+        envelope = envelope_for(
+            send.renderer.settings, message, subscriber_id=subscriber.id, address=subscriber.email
+        )
+    except Exception as exc:  # e.g. a value the email policy cannot encode safely
+        reason = f"could not render ({type(exc).__name__}): {exc}"
+        recorder.failed(claim.delivery_id, reason, now)
+        log.error("subscriber %d: %s", subscriber.id, reason)
+        return Outcome.FAILED, reason
     limiter.acquire()
     # Checked right before sending: an unsubscribe that lands mid-batch still counts.
     if not recorder.is_active(subscriber.id):
         recorder.skipped(claim.delivery_id, LEFT_BEFORE_SENDING, now)
         return Outcome.LEFT, None
     try:
-        sender.send(message)
+        sender.send(message, envelope)
     except PermanentRejection as exc:
         recorder.bounced(claim, str(exc), now)
         log.warning("subscriber %d refused permanently: %s", subscriber.id, exc)
@@ -248,6 +253,13 @@ def _send_one(
             "subscriber %d %s: %s", subscriber.id, "deferred" if deferred else "failed", exc
         )
         return (Outcome.DEFERRED if deferred else Outcome.FAILED), str(exc)
+    except Exception as exc:
+        # One message that cannot be sent must not stop the batch or leave it claimed.
+        # Failed, not retried: the server may have taken it, and a second copy is worse.
+        reason = f"not sent ({type(exc).__name__}): {exc}"
+        recorder.failed(claim.delivery_id, reason, now)
+        log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
+        return Outcome.FAILED, reason
     # The one window for a duplicate: the server has the message, the row is not yet 'sent'.
     recorder.sent(claim.delivery_id, str(message["Message-ID"]), send.entries, now)
     return Outcome.SENT, None

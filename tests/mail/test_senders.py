@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
+from digest.mail.envelope import Envelope
 from digest.mail.senders import ConsoleSender, FolderSender, open_sender
 from digest.mail.smtp import SmtpSender
 from digest.pipeline.plan import send_due_now
@@ -45,11 +46,12 @@ def test_settings_refuse_an_address_no_sender_understands(
 def test_the_folder_keeps_each_message_as_eml_and_html(settings: Settings, tmp_path: Path) -> None:
     message = render_confirmation(settings.email, subscriber_id=7, email="reader@example.com")
     with open_sender(f"file://{tmp_path}/mail") as sender:
-        sender.send(message)
+        sender.send(message, Envelope("bounces@example.org", "reader@example.com"))
     [eml] = sorted((tmp_path / "mail").glob("*.eml"))
     kept = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert kept["To"] == "reader@example.com"
     assert kept["Message-ID"] == message["Message-ID"]
+    assert kept["Return-Path"] == "<bounces@example.org>"
     [html] = sorted((tmp_path / "mail").glob("*.html"))
     assert "/confirm?token=" in html.read_text(encoding="utf-8")
 
@@ -58,7 +60,7 @@ def test_the_console_prints_the_whole_message(settings: Settings) -> None:
     stream = io.StringIO()
     message = render_confirmation(settings.email, subscriber_id=7, email="reader@example.com")
     with ConsoleSender(stream) as sender:
-        sender.send(message)
+        sender.send(message, Envelope("bounces@example.org", "reader@example.com"))
     printed = stream.getvalue()
     assert "To: reader@example.com" in printed
     assert f"Message-ID: {message['Message-ID']}" in printed

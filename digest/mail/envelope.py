@@ -1,0 +1,48 @@
+"""The SMTP envelope of one message: who bounces come back to, and the one recipient.
+
+The recipient is handed to the server explicitly, never read back out of the `To:` header,
+and it must be the very address the header shows: a mail library that decodes a header
+differently would otherwise deliver to a mailbox the store does not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.headerregistry import AddressHeader
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from digest.addresses import unsendable_reason
+from digest.errors import Unsendable
+from digest.settings import EmailSettings
+from digest.tokens import verp_return_path
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str  # the return path
+    rcpt_to: str
+
+
+def envelope_for(
+    settings: EmailSettings, message: EmailMessage, *, subscriber_id: int, address: str
+) -> Envelope:
+    """The envelope of `message` to `address`; Unsendable if the two cannot agree exactly."""
+    problem = unsendable_reason(address)
+    if problem is not None:
+        raise Unsendable(f"the stored address cannot be sent to: {problem}")
+    header = message["To"]
+    shown = (
+        [item.addr_spec for item in header.addresses] if isinstance(header, AddressHeader) else None
+    )
+    if shown != [address]:
+        raise Unsendable("the To header does not show the stored address unchanged")
+    return Envelope(return_path(settings, subscriber_id), address)
+
+
+def return_path(settings: EmailSettings, subscriber_id: int) -> str:
+    """A signed per-subscriber bounce address (VERP) when DIGEST_RETURN_PATH is set,
+    else the From address."""
+    if settings.return_path:
+        return verp_return_path(settings.secret_key, settings.return_path, subscriber_id)
+    return parseaddr(settings.from_address)[1]
