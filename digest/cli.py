@@ -389,11 +389,16 @@ def stats() -> None:
 
 
 @app.command()
-def doctor() -> None:
-    """Check DKIM, the From domain, the base URL and SMTP with TLS; non-zero if any fails."""
+def doctor(
+    dns: Annotated[
+        bool, typer.Option("--dns/--no-dns", help="Look up DKIM, SPF, DMARC and MX in DNS")
+    ] = True,
+) -> None:
+    """Check DKIM, the From domain, the base URL, SMTP with TLS and the DNS records;
+    non-zero if any fails."""
     from digest.doctor import Status, run_checks
 
-    checks = run_checks(get_settings())
+    checks = run_checks(get_settings(), dns=dns)
     for check in checks:
         typer.echo(check.line())
     failed = sum(check.status is Status.FAIL for check in checks)

@@ -1,4 +1,5 @@
-"""`digest doctor` against real SMTP servers (plain and STARTTLS) and a generated DKIM key."""
+"""`digest doctor`'s set-up checks against real SMTP servers (plain and STARTTLS) and a
+generated DKIM key."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from digest.doctor import Check, Status, run_checks
+from digest.doctor import Check, Status, config_checks
 from digest.settings import Settings
 from tests.conftest import TEST_SECRET, SmtpSink, free_port
 from tests.conftest import run_digest as run
@@ -104,7 +105,7 @@ def test_a_good_production_setup_passes_every_check(
     settings: Settings, tmp_path: Path, tls: Tls, starttls_url: str
 ) -> None:
     good = signing_settings(settings, tmp_path, env="production", smtp_url=starttls_url)
-    checks = _by_name(run_checks(good, tls_context=tls.client_context()))
+    checks = _by_name(config_checks(good, tls_context=tls.client_context()))
     assert [check.status for check in checks.values()] == [Status.OK] * 4, checks
     assert "2048-bit RSA signs and verifies" in checks["dkim key"].detail
     assert "s1._domainkey.example.org" in checks["dkim key"].detail
@@ -115,7 +116,7 @@ def test_a_good_production_setup_passes_every_check(
 def test_an_untrusted_certificate_fails(
     settings: Settings, tmp_path: Path, starttls_url: str
 ) -> None:
-    checks = _by_name(run_checks(settings.model_copy(update={"smtp_url": starttls_url})))
+    checks = _by_name(config_checks(settings.model_copy(update={"smtp_url": starttls_url})))
     assert checks["smtp"].status is Status.FAIL and "TLS failed" in checks["smtp"].detail
 
 
@@ -127,7 +128,7 @@ def test_misalignment_and_http_in_production_fail(settings: Settings, tmp_path: 
         dkim_domain="mailer.example.net",
         base_url="http://digest.example.org",
     )
-    checks = _by_name(run_checks(bad))
+    checks = _by_name(config_checks(bad))
     assert checks["dkim key"].status is Status.OK
     assert checks["from domain"].status is Status.FAIL
     assert "does not match the DKIM domain mailer.example.net" in checks["from domain"].detail
@@ -139,11 +140,11 @@ def test_misalignment_and_http_in_production_fail(settings: Settings, tmp_path: 
         DIGEST_FROM="Papers <digest@news.example.org>",
         dkim_domain="example.org",
     )
-    assert _by_name(run_checks(sub))["from domain"].status is Status.OK
+    assert _by_name(config_checks(sub))["from domain"].status is Status.OK
 
 
 def test_development_defaults_only_warn(settings: Settings) -> None:
-    checks = _by_name(run_checks(settings))
+    checks = _by_name(config_checks(settings))
     assert checks["dkim key"].status is Status.WARN
     assert checks["from domain"].status is Status.SKIP
     assert checks["smtp"].status is Status.WARN and "without TLS" in checks["smtp"].detail
@@ -153,7 +154,7 @@ def test_a_broken_key_fails(settings: Settings, tmp_path: Path) -> None:
     broken = tmp_path / "broken.pem"
     broken.write_text("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")
     checks = _by_name(
-        run_checks(settings.model_copy(update={"dkim_key_file": broken, "dkim_selector": "s9"}))
+        config_checks(settings.model_copy(update={"dkim_key_file": broken, "dkim_selector": "s9"}))
     )
     assert checks["dkim key"].status is Status.FAIL
 
@@ -165,6 +166,8 @@ def test_the_command_prints_one_line_per_check_and_exit_status(
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_SMTP_URL": smtp_sink.url,
+        # Never the system's resolver; nothing listens there, a lookup would fail the run.
+        "DIGEST_DNS_RESOLVER": f"127.0.0.1:{free_port()}",
     }
     ok = run(["doctor"], env, tmp_path)
     assert ok.returncode == 0, ok.stderr
@@ -174,8 +177,12 @@ def test_the_command_prints_one_line_per_check_and_exit_status(
         "from domain",
         "base url",
         "smtp",
+        "dns",
     ]
     assert lines[3].startswith("warn  smtp: 127.0.0.1:")
+    assert lines[4] == (
+        "skip  dns: localhost is not a public domain (DIGEST_FROM), nothing to look up"
+    )
     down = run(["doctor"], {**env, "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}"}, tmp_path)
     assert down.returncode == 1
     assert "FAIL  smtp: 127.0.0.1:" in down.stdout and "unreachable" in down.stdout

@@ -1,17 +1,17 @@
-"""`digest doctor`: check the mail set-up an inbox provider will judge, one line per check."""
+"""The doctor's checks of this machine's set-up: the DKIM key, the From domain, the base
+URL and SMTP with TLS."""
 
 from __future__ import annotations
 
-import enum
 import smtplib
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import dkim
 
+from digest.doctor.report import Check, Status
 from digest.errors import ConfigError
 from digest.mail.smtp import SmtpConfig
 from digest.render.dkim import DkimKey, DkimSigner, load_key, signing_domain
@@ -21,25 +21,9 @@ SMTP_TIMEOUT_SECONDS = 10.0
 WEAK_KEY_BITS = 2048
 
 
-class Status(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "FAIL"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status.value:<4}  {self.name}: {self.detail}"
-
-
-def run_checks(settings: Settings, *, tls_context: ssl.SSLContext | None = None) -> list[Check]:
-    """Every check, in order; `tls_context` replaces the system trust store (tests)."""
+def config_checks(settings: Settings, *, tls_context: ssl.SSLContext | None = None) -> list[Check]:
+    """The checks of this machine's set-up, in order; `tls_context` replaces the system
+    trust store (tests)."""
     key, dkim_check = check_dkim_key(settings)
     return [
         dkim_check,
