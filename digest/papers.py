@@ -6,18 +6,22 @@ store keeps them; ranking reads a `PaperText`; rendering shows an `EditionEntry`
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from digest.text import readable
+from digest.text import disallowed_in, readable
 
 ARXIV_ABS_BASE = "https://arxiv.org/abs/"
 ARXIV_PDF_BASE = "https://arxiv.org/pdf/"
 
-# New-style ids (2611.01234) and the pre-2007 archive/number form (hep-th/9901001).
-ARXIV_ID_PATTERN = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$")
+# New-style ids (2611.01234) and the pre-2007 archive/number form (hep-th/9901001); bounded,
+# so an id always fits its column and a version its INTEGER.
+ARXIV_ID_PATTERN = re.compile(
+    r"^(?:\d{4}\.\d{4,5}|[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?/\d{7})(?:v\d{1,4})?$"
+)
 _VERSION_SUFFIX = re.compile(r"v(\d+)$")
 
 
@@ -56,13 +60,123 @@ def pdf_url(arxiv_id: str) -> str:
     return f"{ARXIV_PDF_BASE}{arxiv_id}"
 
 
+# What a fetched paper may hold. Counts are clamped into range (a huge count still means
+# "very popular"); text beyond a limit is no paper's text, and the paper is refused.
+MAX_COUNT = 2**31 - 1  # PostgreSQL INTEGER
+MAX_VERSION = 9999
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000  # arXiv allows 1,920 characters
+MAX_AUTHORS = 10_000  # the largest collaborations sign with about 5,000
+MAX_LIST = 500  # keywords, categories
+MAX_NAME = 500  # one author, keyword or category
+MAX_URL = 500  # the URL columns
+EARLIEST_MOMENT = datetime(1990, 1, 1, tzinfo=UTC)  # arXiv opened in 1991
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class InvalidPaper(ValueError):
+    """A fetched paper that breaks a limit above; the message is the reason."""
+
+
+def clamp_count(value: object) -> int | None:
+    """A count clamped to at most MAX_COUNT, or None when `value` is not a count.
+
+    A count is a whole number at least 0 (an int, an integral float, plain decimal text);
+    one beyond MAX_COUNT (2**63, 1e308, Infinity, 5,000 digits) becomes MAX_COUNT. A
+    negative or fractional number, NaN, a boolean, other text or types are no count.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        digits = value.strip()
+        if not re.fullmatch(r"\+?[0-9]+", digits, re.ASCII):
+            return None
+        # Python refuses int() of very long digit strings; any that long is out of range.
+        value = int(digits) if len(digits) <= 18 else MAX_COUNT
+    if isinstance(value, float):
+        if value == math.inf:
+            return MAX_COUNT
+        if not value.is_integer():  # NaN, -Infinity, 2.5
+            return None
+        value = int(value)
+    if isinstance(value, int) and value >= 0:
+        return min(value, MAX_COUNT)
+    return None
+
+
+def plausible_moment(moment: datetime | None) -> datetime | None:
+    """`moment` (aware) if it lies between 1990 and 2200, else None: no paper is dated 9999."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment if EARLIEST_MOMENT <= moment < LATEST_MOMENT else None
+
+
+def paper_problem(paper: FetchedPaper) -> str | None:
+    """Why `paper` must not be stored (a limit broken, a value no database takes), or None."""
+    if not isinstance(paper.arxiv_id, str) or not ARXIV_ID_PATTERN.match(paper.arxiv_id):
+        return f"{str(paper.arxiv_id)[:40]!r} is not an arXiv id"
+    if not isinstance(paper.title, str) or not paper.title.strip():
+        return "no title"
+    texts = {"title": (paper.title, MAX_TITLE), "abstract": (paper.abstract, MAX_ABSTRACT)}
+    texts["summary"] = (paper.summary or "", MAX_ABSTRACT)
+    for name in ("url", "pdf_url", "code_url", "project_url", "thumbnail_url"):
+        texts[name] = (getattr(paper, name) or "", MAX_URL)
+    for name, (value, limit) in texts.items():
+        problem = _text_problem(name, value, limit)
+        if problem:
+            return problem
+    lists = {"authors": MAX_AUTHORS, "keywords": MAX_LIST, "categories": MAX_LIST}
+    for name, limit in lists.items():
+        values = getattr(paper, name)
+        if not isinstance(values, list) or len(values) > limit:
+            return f"{name}: more than {limit}" if isinstance(values, list) else f"{name}: no list"
+        for value in values:
+            problem = _text_problem(f"{name[:-1]} name", value, MAX_NAME)
+            if problem:
+                return problem
+    if paper.version is not None and not _in_range(paper.version, 1, MAX_VERSION):
+        return f"version {paper.version} out of range"
+    for name in ("upvotes", "comments", "stars"):
+        value = getattr(paper, name)
+        if value is not None and not _in_range(value, 0, MAX_COUNT):
+            return f"{name} {str(value)[:20]} out of range 0..{MAX_COUNT}"
+    moment = paper.published_at
+    if moment is not None and (
+        not isinstance(moment, datetime) or plausible_moment(moment) is None
+    ):
+        return f"published_at {str(moment)[:40]} is not a plausible moment"
+    for name in ("listed_on", "announced_on"):
+        day = getattr(paper, name)
+        if day is not None and not (
+            isinstance(day, date)
+            and EARLIEST_MOMENT.toordinal() <= day.toordinal() < LATEST_MOMENT.toordinal()
+        ):
+            return f"{name} {str(day)[:40]} is not a plausible day"
+    return None
+
+
+def _text_problem(name: str, value: object, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return f"{name}: not text"
+    if len(value) > limit:
+        return f"{name} is {len(value)} characters long (at most {limit})"
+    if disallowed_in(value):
+        return f"{name} holds a control character or a lone surrogate"
+    return None
+
+
+def _in_range(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 @dataclass(frozen=True)
 class FetchedPaper:
     """One paper as a source saw it, with its trend signals at that moment.
 
     `version` comes from an id like `2611.01234v2` when not given; `announced_on` is the
     day arXiv first announced it (new or cross-list); signals are None where a source has
-    none (arXiv), and then no snapshot is written.
+    none (arXiv), and then no snapshot is written. A paper that breaks a limit (see
+    `paper_problem`) raises InvalidPaper, so a source skips that item alone.
     """
 
     arxiv_id: str
@@ -97,6 +211,9 @@ class FetchedPaper:
             object.__setattr__(self, "url", abs_url(arxiv_id))
         if self.published_at is not None and self.published_at.tzinfo is None:
             raise ValueError(f"published_at of {arxiv_id} must be timezone-aware")
+        problem = paper_problem(self)
+        if problem:
+            raise InvalidPaper(problem)
 
     @property
     def has_signals(self) -> bool:

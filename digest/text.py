@@ -43,6 +43,36 @@ _SUBSCRIPT = re.compile(r"_\{?([0-9])\}?")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
+# What no text from outside may carry: C0 controls but tab, newline and carriage return,
+# DEL and the C1 controls, lone surrogates (json.loads lets "\\ud800" through; no database
+# can store one), and the noncharacters U+FFFE and U+FFFF.
+_DISALLOWED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+JSON_DEPTH = 32  # deeper than any field we read; a deeper value is dropped, never walked
+
+
+def clean_text(value: str) -> str:
+    """`value` without the code points no source text may carry (NUL, controls, surrogates)."""
+    return _DISALLOWED.sub("", value)
+
+
+def disallowed_in(value: str) -> bool:
+    """Whether `value` holds a code point `clean_text` removes."""
+    return _DISALLOWED.search(value) is not None
+
+
+def clean_json(value: object, depth: int = 0) -> object:
+    """A decoded JSON value with every string (keys too) cleaned; deeper than JSON_DEPTH is None."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth >= JSON_DEPTH:
+        return None
+    if isinstance(value, list):
+        return [clean_json(entry, depth + 1) for entry in value]
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v, depth + 1) for k, v in value.items()}
+    return value
+
+
 def collapse_whitespace(value: str) -> str:
     """Runs of whitespace (newlines included) as one space, trimmed."""
     return " ".join(value.split())

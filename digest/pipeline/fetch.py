@@ -2,6 +2,8 @@
 
 Each page is written in its own transaction together with its HTTP validators, so memory
 stays flat however many pages a run has, and a failure keeps every page stored before it.
+A page the database refuses a value of is stored paper by paper instead, so one bad paper
+is skipped with its reason and the others are kept.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import httpx
+from sqlalchemy.exc import DataError
 
 from digest.errors import SourceError
-from digest.papers import Validator
+from digest.papers import FetchedPaper, Validator
 from digest.settings import Settings
 from digest.sources.arxiv_feed import valid_categories
 from digest.sources.base import FetchResult, Source
@@ -26,7 +29,7 @@ from digest.store.arxiv_follows import followed_categories
 from digest.store.db import Database
 from digest.store.fetch_runs import RunTotals, finish_run, last_good_window_end, start_run
 from digest.store.http_validators import load_validator, save_validator
-from digest.store.papers import store_fetched
+from digest.store.papers import StoreCounts, store_fetched
 from digest.store.types import utcnow
 
 __all__ = ["SOURCE_CHOICES", "IngestReport", "build_source", "fetch_and_store", "fetch_window"]
@@ -36,6 +39,9 @@ logger = logging.getLogger("digest.pipeline.fetch")
 MAX_FAILED_DAYS_IN_A_ROW = 3  # then the source is down, not one day broken: stop trying
 SKIPPED_KEPT = 100  # reasons kept in the report; the count covers all
 CATCH_UP_DAYS = 7
+# What a database raises for one value it cannot take (PostgreSQL: out of range, too long,
+# NUL; SQLite: an int beyond 64 bits, a lone surrogate), as opposed to being unreachable.
+REFUSED_VALUE = (DataError, OverflowError, UnicodeEncodeError)
 
 DayDone = Callable[[date, "IngestReport"], None]
 
@@ -146,14 +152,51 @@ def _store_page(
         return
     repeats = Counter(paper.arxiv_id for paper in page.papers)
     repeated = [(i, f"listed {n} times in one answer; merged") for i, n in repeats.items() if n > 1]
-    with db.session() as session:
-        counts = store_fetched(session, page.papers, observed_at, source)
-        if page.validator is not None:
-            save_validator(session, page.validator)
+    try:
+        with db.session() as session:
+            counts = store_fetched(session, page.papers, observed_at, source)
+            if page.validator is not None:
+                save_validator(session, page.validator)
+    except REFUSED_VALUE as exc:
+        logger.warning(
+            "the database refused a value on a page from %s (%s); storing its papers one by one",
+            source,
+            _brief(exc),
+        )
+        # No validator saved: the next run reads this page whole again.
+        counts = _store_one_by_one(db, source, page.papers, observed_at)
     tally.seen += counts.new + counts.updated
     tally.new += counts.new
     tally.updated += counts.updated
-    tally.skip(list(page.skipped) + repeated)
+    tally.skip(list(page.skipped) + repeated + list(counts.skipped))
+
+
+def _store_one_by_one(
+    db: Database, source: str, papers: list[FetchedPaper], observed_at: datetime
+) -> StoreCounts:
+    new = updated = snapshots = 0
+    skipped: list[tuple[str, str]] = []
+    for paper in papers:
+        try:
+            with db.session() as session:
+                counts = store_fetched(session, [paper], observed_at, source)
+        except REFUSED_VALUE as exc:
+            identifier = ascii(paper.arxiv_id)[1:-1][:40]
+            logger.warning(
+                "not storing paper %s: the database refused it (%s)", identifier, _brief(exc)
+            )
+            skipped.append((identifier, f"refused by the database ({_brief(exc)})"))
+            continue
+        new, updated = new + counts.new, updated + counts.updated
+        snapshots += counts.snapshots
+        skipped.extend(counts.skipped)
+    return StoreCounts(new, updated, snapshots, skipped=tuple(skipped))
+
+
+def _brief(exc: Exception) -> str:
+    """The first line of a database error, without the SQL and parameters it carries."""
+    original = getattr(exc, "orig", None) or exc
+    return " ".join(str(original).split("\n", 1)[0].split())[:160]
 
 
 def _report(

@@ -1,15 +1,19 @@
 """Reading arXiv's Atom and RSS answers (announcement feeds and the query API) into papers.
 
 feedparser reads every dialect arXiv has served (RSS 1.0 of the old export feeds, RSS 2.0
-and Atom of rss.arxiv.org, the query API's Atom) and never fetches external entities; we
-cut any DOCTYPE out before it parses, so no entity is ever declared, let alone expanded.
-Fields are then read by meaning: the id from `<id>`, the guid or the link, the announce
-type from `arxiv:announce_type` or the older text markers.
+and Atom of rss.arxiv.org, the query API's Atom). It only ever gets a hardened document
+(`hardened_document`): decoded, cleaned of the code points no text may carry, its
+references made safe, and checked by defusedxml to declare no DTD, so no entity is ever
+declared, let alone expanded, and nothing external is fetched. Fields are then read by
+meaning: the id from `<id>`, the guid or the link, the announce type from
+`arxiv:announce_type` or the older text markers.
 """
 
 from __future__ import annotations
 
+import codecs
 import email.utils
+import html.entities
 import io
 import logging
 import re
@@ -18,22 +22,47 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
+import defusedxml
+import defusedxml.ElementTree
 import feedparser  # type: ignore[import-untyped]
 
 from digest.errors import SourceError
-from digest.papers import FetchedPaper, arxiv_version, normalise_arxiv_id, pdf_url
-from digest.text import collapse_whitespace, html_to_text
+from digest.papers import (
+    MAX_TITLE,
+    FetchedPaper,
+    InvalidPaper,
+    arxiv_version,
+    clamp_count,
+    normalise_arxiv_id,
+    pdf_url,
+    plausible_moment,
+)
+from digest.text import clean_text, collapse_whitespace, disallowed_in, html_to_text
 
 logger = logging.getLogger("digest.sources.arxiv")
 
 SOURCE_LABEL = "arXiv"
-CATEGORY_PATTERN = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
+CATEGORY_PATTERN = re.compile(r"^[a-z][a-z-]{0,19}(?:\.[A-Za-z][A-Za-z-]{0,19})?$")
 NEW, CROSS, REPLACE = "new", "cross", "replace"
 # The old export feeds put "(arXiv:2311.01234v2 [cs.CL] UPDATED)" at the end of the title.
 _OLD_TITLE_SUFFIX = re.compile(r"\.?\s*\(arXiv:(\S+)\s*\[([^\]]*)\]\s*([A-Z ]*)\)\s*$")
-_ROOT_START = re.compile(rb"<[A-Za-z]")
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"^<\?xml[^>]{0,200}\?>")
+_DECLARED_ENCODING = re.compile(
+    rb"^<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']"
+)
+# A DTD or an entity declaration, as a parser that stopped early may not have seen it.
+_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_HTML_DOCTYPE = re.compile(r"^\s*<!DOCTYPE\s+html\b", re.IGNORECASE)
+# Any "&": a character reference, a named one, or a bare ampersand (no name, no ";").
+_REFERENCE = re.compile(r"&(?:#([0-9]{1,10});|#[xX]([0-9a-fA-F]{1,8});|([A-Za-z_][\w.-]{0,40});)?")
+_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _ANNOUNCE_PREFIX = re.compile(
     r"^\s*arXiv:\S+\s+Announce Type:\s*([\w-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE
 )
@@ -60,7 +89,7 @@ def parse_feed(
     `announced_on`. A document cut short keeps its complete entries (the last, possibly cut
     one, is dropped) and names the problem.
     """
-    parsed = feedparser.parse(io.BytesIO(without_doctype(content)), sanitize_html=False)
+    parsed = feedparser.parse(io.BytesIO(hardened_document(content, where)), sanitize_html=False)
     entries: list[Mapping[str, Any]] = list(parsed.get("entries", []))
     if not parsed.get("version") and not entries:
         raise SourceError(f"{SOURCE_LABEL}: answer {where} is not an RSS or Atom feed")
@@ -81,7 +110,7 @@ def parse_feed(
     for index, entry in enumerate(entries):
         try:
             papers.append(parse_entry(entry, announced_on))
-        except (SourceError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        except (SourceError, TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
             identifier = _identifier(entry, index)
             logger.warning("skipped arXiv entry %s: %s", identifier, exc)
             skipped.append((identifier, str(exc)))
@@ -89,25 +118,85 @@ def parse_feed(
         papers=papers,
         skipped=skipped,
         entries=len(entries),
-        total_results=_int(feed.get("opensearch_totalresults")),
+        total_results=clamp_count(_text(feed.get("opensearch_totalresults")) or None),
         announced_on=announced_on,
         problem=problem,
     )
 
 
-def without_doctype(content: bytes) -> bytes:
-    """The document with its prolog's DOCTYPE (and any entity it declares) cut out.
+def hardened_document(content: bytes, where: str) -> bytes:
+    """The answer as UTF-8 XML that is safe to parse; SourceError if it declares a DTD.
 
-    arXiv never sends one; a declared entity could only serve to blow up memory or to
-    reach a file or URL, so nothing from it reaches the parser.
+    Bytes that are not text become U+FFFD, code points XML and the databases refuse (NUL,
+    controls, surrogates, also as `&#0;`) are removed, a bare `&` or an unknown entity is
+    kept as text and an HTML one (`&nbsp;`) as its character, so one bad entry cannot make
+    the whole answer unreadable. arXiv never declares a DTD; one that does (a billion
+    laughs, an external entity such as file:///etc/passwd) is refused whole, checked by
+    defusedxml, which forbids DTDs, entity declarations and external references.
     """
-    root = _ROOT_START.search(content)
-    head_end = root.start() if root else len(content)
-    doctype = _DOCTYPE.search(content, 0, head_end)
-    if doctype is None:
-        return content
-    logger.warning("%s: dropped a DOCTYPE declaration from an answer", SOURCE_LABEL)
-    return content[: doctype.start()] + content[head_end:]
+    text = _REFERENCE.sub(_safe_reference, clean_text(_decoded(content, where)))
+    text = _XML_DECLARATION.sub('<?xml version="1.0" encoding="utf-8"?>', text.lstrip(), count=1)
+    document = text.encode("utf-8")
+    try:
+        defusedxml.ElementTree.fromstring(document, forbid_dtd=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise _declares(where, text, type(exc).__name__) from None
+    except ParseError:
+        # Not well-formed (cut short, say): the parser may have stopped before a declaration.
+        if _DECLARATION.search(text):
+            raise _declares(where, text, "seen in a malformed document") from None
+    return document
+
+
+def _declares(where: str, text: str, what: str) -> SourceError:
+    if _HTML_DOCTYPE.search(text):  # an error page served as 200
+        return SourceError(f"{SOURCE_LABEL}: answer {where} is not an RSS or Atom feed (HTML)")
+    message = f"{SOURCE_LABEL}: answer {where} refused: it declares a DTD or entities ({what})"
+    logger.warning(message)
+    return SourceError(message)
+
+
+def _decoded(content: bytes, where: str) -> str:
+    for bom, codec in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom) :].decode(codec, errors="replace")
+    declared = _DECLARED_ENCODING.match(content.lstrip())
+    codec = _text_codec(declared.group(1).decode("ascii")) if declared else "utf-8"
+    try:
+        return content.decode(codec)
+    except (UnicodeError, ValueError):
+        logger.warning(
+            "%s: answer %s is not valid %s; bad bytes replaced", SOURCE_LABEL, where, codec
+        )
+    try:
+        return content.decode(codec, errors="replace")
+    except (UnicodeError, ValueError):  # a codec that cannot replace (punycode)
+        return content.decode("utf-8", errors="replace")
+
+
+def _text_codec(name: str) -> str:
+    """The declared encoding if Python knows it as a text encoding, else arXiv's UTF-8."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
+
+
+def _safe_reference(match: re.Match[str]) -> str:
+    decimal, hexadecimal, name = match.groups()
+    if decimal or hexadecimal:
+        code = int(decimal, 10) if decimal else int(hexadecimal, 16)
+        allowed = code <= 0x10FFFF and not disallowed_in(chr(code))
+        return match.group(0) if allowed else ""
+    if name is None:
+        return "&amp;"
+    if name in _PREDEFINED:
+        return match.group(0)
+    expansion = html.entities.html5.get(f"{name};")
+    if expansion is None:
+        return f"&amp;{name};"
+    return "".join(f"&#{ord(char)};" for char in expansion)
 
 
 class UnusableEntry(SourceError):
@@ -117,6 +206,8 @@ class UnusableEntry(SourceError):
 def parse_entry(entry: Mapping[str, Any], announced_on: date | None) -> FetchedPaper:
     """One feed entry or query result to a paper (announce type decides `announced_on`)."""
     raw_title = _text(entry.get("title"))
+    if len(raw_title) > 4 * MAX_TITLE:  # before any pattern runs over it
+        raise InvalidPaper(f"title is {len(raw_title)} characters long (at most {MAX_TITLE})")
     old_suffix = _OLD_TITLE_SUFFIX.search(raw_title)
     title = raw_title[: old_suffix.start()] if old_suffix else raw_title
     arxiv_id = _entry_id(entry, old_suffix.group(1) if old_suffix else None)
@@ -225,16 +316,17 @@ def _moment(value: object, keep_zone: bool = False) -> datetime | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment if keep_zone else moment.astimezone(UTC)
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        return None
+    if plausible_moment(in_utc) is None:
+        return None
+    return moment if keep_zone else in_utc
 
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int | None:
-    text = _text(value).strip()
-    return int(text) if text.isdigit() else None
 
 
 def _identifier(entry: Mapping[str, Any], index: int) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -10,7 +12,9 @@ from typing import Any
 
 from digest.errors import SourceError
 from digest.sources.base import FetchResult
-from digest.sources.hf import parse_daily_papers
+from digest.sources.hf import loads, parse_daily_papers, read_items
+
+logger = logging.getLogger("digest.sources.file")
 
 
 class FileSource:
@@ -28,17 +32,28 @@ class FileSource:
     def read_items(self) -> list[Any]:
         """The raw items of the file, or SourceError when it is missing or not that shape."""
         try:
-            content = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             raise SourceError(f"paper file {self.path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise SourceError(f"paper file {self.path}: cannot be read ({exc})") from None
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise SourceError(f"paper file {self.path}: cannot be read (UTF-16; save it as UTF-8)")
         try:
-            payload = json.loads(content)
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            logger.warning("paper file %s is not valid UTF-8; bad bytes replaced", self.path)
+            content = raw.decode("utf-8-sig", errors="replace")
+        try:
+            payload = loads(content)
+        except RecursionError:
+            payload = _items_one_by_one(self.path, content)
         except json.JSONDecodeError as exc:
             raise SourceError(
                 f"paper file {self.path}: not valid JSON (line {exc.lineno}: {exc.msg})"
             ) from None
+        except ValueError as exc:
+            raise SourceError(f"paper file {self.path}: not valid JSON ({exc})") from None
         if isinstance(payload, dict) and isinstance(payload.get("papers"), list):
             payload = payload["papers"]
         if not isinstance(payload, list):
@@ -47,3 +62,13 @@ class FileSource:
                 'with a "papers" list'
             )
         return payload
+
+
+def _items_one_by_one(path: Path, content: str) -> list[Any]:
+    """A list with an item nested too deeply to decode: the others, that one `Unreadable`."""
+    if not content.lstrip().startswith("["):
+        raise SourceError(f"paper file {path}: nested too deeply")
+    items, complete = read_items(content)
+    if not complete:
+        raise SourceError(f"paper file {path}: not valid JSON after item {len(items)}")
+    return items

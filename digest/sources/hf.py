@@ -3,13 +3,17 @@
 The payload has drifted over the years (`ai_summary`, `githubStars`… came later), so each
 field is read by meaning and checked for type; a bad field is dropped, a paper without an
 arXiv id or a title is skipped with a logged reason, and nothing in the body crashes us.
+Strings are cleaned (`digest.text.clean_json`) as an item is read, counts are clamped
+(`digest.papers.clamp_count`), and an item that breaks a paper's limits is skipped alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,9 +21,19 @@ import httpx
 
 from digest import links
 from digest.errors import SourceError
-from digest.papers import FetchedPaper, Validator, normalise_arxiv_id, pdf_url
+from digest.papers import (
+    MAX_URL,
+    FetchedPaper,
+    InvalidPaper,
+    Validator,
+    clamp_count,
+    normalise_arxiv_id,
+    pdf_url,
+    plausible_moment,
+)
 from digest.sources.base import FetchResult
 from digest.sources.http import Answer, HttpStatusError, PoliteHttp
+from digest.text import clean_json, clean_text
 
 logger = logging.getLogger("digest.sources.hf")
 
@@ -100,7 +114,17 @@ def json_items(answer: Answer) -> tuple[list[Any], str | None]:
     where = f"from {answer.url}"
     text = decode_text(answer.content, where)
     try:
-        payload = json.loads(text)
+        payload = loads(text)
+    except RecursionError:
+        if not text.lstrip().startswith("["):
+            raise SourceError(f"{SOURCE_LABEL}: answer {where} is nested too deeply") from None
+        # One item nested thousands deep: read the items one by one, that one is skipped.
+        items, complete = read_items(text)
+        if complete:
+            return items, None
+        problem = f"{SOURCE_LABEL}: answer {where} is cut short; kept {len(items)} items"
+        logger.warning(problem)
+        return items, problem
     except ValueError:
         if not text.lstrip().startswith("["):
             raise SourceError(
@@ -119,6 +143,22 @@ def json_items(answer: Answer) -> tuple[list[Any], str | None]:
     return payload, None
 
 
+def loads(text: str) -> Any:
+    """`json.loads`, lenient where one bad value would otherwise lose the whole answer.
+
+    An integer too long for Python's int() (over 4,300 digits) is ±Infinity, clamped later
+    like any huge count; control characters inside strings are let through, to be removed
+    by `clean_json`. Raises ValueError or RecursionError.
+    """
+    return json.loads(text, parse_int=_parse_int, strict=False)
+
+
+def _parse_int(digits: str) -> int | float:
+    if len(digits) > 100:
+        return -math.inf if digits.startswith("-") else math.inf
+    return int(digits)
+
+
 def decode_text(content: bytes, where: str) -> str:
     """UTF-8 text; bytes that are not UTF-8 become U+FFFD, with a warning."""
     try:
@@ -128,28 +168,74 @@ def decode_text(content: bytes, where: str) -> str:
         return content.decode("utf-8-sig", errors="replace")
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """Stands in for an item that could not even be decoded; `reason` says why."""
+
+    reason: str
+
+
 def leading_items(text: str) -> list[Any]:
     """The complete values at the start of a JSON list that breaks off or goes bad later."""
-    decoder = json.JSONDecoder()
+    return read_items(text)[0]
+
+
+def read_items(text: str) -> tuple[list[Any], bool]:
+    """The values of a JSON list one at a time, and whether its closing bracket was reached.
+
+    Reading stops at the first value that is not JSON; a value nested too deeply to decode
+    is passed over as `Unreadable`, so the items after it are still read.
+    """
+    decoder = json.JSONDecoder(parse_int=_parse_int, strict=False)
     items: list[Any] = []
     position = text.index("[") + 1
     while True:
         while position < len(text) and text[position] in " \t\r\n,":
             position += 1
-        if position >= len(text) or text[position] == "]":
-            return items
+        if position >= len(text):
+            return items, False
+        if text[position] == "]":
+            return items, True
         try:
             item, position = decoder.raw_decode(text, position)
+        except RecursionError:
+            position = _end_of_value(text, position)
+            if position < 0:
+                return items, False
+            item = Unreadable("nested too deeply")
         except ValueError:
-            return items
+            return items, False
         items.append(item)
+
+
+def _end_of_value(text: str, start: int) -> int:
+    """Where the list or object starting at `start` ends, counting brackets; -1 if it does not."""
+    depth, in_string, escaped = 0, False, False
+    for position in range(start, len(text)):
+        char = text[position]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+    return -1
 
 
 def _shape(payload: object) -> str:
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, str):
-            return f"an error object: {' '.join(error.split())[:200]}"
+            return f"an error object: {' '.join(clean_text(error).split())[:200]}"
         return "an object"
     return f"a JSON {type(payload).__name__}"
 
@@ -158,12 +244,18 @@ def parse_daily_papers(items: list[Any], default_day: date | None = None) -> Fet
     """Turn daily-papers items into papers; `default_day` stands in for a missing listing day."""
     papers: list[FetchedPaper] = []
     skipped: list[tuple[str, str]] = []
-    for index, item in enumerate(items):
+    for index, raw in enumerate(items):
+        if isinstance(raw, Unreadable):
+            logger.warning("skipped daily-papers item item #%d: %s", index + 1, raw.reason)
+            skipped.append((f"item #{index + 1}", raw.reason))
+            continue
+        item = clean_json(raw)  # the one place this source's text enters
         try:
             papers.append(parse_item(item, default_day))
-        except (UnusableItem, TypeError, ValueError, AttributeError) as exc:
+        except (UnusableItem, TypeError, ValueError, AttributeError, OverflowError) as exc:
             identifier = _identifier(item, index)
-            reason = str(exc) if isinstance(exc, UnusableItem) else f"unreadable item ({exc})"
+            known = isinstance(exc, UnusableItem | InvalidPaper)
+            reason = str(exc) if known else f"unreadable item ({exc})"
             logger.warning("skipped daily-papers item %s: %s", identifier, reason)
             skipped.append((identifier, reason))
     return FetchResult(papers=papers, skipped=skipped)
@@ -257,21 +349,14 @@ def authors(value: object) -> list[str]:
 
 
 def http_url(value: object) -> str | None:
-    """An absolute http(s) URL, or None (drops `javascript:`, relative paths, junk)."""
-    return links.http_url(text(value))
+    """An absolute http(s) URL that fits its column, or None (drops `javascript:`, junk)."""
+    url = links.http_url(text(value))
+    return url if url is not None and len(url) <= MAX_URL else None
 
 
 def count(value: object) -> int | None:
-    """A non-negative integer count (ints, integral floats, digit strings), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and value >= 0:
-        return value
-    return None
+    """A count clamped into 0..2**31-1 (see `clamp_count`), or None when it is no number."""
+    return clamp_count(value)
 
 
 def timestamp(value: object) -> datetime | None:
@@ -281,11 +366,11 @@ def timestamp(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
+        # Year 1 or 9999 with an offset overflows on the way to UTC.
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return plausible_moment(parsed)
 
 
 def day_of(value: object) -> date | None:

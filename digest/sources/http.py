@@ -18,10 +18,12 @@ from digest import __version__
 from digest.errors import SourceError
 from digest.papers import Validator
 from digest.settings import SourceSettings
+from digest.text import disallowed_in
 
 logger = logging.getLogger("digest.sources.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ETAG, MAX_LAST_MODIFIED = 500, 100  # the http_validators columns
 
 
 class HttpStatusError(SourceError):
@@ -84,12 +86,22 @@ class Answer:
         return self.headers.get("content-type", "no content type").split(";")[0].strip()
 
     def validator(self, items: int) -> Validator | None:
-        """What to send next time to ask whether this URL changed, if the server offered any."""
-        etag = self.headers.get("etag")
-        last_modified = self.headers.get("last-modified")
+        """What to send next time to ask whether this URL changed, if the server offered any.
+
+        A value too long for its column or holding a control character is not kept (the
+        page is then simply read whole next time).
+        """
+        etag = _header_value(self.headers.get("etag"), MAX_ETAG)
+        last_modified = _header_value(self.headers.get("last-modified"), MAX_LAST_MODIFIED)
         if not etag and not last_modified:
             return None
         return Validator(self.url, etag, last_modified, items)
+
+
+def _header_value(value: str | None, limit: int) -> str | None:
+    if not value or len(value) > limit or disallowed_in(value):
+        return None
+    return value
 
 
 class PoliteHttp:

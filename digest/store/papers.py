@@ -7,11 +7,16 @@ Merge rules, so sources and versions can arrive in any order:
 - other fields take the latest value a source had, and a sparse source never blanks one;
 - each fetch that reports trend signals adds one snapshot per paper (repeats of a paper in
   the same fetch add none).
+
+A paper that breaks a limit of `digest.papers.paper_problem` (a count beyond INTEGER, a NUL
+or lone surrogate, text too long for its column) never reaches an INSERT: it is skipped
+with its reason, so SQLite and PostgreSQL store exactly the same rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +26,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.papers import FetchedPaper, strip_arxiv_version
+from digest.papers import FetchedPaper, paper_problem, strip_arxiv_version
 from digest.store.models import Paper, SignalSnapshot
+
+logger = logging.getLogger("digest.store.papers")
 
 TEXT_FIELDS = ("title", "abstract", "authors")
 # Filled only when the fetch has a value, so a sparse source never erases a richer one.
@@ -40,21 +47,29 @@ OPTIONAL_FIELDS = (
 
 @dataclass(frozen=True)
 class StoreCounts:
-    """Papers first seen, papers already known (refreshed), snapshots written, repeats merged."""
+    """Papers first seen, papers already known (refreshed), snapshots written, repeats merged.
+
+    `skipped` names the papers refused as unstorable, as (arXiv id, reason).
+    """
 
     new: int
     updated: int
     snapshots: int
     repeated: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 def store_fetched(
     session: Session, papers: Sequence[FetchedPaper], observed_at: datetime, source: str
 ) -> StoreCounts:
-    """Upsert `papers` by arXiv id and record their signals as seen at `observed_at`."""
+    """Upsert `papers` by arXiv id and record their signals as seen at `observed_at`.
+
+    Papers no database could store are left out and named in `skipped`.
+    """
+    papers, skipped = _storable(papers)
     merged = merge_duplicates(papers)
     if not merged:
-        return StoreCounts(0, 0, 0)
+        return StoreCounts(0, 0, 0, skipped=skipped)
     # Sorted so that two concurrent fetches lock rows in the same order (no deadlock).
     arxiv_ids = sorted(merged)
     known = _papers_by_arxiv_id(session, arxiv_ids)
@@ -74,7 +89,29 @@ def store_fetched(
         updated=len(known),
         snapshots=snapshots,
         repeated=len(papers) - len(merged),
+        skipped=skipped,
     )
+
+
+def _storable(
+    papers: Sequence[FetchedPaper],
+) -> tuple[list[FetchedPaper], tuple[tuple[str, str], ...]]:
+    """The papers that fit the columns of both databases, and the others with their reason.
+
+    FetchedPaper checks this when it is made; checked again here because the store must not
+    trust its callers (a paper can be built around its checks).
+    """
+    kept: list[FetchedPaper] = []
+    skipped: list[tuple[str, str]] = []
+    for paper in papers:
+        problem = paper_problem(paper)
+        if problem is None:
+            kept.append(paper)
+            continue
+        identifier = ascii(paper.arxiv_id)[1:-1][:40]
+        logger.warning("not storing paper %s: %s", identifier, problem)
+        skipped.append((identifier, f"not stored: {problem}"))
+    return kept, tuple(skipped)
 
 
 def merge_duplicates(papers: Sequence[FetchedPaper]) -> dict[str, FetchedPaper]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -12,14 +13,17 @@ import pytest
 from sqlalchemy import func, select
 
 from digest.errors import DigestError, SourceError
+from digest.papers import MAX_COUNT, FetchedPaper
 from digest.pipeline.fetch import build_source, fetch_and_store
 from digest.settings import Settings
+from digest.sources.base import FetchResult
 from digest.sources.file import FileSource
 from digest.sources.hf import HuggingFaceDailyPapers
 from digest.sources.sample import SampleSource
 from digest.store.db import Database
 from digest.store.models import Paper, SignalSnapshot
 from tests.conftest import TEST_SECRET
+from tests.sources.hostile import GOOD_HF, HF_CASES, all_hf_cases_page
 from tests.sources.support import API_URL, DAY, json_answer, mock_client, payload, polite
 
 MORNING = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -161,3 +165,53 @@ def test_unknown_source_lists_the_choices(plain_settings: Settings, name: str) -
     with httpx.Client() as client, pytest.raises(DigestError) as caught:
         build_source(name, plain_settings, client)
     assert "choose hf, arxiv, sample or file:PATH" in str(caught.value)
+
+
+def test_a_page_of_hostile_items_stores_the_same_good_rows_on_both_databases(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = [case for case in HF_CASES if case.expected is not None]
+    refused = [case for case in HF_CASES if case.expected is None]
+
+    with caplog.at_level(logging.WARNING):
+        report = fetch_and_store(db, hf_answering(all_hf_cases_page()), DAY, now=MORNING)
+
+    assert (report.seen, report.skipped_count) == (len(GOOD_HF) + len(kept), len(refused))
+    assert "Traceback" not in caplog.text
+    with db.session() as session:
+        rows = {paper.arxiv_id: paper for paper in session.scalars(select(Paper))}
+        assert set(GOOD_HF) <= set(rows)
+        top = max(snapshot.upvotes for paper in rows.values() for snapshot in paper.signals)
+    assert len(rows) == len(GOOD_HF) + len(kept)
+    assert top == MAX_COUNT
+
+
+class OnePage:
+    """A source that yields the papers it was given, as one page."""
+
+    name = "test"
+
+    def __init__(self, papers: list[FetchedPaper]) -> None:
+        self.papers = papers
+
+    def pages(self, day: date) -> Iterator[FetchResult]:
+        yield FetchResult(self.papers)
+
+
+def test_a_value_the_database_refuses_costs_only_its_paper(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if a limit were missing from the checks: the database itself refuses the value.
+    monkeypatch.setattr("digest.store.papers.paper_problem", lambda paper: None)
+    bad = FetchedPaper(arxiv_id="2611.00002", title="Too popular")
+    object.__setattr__(bad, "upvotes", 2**63)
+    papers = [FetchedPaper(arxiv_id=f"2611.0000{n}", title=f"Good {n}", upvotes=n) for n in (1, 3)]
+
+    with caplog.at_level(logging.WARNING):
+        report = fetch_and_store(db, OnePage([papers[0], bad, papers[1]]), DAY, now=MORNING)
+
+    assert (report.seen, report.new, report.skipped_count) == (2, 2, 1)
+    ((identifier, reason),) = report.skipped
+    assert identifier == "2611.00002" and reason.startswith("refused by the database")
+    assert "storing its papers one by one" in caplog.text and "Traceback" not in caplog.text
+    assert counts(db) == (2, 2)

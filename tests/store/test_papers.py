@@ -206,3 +206,34 @@ def test_latex_and_whitespace_in_titles_are_made_readable(db: Database) -> None:
         store_fetched(session, [raw], OBSERVED, "arxiv")
 
     assert stored(db).title == "\u03b1-Entmax for Long Documents \u2014 Revisited"
+
+
+def built_around_its_checks(valid_id: str, **values: Any) -> FetchedPaper:
+    """A paper whose values were changed after FetchedPaper checked them."""
+    paper = fetched(valid_id)
+    for name, value in values.items():
+        object.__setattr__(paper, name, value)
+    return paper
+
+
+def test_a_paper_no_database_can_store_is_skipped_alone(db: Database) -> None:
+    bad = [
+        built_around_its_checks("2611.00011", upvotes=2**63),
+        built_around_its_checks("2611.00012", stars=2**31),
+        built_around_its_checks("2611.00013", title="NUL\x00 in the title"),
+        built_around_its_checks("2611.00014", authors=["Lone \ud800 surrogate"]),
+        built_around_its_checks("2611.00015", code_url="https://example.org/" + "a" * 600),
+        built_around_its_checks("2611.00016", version=2**40),
+        built_around_its_checks("2611.00017", published_at=datetime(9999, 1, 1, tzinfo=UTC)),
+        built_around_its_checks("2611.00018", arxiv_id="a" * 40 + "/1234567"),
+    ]
+    good = [fetched("2611.00001", upvotes=2**31 - 1), fetched("2611.00002")]
+
+    with db.session() as session:
+        counts = store_fetched(session, [good[0], *bad, good[1]], OBSERVED, "hf")
+
+    assert (counts.new, counts.snapshots) == (2, 2)
+    assert [identifier for identifier, _ in counts.skipped] == [p.arxiv_id[:40] for p in bad]
+    assert all(reason.startswith("not stored: ") for _, reason in counts.skipped)
+    assert row_counts(db) == (2, 2)
+    assert stored(db, "2611.00001").signals[0].upvotes == 2**31 - 1
