@@ -16,11 +16,14 @@ from digest.pipeline.notices import LocalOutbox
 from digest.settings import get_settings
 from digest.store.db import Database
 from digest.web.app import create_app
+from digest.web.errors import quiet_server_tracebacks
 
 SEND_INLINE = "DIGEST_SERVE_SEND_INLINE"
 
 
 def application() -> Starlette:
+    # uvicorn has set up its logging by the time it calls this factory, in every worker.
+    quiet_server_tracebacks()
     settings = get_settings()
     database = Database(settings.database_url)
     outbox = LocalOutbox(database, settings, settings.outbox_sweep_seconds)

@@ -22,8 +22,9 @@ from digest.pipeline.notices import Kick, LocalOutbox
 from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
 from digest.web.archive import ArchivePages
-from digest.web.errors import ErrorPages
+from digest.web.errors import ErrorPages, RequestGuard
 from digest.web.feedback import FeedbackPages
+from digest.web.inputs import UnsafeInput
 from digest.web.metrics import metrics_routes
 from digest.web.pages import Pages, root_path
 from digest.web.preferences import PreferencesPages
@@ -84,11 +85,14 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        # The guard inside the headers: its 400 and 500 pages get them like any other.
         middleware=[
-            Middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
+            Middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://")),
+            Middleware(RequestGuard, errors=errors),
         ],
         exception_handlers={
             HTTPException: errors.http_error,
+            UnsafeInput: errors.unsafe_input,
             CsrfRefused: errors.csrf_refused,
             OperationalError: errors.database_error,
             DatabaseUnavailable: errors.database_error,

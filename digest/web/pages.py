@@ -95,6 +95,12 @@ def with_token(path: str, token: str) -> str:
     return f"{path}?{urlencode({'token': token})}"
 
 
+def private(html: str) -> dict[str, str]:
+    """`Cache-Control: no-store` for a page that shows a link token (the "you're subscribed"
+    page shows the preferences and unsubscribe links whatever the request carried)."""
+    return {"Cache-Control": "no-store"} if "token=" in html else {}
+
+
 class Pages:
     """Renders templates/web with autoescaping, a per-response CSP nonce and the CSRF field."""
 
@@ -125,7 +131,11 @@ class Pages:
         nonce = secrets.token_urlsafe(16)
         csrf = self.csrf.token_for(request)
         html = self.env.get_template(name).render(nonce=nonce, csrf_token=csrf.field, **context)
-        all_headers = {"Content-Security-Policy": page_csp(nonce), **(headers or {})}
+        all_headers = {
+            "Content-Security-Policy": page_csp(nonce),
+            **private(html),
+            **(headers or {}),
+        }
         response = HTMLResponse(html, status_code=status, headers=all_headers)
         if csrf.new_cookie is not None:
             self.csrf.set_cookie(request, response, csrf.new_cookie)
@@ -135,8 +145,9 @@ class Pages:
         """A page built elsewhere (the archive's email template): `make(nonce)` returns its
         HTML, whose one <style> must carry the nonce this response's CSP allows."""
         nonce = secrets.token_urlsafe(16)
-        headers = {"Content-Security-Policy": page_csp(nonce)}
-        return HTMLResponse(make(nonce), status_code=status, headers=headers)
+        html = make(nonce)
+        headers = {"Content-Security-Policy": page_csp(nonce), **private(html)}
+        return HTMLResponse(html, status_code=status, headers=headers)
 
     def message(
         self,

@@ -4,6 +4,7 @@ counted in this process (one machine, one process needs nothing else)."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import threading
 import time
@@ -17,6 +18,8 @@ from digest.settings import Settings
 log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 0.25
+# One IPv6 customer or host usually holds a whole /64, and picks a fresh address in it at will.
+IPV6_CLIENT_PREFIX = 64
 WARNING_INTERVAL_SECONDS = 60.0
 
 
@@ -120,10 +123,26 @@ class SubscribeLimits:
         self.limiter = limiter
 
     def allow(self, ip: str, email: str | None) -> bool:
-        hits = [("subscribe-ip", ip, self.per_ip)]
+        hits = [("subscribe-ip", client_network(ip), self.per_ip)]
         if email is not None:
             hits.append(("subscribe-address", email, self.per_address))
         return self.limiter.allow(hits)
+
+
+def client_network(ip: str) -> str:
+    """What the per-IP limit counts: an IPv4 address (IPv4-mapped IPv6 too), an IPv6
+    address's /64; anything else (no peer address) as it is."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        shift = 128 - IPV6_CLIENT_PREFIX
+        network = ipaddress.IPv6Network((int(address) >> shift << shift, IPV6_CLIENT_PREFIX))
+        return str(network)
+    return str(address)
 
 
 def limiter_for(settings: Settings) -> RateLimiter:

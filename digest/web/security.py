@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.web.inputs import query_has_token
+
 # Responses that render no page (JSON, plain text) get the strictest policy; pages get a
 # per-response nonce for their one inline <style> and <script> (see Pages.render).
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -52,7 +54,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carries_token = b"token=" in scope.get("query_string", b"")
+        # Decided on the query as the handlers read it: `?%74oken=` is a token too.
+        carries_token = query_has_token(scope.get("query_string", b""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -122,7 +125,9 @@ class Csrf:
         # `Origin: null` even on our own forms. Older browsers send only Origin.
         if site is not None:
             if site not in BROWSER_SAFE_SITES:
-                raise CsrfRefused(f"cross-site form post ({site})")
+                # Named only when it is a value browsers send: the header is the client's.
+                named = site if site in ("cross-site", "same-site") else "unknown value"
+                raise CsrfRefused(f"cross-site form post ({named})")
         elif origin is not None and not same_origin(request, origin):
             raise CsrfRefused("form posted from another origin")
         if site is None and origin is None:
@@ -142,7 +147,10 @@ class Csrf:
 
 def same_origin(request: Request, origin: str) -> bool:
     """True if the Origin header names this server as the browser reached it."""
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # `http://[`: the header is the client's, and not ours if unreadable
+        return False
     host = request.headers.get("host", "")
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
 

@@ -21,6 +21,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber
 from digest.tokens import Purpose, TokenSubject, read_token
+from digest.web.inputs import check_form
 from digest.web.pages import Pages, root_path, sentence
 from digest.web.ratelimit import SubscribeLimits
 from digest.web.security import CSRF_FIELD, Csrf
@@ -59,14 +60,17 @@ class Site:
         return await run_in_threadpool(func, *args)
 
     async def form(self, request: Request) -> FormData:
-        """The posted form, at most MAX_FORM_BYTES (else our 413 page); no uploads accepted."""
+        """The posted form, at most MAX_FORM_BYTES (else our 413 page), no uploads, each
+        field once and free of control characters (else UnsafeInput, a 400 page)."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
             raise HTTPException(413)
         capped = Request(request.scope, capped_receive(request.receive, MAX_FORM_BYTES))
-        return await capped.form(
+        form = await capped.form(
             max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES
         )
+        check_form(form)
+        return form
 
     async def checked_form(self, request: Request) -> FormData:
         """The form of a state-changing POST, after the CSRF check (CsrfRefused -> 403)."""
