@@ -115,6 +115,7 @@ class DeliverySettings:
     retry_base_seconds: float
     retry_max_seconds: float
     give_up_hours: float
+    journal_path: Path = Path("digest-send-journal.jsonl")
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=3600.0, ge=0)
     give_up_hours: float = Field(default=24.0, gt=0)
     outbox_sweep_seconds: float = Field(default=60.0, ge=1)  # retries of subscriber emails
+    send_journal: Path = Path("digest-send-journal.jsonl")  # marks kept through a DB outage
     bounce_maildir: Path | None = None
     unsubscribe_maildir: Path | None = None  # mail sent to DIGEST_UNSUBSCRIBE_MAILBOX lands here
     webhook_secret: str | None = Field(default=None, min_length=16)
@@ -340,6 +342,7 @@ class Settings(BaseSettings):
             retry_base_seconds=self.retry_base_seconds,
             retry_max_seconds=self.retry_max_seconds,
             give_up_hours=self.give_up_hours,
+            journal_path=self.send_journal,
         )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -14,11 +15,13 @@ from digest.pipeline.pool import day_pool
 from digest.pipeline.send import SendCounts, send_batch
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import pools_with_work, queue_deliveries
+from digest.store.deliveries import HeldRows, held_rows, pools_with_work, queue_deliveries
 from digest.store.models import Subscriber
 from digest.store.schedule import days_in_progress, due_page
+from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
+HELD_POLL_SECONDS = 1.0
 PLAN_PAGE_SIZE = 1000
 
 
@@ -108,8 +111,13 @@ def send_due_now(
     limiter: SendLimiter | None = None,
     on_planned: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_held: Callable[[HeldRows], None] | None = None,
 ) -> SendCounts:
-    """Plan and send in this process until nothing is claimable (the CLI and the demo)."""
+    """Plan and send in this process until nothing is claimable (the CLI and the demo).
+
+    With `on_held`, also wait for rows other senders hold (it is told each time), taking
+    over those whose lease runs out, until none is left.
+    """
     if dry_run:
         return _dry_run(db, settings, now, edition=edition, only_email=only_email)
     plan_deliveries(db, settings, now, edition=edition, only_email=only_email)
@@ -117,15 +125,28 @@ def send_due_now(
     if on_planned is not None:
         on_planned(sum(count for _, count in work))
     total = SendCounts()
-    for pool_id, _ in work:
-        while True:
-            counts = send_batch(
-                db, settings, pool_id, now=now, limiter=limiter, on_progress=on_progress
-            )
-            if counts.due == 0:
-                break
-            total.add(counts)
-    return total
+    moment = now
+    while True:
+        for pool_id, _ in work:
+            while True:
+                counts = send_batch(
+                    db, settings, pool_id, now=moment, limiter=limiter, on_progress=on_progress
+                )
+                if counts.due == 0:
+                    break
+                total.add(counts)
+        if on_held is None:
+            return total
+        # Rows another sender holds: wait for it to finish them, or for its lease to run
+        # out and take them over, rather than leave them for a later run.
+        moment = max(now, utcnow())
+        held = held_rows(db, moment)
+        if held.live == 0 and held.expired == 0:
+            return total
+        on_held(held)
+        time.sleep(HELD_POLL_SECONDS if held.live else 0.1)
+        moment = max(now, utcnow())
+        work = pools_with_work(db, moment)
 
 
 def _dry_run(

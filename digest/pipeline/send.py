@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from functools import lru_cache
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from digest.render.renderer import DigestRenderer
 from digest.settings import DeliverySettings, Settings
 from digest.store.db import Database
 from digest.store.deliveries import Claim, Recorder, claim_batch
+from digest.store.journal import SendJournal
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.types import utcnow
 
@@ -95,11 +97,13 @@ def send_batch(
     """
     now = now or utcnow()
     delivery = settings.delivery
+    journal = SendJournal(delivery.journal_path)
+    journal.replay(db)  # marks a database outage kept from an earlier batch come first
     claims = claim_batch(db, pool_id, now, delivery.batch_size, delivery.lease_seconds)
     counts = SendCounts(due=len(claims))
     if not claims:
         return counts
-    with Recorder.open(db) as recorder:
+    with Recorder.open(db, journal) as recorder:
         _send_claims(db, settings, pool_id, claims, recorder, limiter, on_progress, counts, now)
     return counts
 
@@ -130,12 +134,13 @@ def _send_claims(
     editions = pick_editions(pool, [people[c.subscriber_id][1] for c in ordered], settings.ranking)
     renderers = Renderers(settings, pool)
     delivery = settings.delivery
-    with open_sender(delivery.smtp_url) as sender:
+    marks = PendingMark(recorder)
+    with open_sender(delivery.smtp_url) as sender, marks:
         for position, (claim, entries) in enumerate(zip(ordered, editions, strict=True)):
             subscriber = people[claim.subscriber_id][0]
             send = Send(claim, subscriber, entries, renderers.of(subscriber))
             outcome, detail = _send_one(
-                delivery, sender, recorder, limiter or Unlimited(), send, now
+                delivery, sender, recorder, marks, limiter or Unlimited(), send, now
             )
             _count(counts, outcome)
             if detail:
@@ -149,6 +154,43 @@ def _send_claims(
                     recorder.defer_or_give_up(rest, "SMTP server unreachable", now, delivery)
                     counts.deferred += 1
                 break
+
+
+class PendingMark:
+    """The mark of the last message the server accepted, written together with the next
+    message's `begin_sending` (one commit a message, not two), or alone when the batch ends.
+
+    Either way it is written before another message goes out, so one message at most is
+    ever in flight unrecorded: the duplicate window stays what it was.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self._held: tuple[int, str, list[EditionEntry], datetime] | None = None
+
+    def hold(
+        self, claim: Claim, message_id: str, entries: list[EditionEntry], now: datetime
+    ) -> None:
+        self.flush()
+        self._held = (claim.delivery_id, message_id, entries, now)
+
+    def begin(self, claim: Claim, now: datetime) -> bool:
+        """Write the held mark and note `claim` in flight; False if its subscriber left."""
+        held, self._held = self._held, None
+        if held is None:
+            return self.recorder.begin_sending(claim, now)
+        return self.recorder.sent_then_begin(*held, following=claim)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self.recorder.sent(*held)
+
+    def __enter__(self) -> PendingMark:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
 
 
 @dataclass(frozen=True)
@@ -211,6 +253,7 @@ def _send_one(
     delivery: DeliverySettings,
     sender: Sender,
     recorder: Recorder,
+    marks: PendingMark,
     limiter: SendLimiter,
     send: Send,
     now: datetime,
@@ -221,9 +264,7 @@ def _send_one(
         recorder.skipped(claim.delivery_id, NOTHING_NEW, now)
         return Outcome.EMPTY, None
     try:
-        message = send.renderer.render(
-            subscriber_id=subscriber.id, email=subscriber.email, entries=send.entries
-        )
+        message, message_id = _render(send)
         envelope = envelope_for(
             send.renderer.settings, message, subscriber_id=subscriber.id, address=subscriber.email
         )
@@ -232,9 +273,11 @@ def _send_one(
         recorder.failed(claim.delivery_id, reason, now)
         log.error("subscriber %d: %s", subscriber.id, reason)
         return Outcome.FAILED, reason
+    if not isinstance(limiter, Unlimited):
+        marks.flush()  # a wait for the shared rate must not hold back the last mark
     limiter.acquire()
     # Checked right before sending: an unsubscribe that lands mid-batch still counts.
-    if not recorder.is_active(subscriber.id):
+    if not marks.begin(claim, now):
         recorder.skipped(claim.delivery_id, LEFT_BEFORE_SENDING, now)
         return Outcome.LEFT, None
     try:
@@ -260,6 +303,22 @@ def _send_one(
         recorder.failed(claim.delivery_id, reason, now)
         log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
         return Outcome.FAILED, reason
-    # The one window for a duplicate: the server has the message, the row is not yet 'sent'.
-    recorder.sent(claim.delivery_id, str(message["Message-ID"]), send.entries, now)
+    # The one window for a duplicate: the server has the message, the row is not yet 'sent'
+    # (until the next message's begin, or the end of the batch, writes the mark).
+    marks.hold(claim, message_id, send.entries, now)
     return Outcome.SENT, None
+
+
+def _render(send: Send) -> tuple[EmailMessage | bytes, str]:
+    """The message to send and its Message-ID: bytes written straight from the renderer's
+    cached fragments, or an EmailMessage for an address that needs SMTPUTF8."""
+    subscriber = send.subscriber
+    if subscriber.email.isascii():
+        wire = send.renderer.render_wire(
+            subscriber_id=subscriber.id, email=subscriber.email, entries=send.entries
+        )
+        return wire.data, wire.message_id
+    message = send.renderer.render(
+        subscriber_id=subscriber.id, email=subscriber.email, entries=send.entries
+    )
+    return message, str(message["Message-ID"])

@@ -10,22 +10,32 @@ without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from digest.errors import DigestError
 from digest.papers import EditionEntry
 from digest.settings import DeliverySettings
 from digest.store import leases
 from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber, SubscriberState
+from digest.store.journal import SendJournal, SentMark, write_sent
+from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,24 @@ def queue_deliveries(
 def claim_batch(
     db: Database, pool_id: int, now: datetime, size: int, lease_seconds: int
 ) -> list[Claim]:
-    """Take up to `size` claimable rows of the pool for this sender."""
+    """Take up to `size` claimable rows of the pool for this sender.
+
+    A row whose sender died with its message in flight (handed to the SMTP server, outcome
+    not recorded) is counted as uncertain first: it is sent again, with the same
+    Message-ID, and `digest stats` shows how many such rows there were.
+    """
+    with db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.pool_id == pool_id,
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.lease_until < now,
+                Delivery.in_flight_since.is_not(None),
+            )
+            .values(uncertain=Delivery.uncertain + 1, in_flight_since=None)
+            .execution_options(synchronize_session=False)
+        )
     rows = leases.claim_rows(
         db,
         Delivery,
@@ -88,70 +115,172 @@ def claim_batch(
             Delivery.first_attempt_at,
         ],
         claimed_at=now,
+        in_flight_since=None,
     )
     return [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
+
+
+class DatabaseLost(DigestError):
+    """The database stayed unreachable while a sender recorded an outcome: it stops."""
+
+
+def connection_lost(exc: DBAPIError) -> bool:
+    """An error a fresh connection and a second try may get past (a dropped connection, a
+    server restarting, a lock held too long), as opposed to a mistake in the statement."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 class Recorder:
     """Writes one batch's outcomes, one message at a time, over one held connection.
 
     Each outcome is its own short transaction, committed before the next message is sent,
-    so a crash loses at most the mark of the message in flight. On PostgreSQL these
-    commits do not wait for the disk flush (synchronous_commit off): a crashed *worker*
-    loses nothing by it, and only a crash of the database server itself could forget the
-    last fraction of a second of marks (those messages would be sent again).
+    so a crash loses at most the mark of the message in flight. A dropped connection is
+    replaced and the write tried again for up to `retry_seconds` (every write is idempotent,
+    so a commit whose answer was lost is harmless to repeat). If the database stays away,
+    the mark of a message the server accepted goes to the local send journal and the sender
+    stops. On PostgreSQL these commits do not wait for the disk flush (synchronous_commit
+    off): a crashed *worker* loses nothing by it, and only a crash of the database server
+    itself could forget the last fraction of a second of marks.
     """
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.postgres = connection.dialect.name == "postgresql"
+    def __init__(
+        self, db: Database, journal: SendJournal | None = None, retry_seconds: float = 30.0
+    ) -> None:
+        self.db = db
+        self.journal = journal
+        self.retry_seconds = retry_seconds
+        self.postgres = db.engine.dialect.name == "postgresql"
+        self.connection: Connection | None = None
 
     @classmethod
     @contextmanager
-    def open(cls, db: Database) -> Iterator[Recorder]:
-        with db.engine.connect() as connection:
-            yield cls(connection)
+    def open(
+        cls, db: Database, journal: SendJournal | None = None, retry_seconds: float = 30.0
+    ) -> Iterator[Recorder]:
+        recorder = cls(db, journal, retry_seconds)
+        try:
+            yield recorder
+        finally:
+            recorder.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self.connection.begin():
-            if self.postgres:
-                self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            yield self.connection
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self.connection.close()
+            self.connection = None
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction of its own, through dropped connections."""
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.05
+        while True:
+            try:
+                if self.connection is None:
+                    self.connection = self.db.engine.connect()
+                with self.connection.begin():
+                    if self.postgres:
+                        self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    return work(self.connection)
+            except DBAPIError as exc:
+                if not connection_lost(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database connection lost while recording (%s); retrying",
+                            type(exc.orig).__name__)  # fmt: skip
+                self.close()
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def is_active(self, subscriber_id: int) -> bool:
-        """Whether the subscriber may still be mailed (checked right before each message)."""
-        with self.connection.begin():
-            state = self.connection.scalar(
-                select(Subscriber.state).where(Subscriber.id == subscriber_id)
-            )
+        """Whether the subscriber may still be mailed."""
+        state = self._write(
+            lambda c: c.scalar(select(Subscriber.state).where(Subscriber.id == subscriber_id))
+        )
         return state == SubscriberState.ACTIVE
+
+    def begin_sending(self, claim: Claim, now: datetime) -> bool:
+        """Note the message as in flight, if its subscriber may still be mailed (checked
+        right before each message, so an unsubscribe a second ago counts); False if not."""
+        still_active = (
+            select(Subscriber.id)
+            .where(Subscriber.id == claim.subscriber_id, Subscriber.state == SubscriberState.ACTIVE)
+            .exists()
+        )
+        statement = (
+            update(Delivery)
+            .where(Delivery.id == claim.delivery_id, still_active)
+            .values(in_flight_since=now)
+        )
+        return bool(self._write(lambda c: c.execute(statement).rowcount == 1))
 
     def sent(
         self, delivery_id: int, message_id: str, entries: Sequence[EditionEntry], now: datetime
     ) -> None:
-        """Record a message the SMTP server accepted, with the papers it carried."""
-        with self._transaction() as connection:
-            connection.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id)
-                .values(
-                    status=DeliveryStatus.SENT,
-                    message_id=message_id,
-                    error=None,
-                    lease_until=None,
-                    finished_at=now,
-                )
+        """Record a message the SMTP server accepted, with the papers it carried.
+
+        DatabaseLost if the database stays unreachable: the mark is then in the journal.
+        """
+        mark = SentMark(
+            delivery_id,
+            message_id,
+            now.isoformat(),
+            [(e.paper_id, e.rank, e.why) for e in entries],
+        )
+        try:
+            self._write(lambda c: write_sent(c, mark))
+        except DBAPIError as exc:
+            if self.journal is None or not connection_lost(exc):
+                raise
+            self.journal.append(mark)
+            raise DatabaseLost(
+                f"the database stayed unreachable for {self.retry_seconds:.0f} s; the last "
+                f"message's mark is kept in {self.journal.path} and written at the next send"
+            ) from None
+
+    def sent_then_begin(
+        self,
+        delivery_id: int,
+        message_id: str,
+        entries: Sequence[EditionEntry],
+        now: datetime,
+        following: Claim,
+    ) -> bool:
+        """`sent` for one message and `begin_sending` for the one that follows it, in one
+        transaction: one commit a message instead of two. Idempotent, like both.
+
+        Still one message in flight: the mark is written before the next message goes out.
+        DatabaseLost (the mark in the journal) as `sent`; True if `following` may be sent.
+        """
+        mark = SentMark(
+            delivery_id, message_id, now.isoformat(), [(e.paper_id, e.rank, e.why) for e in entries]
+        )
+        still_active = (
+            select(Subscriber.id)
+            .where(
+                Subscriber.id == following.subscriber_id,
+                Subscriber.state == SubscriberState.ACTIVE,
             )
-            if entries:
-                connection.execute(
-                    insert(DeliveryPaper),
-                    [
-                        {"delivery_id": delivery_id, "paper_id": e.paper_id, "rank": e.rank,
-                         "why": e.why}
-                        for e in entries
-                    ],
-                )  # fmt: skip
+            .exists()
+        )
+        begin = (
+            update(Delivery)
+            .where(Delivery.id == following.delivery_id, still_active)
+            .values(in_flight_since=now)
+        )
+
+        def work(connection: Connection) -> bool:
+            write_sent(connection, mark)
+            return bool(connection.execute(begin).rowcount == 1)
+
+        try:
+            return self._write(work)
+        except DBAPIError as exc:
+            if self.journal is None or not connection_lost(exc):
+                raise
+            self.journal.append(mark)
+            raise DatabaseLost(
+                f"the database stayed unreachable for {self.retry_seconds:.0f} s; the last "
+                f"message's mark is kept in {self.journal.path} and written at the next send"
+            ) from None
 
     def finish(
         self,
@@ -162,18 +291,19 @@ class Recorder:
         error: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> None:
-        with self._transaction() as connection:
-            connection.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id)
-                .values(
-                    status=status,
-                    error=error,
-                    lease_until=None,
-                    next_attempt_at=next_attempt_at,
-                    finished_at=None if status is DeliveryStatus.DEFERRED else now,
-                )
+        statement = (
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                status=status,
+                error=error,
+                lease_until=None,
+                in_flight_since=None,
+                next_attempt_at=next_attempt_at,
+                finished_at=None if status is DeliveryStatus.DEFERRED else now,
             )
+        )
+        self._write(lambda c: c.execute(statement))
 
     def skipped(self, delivery_id: int, reason: str, now: datetime) -> None:
         self.finish(delivery_id, DeliveryStatus.SKIPPED, now, error=reason)
@@ -184,15 +314,15 @@ class Recorder:
     def bounced(self, claim: Claim, reason: str, now: datetime) -> None:
         """A permanent refusal: record it and suppress the address."""
         self.finish(claim.delivery_id, DeliveryStatus.BOUNCED, now, error=reason)
-        with self._transaction() as connection:
-            connection.execute(
-                update(Subscriber)
-                .where(
-                    Subscriber.id == claim.subscriber_id,
-                    Subscriber.state == SubscriberState.ACTIVE,
-                )
-                .values(state=SubscriberState.BOUNCED)
+        statement = (
+            update(Subscriber)
+            .where(
+                Subscriber.id == claim.subscriber_id,
+                Subscriber.state == SubscriberState.ACTIVE,
             )
+            .values(state=SubscriberState.BOUNCED)
+        )
+        self._write(lambda c: c.execute(statement))
 
     def defer_or_give_up(
         self, claim: Claim, reason: str, now: datetime, delivery: DeliverySettings
@@ -223,3 +353,35 @@ def pools_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:
             .order_by(Delivery.pool_id)
         ).all()
     return [(pool_id, count) for pool_id, count in rows]
+
+
+@dataclass(frozen=True)
+class HeldRows:
+    """Rows a sender holds: `live` ones until their lease runs out, at `claimable_at` for
+    the last of them; `expired` ones belonged to a sender that stopped, claimable now."""
+
+    live: int = 0
+    claimable_at: datetime | None = None
+    expired: int = 0
+
+
+def held_rows(db: Database, now: datetime) -> HeldRows:
+    with db.session() as session:
+        live, until = session.execute(
+            select(func.count(), func.max(Delivery.lease_until)).where(
+                Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until >= now
+            )
+        ).one()
+        expired = session.scalar(
+            select(func.count()).where(
+                Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until < now
+            )
+        )
+    return HeldRows(int(live), until, int(expired or 0))
+
+
+def uncertain_rows(db: Database) -> int:
+    """Rows whose message was in flight when its sender died: sent again with the same
+    Message-ID, so the subscriber may hold two copies (most mail systems show one)."""
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).where(Delivery.uncertain > 0)) or 0)

@@ -227,6 +227,10 @@ class Delivery(Base):
     first_attempt_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]  # a claim older than this was lost with its worker
+    # Set right before the message is handed to the SMTP server, cleared with its outcome: a
+    # row whose lease ran out with this set may have reached the server (see `uncertain`).
+    in_flight_since: Mapped[datetime | None]
+    uncertain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="deliveries")
     pool: Mapped[Pool] = relationship()

@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 import redis
 from celery import Celery
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from digest.settings import get_settings
 from digest.store.db import Database
+from digest.store.deliveries import uncertain_rows
 from digest.store.migrate import upgrade
-from tests.conftest import REDIS_URL, reset_schema
+from tests.conftest import POSTGRES_URL, REDIS_URL, reset_schema
 from tests.e2e.harness import (
     CompressedBeat,
     ControlledSink,
@@ -103,6 +107,69 @@ def test_a_worker_killed_mid_edition_is_replaced_without_loss_or_duplicate(
         redis.Redis.from_url(env["DIGEST_BROKER_URL"]).delete(env["DIGEST_TASK_QUEUE"])
     _assert_exactly_once(sink, subscribers)
     assert statuses(store) == {"sent": subscribers}
+    # Only the message the server held when the worker died is counted as uncertain.
+    assert uncertain_rows(store) == 1
+
+
+def _terminate_connections(url: str) -> None:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": make_url(url).database},
+        )
+    admin.dispose()
+
+
+def _sent_through_outages(store: Database) -> int:
+    try:
+        return sent_count(store)
+    except OperationalError:  # this process's own connections were dropped too
+        return -1
+
+
+def test_the_database_dropping_every_connection_twice_mid_edition_loses_and_repeats_nothing(
+    monkeypatch: pytest.MonkeyPatch, store: Database, sink: ControlledSink, tmp_path: Path
+) -> None:
+    subscribers = 2000
+    seed(store, subscribers, TODAY)
+    env = worker_env(
+        store.url, f"{REDIS_URL}/0", sink.url,
+        DIGEST_SEND_LEASE_SECONDS="5", DIGEST_SEND_BATCH_SIZE="100",
+        DIGEST_SEND_JOURNAL=str(tmp_path / "journal.jsonl"),
+    )  # fmt: skip
+    celery = _celery(monkeypatch, env)
+    dropped: list[int] = []
+
+    def drop_while_holding(number: int, recipient: str) -> str | None:
+        # The server has the message and is about to say 250: the worker's next step is the
+        # mark, over a connection the database has just closed.
+        if number in (600, 1400) and number not in dropped:
+            dropped.append(number)
+            _terminate_connections(store.url)
+        return None
+
+    sink.before_accept = drop_while_holding
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=2)
+    worker.start()
+    try:
+        with CompressedBeat(celery, every=2.0):
+            wait_for(
+                "every subscriber",
+                lambda: _sent_through_outages(store) == subscribers,
+                timeout=300,
+            )
+    finally:
+        worker.stop()
+        redis.Redis.from_url(env["DIGEST_BROKER_URL"]).delete(env["DIGEST_TASK_QUEUE"])
+    assert dropped == [600, 1400]
+    _assert_exactly_once(sink, subscribers)
+    assert statuses(store) == {"sent": subscribers}
+    assert uncertain_rows(store) == 0
+    assert "connection lost while recording" in (tmp_path / "worker.log").read_text()
 
 
 def test_dropped_connections_and_temporary_refusals_end_in_one_delivery_each(

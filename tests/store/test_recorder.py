@@ -1,0 +1,170 @@
+"""Recording outcomes through database faults: a mark survives a dropped connection, a
+database that stays away leaves the mark in the journal, and a sender that died with a
+message in flight leaves that row counted as uncertain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from digest.papers import EditionEntry
+from digest.pipeline.plan import plan_deliveries
+from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.deliveries import (
+    DatabaseLost,
+    Recorder,
+    claim_batch,
+    held_rows,
+    pools_with_work,
+    uncertain_rows,
+)
+from digest.store.journal import SendJournal
+from digest.store.models import Base, Delivery, DeliveryPaper, DeliveryStatus, Paper
+from tests.conftest import POSTGRES_URL, reset_schema
+from tests.factories import make_paper, make_subscriber
+
+DAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+LEASE = 600
+
+
+def _queued(db: Database, settings: Settings, readers: int) -> int:
+    with db.session() as session:
+        make_paper(session, listed_on=DAY, upvotes=10)
+        for _ in range(readers):
+            make_subscriber(session)
+    plan_deliveries(db, settings, NOW, edition=DAY)
+    [(pool_id, _)] = pools_with_work(db, NOW)
+    return pool_id
+
+
+def _entries(db: Database) -> list[EditionEntry]:
+    with db.session() as session:
+        paper_id = session.scalars(select(Paper.id)).first()
+    assert paper_id is not None
+    return [
+        EditionEntry(rank=1, score=1.0, arxiv_id="2611.00001", title="t", abstract="a",
+                     url="https://arxiv.org/abs/2611.00001", upvotes=1, paper_id=paper_id)
+    ]  # fmt: skip
+
+
+def _paper_rows(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DeliveryPaper)) or 0)
+
+
+def _status(db: Database, delivery_id: int) -> DeliveryStatus:
+    with db.session() as session:
+        return session.get_one(Delivery, delivery_id).status
+
+
+def test_a_mark_written_twice_is_written_once(db: Database, settings: Settings) -> None:
+    pool_id = _queued(db, settings, 1)
+    [claim] = claim_batch(db, pool_id, NOW, 10, LEASE)
+    with Recorder.open(db) as recorder:
+        recorder.sent(claim.delivery_id, "<m@x>", _entries(db), NOW)
+        recorder.sent(claim.delivery_id, "<m@x>", _entries(db), NOW)  # a retried commit
+    assert _status(db, claim.delivery_id) is DeliveryStatus.SENT
+    assert _paper_rows(db) == 1
+
+
+def _terminate_others(url: str) -> int:
+    """Drop every connection to the database of `url`, as a failover or restart would."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        killed = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": make_url(url).database},
+        ).scalar_one()
+    admin.dispose()
+    return int(killed)
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
+    reset_schema(database)
+    Base.metadata.create_all(database.engine)
+    yield database
+    reset_schema(database)
+    database.dispose()
+
+
+def test_a_mark_survives_the_database_dropping_the_connection(
+    pg: Database, settings: Settings
+) -> None:
+    pool_id = _queued(pg, settings, 2)
+    first, second = claim_batch(pg, pool_id, NOW, 10, LEASE)
+    entries = _entries(pg)
+    with Recorder.open(pg) as recorder:
+        assert recorder.begin_sending(first, NOW)
+        # The SMTP server accepts the message; meanwhile the database drops every connection.
+        assert _terminate_others(pg.url) >= 1
+        recorder.sent(first.delivery_id, "<first@x>", entries, NOW)
+        assert recorder.begin_sending(second, NOW)
+        assert _terminate_others(pg.url) >= 1
+        recorder.sent(second.delivery_id, "<second@x>", entries, NOW)
+    assert _status(pg, first.delivery_id) is DeliveryStatus.SENT
+    assert _status(pg, second.delivery_id) is DeliveryStatus.SENT
+    assert _paper_rows(pg) == 2
+
+
+def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_send(
+    pg: Database, settings: Settings, tmp_path: Path
+) -> None:
+    pool_id = _queued(pg, settings, 1)
+    [claim] = claim_batch(pg, pool_id, NOW, 10, LEASE)
+    journal = SendJournal(tmp_path / "journal.jsonl")
+    entries = _entries(pg)
+    name = make_url(pg.url).database
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with Recorder.open(pg, journal, retry_seconds=1.0) as recorder:
+        assert recorder.begin_sending(claim, NOW)
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        try:
+            _terminate_others(pg.url)
+            with pytest.raises(DatabaseLost, match=r"journal\.jsonl"):
+                recorder.sent(claim.delivery_id, "<kept@x>", entries, NOW)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            admin.dispose()
+    assert journal.path.read_text().count("\n") == 1
+
+    assert journal.replay(pg) == 1
+    assert _status(pg, claim.delivery_id) is DeliveryStatus.SENT
+    assert journal.path.read_text() == ""
+    assert journal.replay(pg) == 0  # replaying again writes nothing twice
+    assert _paper_rows(pg) == 1
+
+
+def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_plain(
+    db: Database, settings: Settings
+) -> None:
+    pool_id = _queued(db, settings, 3)
+    claims = claim_batch(db, pool_id, NOW, 10, LEASE)
+    with Recorder.open(db) as recorder:
+        recorder.sent(claims[0].delivery_id, "<a@x>", [], NOW)
+        assert recorder.begin_sending(claims[1], NOW)
+        # ...and the sender is killed here, between the server's answer and the mark.
+
+    assert held_rows(db, NOW + timedelta(seconds=10)).live == 2
+    later = NOW + timedelta(seconds=LEASE + 1)
+    assert held_rows(db, later).expired == 2
+    retaken = claim_batch(db, pool_id, later, 10, LEASE)
+
+    assert sorted(c.delivery_id for c in retaken) == sorted(c.delivery_id for c in claims[1:])
+    assert uncertain_rows(db) == 1  # the one in flight; the one never reached is not
+    with db.session() as session:
+        uncertain = session.scalars(select(Delivery.id).where(Delivery.uncertain > 0)).all()
+    assert uncertain == [claims[1].delivery_id]
