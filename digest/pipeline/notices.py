@@ -27,7 +27,7 @@ from digest.mail.envelope import envelope_for
 from digest.mail.senders import Sender, open_sender
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
-from digest.store.db import Database
+from digest.store.db import Database, through_outages
 from digest.store.models import OutboxStatus, Subscriber, SubscriberState
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
@@ -243,10 +243,15 @@ def _send_claim(
         log.warning("%s email for subscriber %d failed: %s", kind, subscriber_id, exc)
         report.failed += 1
         return True
-    # The one window for a duplicate: the server has it, the row is not yet 'sent'.
-    with db.session() as session:
-        finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)
-        notice_sent(session, subscriber_id, kind, now)
+
+    # The one window for a duplicate: the server has it, the row is not yet 'sent'. A
+    # dropped database connection does not widen it: the (idempotent) mark is retried.
+    def mark_sent() -> None:
+        with db.session() as session:
+            finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)
+            notice_sent(session, subscriber_id, kind, now)
+
+    through_outages(mark_sent)
     log.info("%s email sent to subscriber %d", kind, subscriber_id)
     report.sent.append((kind, subscriber_id))
     return True

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import ConfigError, DigestError
@@ -88,3 +90,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def connection_lost(exc: DBAPIError) -> bool:
+    """An error a fresh connection and a second try may get past (a dropped connection, a
+    server restarting, a lock held too long), as opposed to a mistake in the statement."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def through_outages(
+    write: Callable[[], T], *, seconds: float = 30.0, reconnect: Callable[[], None] = lambda: None
+) -> T:
+    """Run the idempotent `write`, again after a lost connection, for up to `seconds`;
+    `reconnect` drops whatever connection the failed try held."""
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        try:
+            return write()
+        except DBAPIError as exc:
+            if not connection_lost(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("database connection lost while recording (%s); retrying",
+                        type(exc.orig).__name__)  # fmt: skip
+            reconnect()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)

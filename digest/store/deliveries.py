@@ -11,8 +11,6 @@ without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the sa
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,11 +28,10 @@ from digest.errors import DigestError
 from digest.papers import EditionEntry
 from digest.settings import DeliverySettings
 from digest.store import leases
-from digest.store.db import Database
+from digest.store.db import Database, connection_lost, through_outages
 from digest.store.journal import SendJournal, SentMark, write_sent
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -124,12 +121,6 @@ class DatabaseLost(DigestError):
     """The database stayed unreachable while a sender recorded an outcome: it stops."""
 
 
-def connection_lost(exc: DBAPIError) -> bool:
-    """An error a fresh connection and a second try may get past (a dropped connection, a
-    server restarting, a lock held too long), as opposed to a mistake in the statement."""
-    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-
-
 class Recorder:
     """Writes one batch's outcomes, one message at a time, over one held connection.
 
@@ -171,24 +162,17 @@ class Recorder:
 
     def _write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction of its own, through dropped connections."""
-        deadline = time.monotonic() + self.retry_seconds
-        pause = 0.05
-        while True:
-            try:
-                if self.connection is None:
-                    self.connection = self.db.engine.connect()
-                with self.connection.begin():
-                    if self.postgres:
-                        self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                    return work(self.connection)
-            except DBAPIError as exc:
-                if not connection_lost(exc) or time.monotonic() + pause > deadline:
-                    raise
-                log.warning("database connection lost while recording (%s); retrying",
-                            type(exc.orig).__name__)  # fmt: skip
-                self.close()
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        return through_outages(
+            lambda: self._transaction(work), seconds=self.retry_seconds, reconnect=self.close
+        )
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        if self.connection is None:
+            self.connection = self.db.engine.connect()
+        with self.connection.begin():
+            if self.postgres:
+                self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            return work(self.connection)
 
     def is_active(self, subscriber_id: int) -> bool:
         """Whether the subscriber may still be mailed."""

@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from digest.papers import EditionEntry
+from digest.pipeline.notices import send_outbox
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
@@ -25,8 +27,17 @@ from digest.store.deliveries import (
     uncertain_rows,
 )
 from digest.store.journal import SendJournal
-from digest.store.models import Base, Delivery, DeliveryPaper, DeliveryStatus, Paper
-from tests.conftest import POSTGRES_URL, reset_schema
+from digest.store.models import (
+    Base,
+    Delivery,
+    DeliveryPaper,
+    DeliveryStatus,
+    OutboxEmail,
+    OutboxStatus,
+    Paper,
+)
+from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
+from tests.conftest import POSTGRES_URL, ScriptedSmtp, free_port, reset_schema
 from tests.factories import make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
@@ -168,3 +179,37 @@ def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_p
     with db.session() as session:
         uncertain = session.scalars(select(Delivery.id).where(Delivery.uncertain > 0)).all()
     assert uncertain == [claims[1].delivery_id]
+
+
+class DropsTheDatabase(ScriptedSmtp):
+    """An SMTP server that accepts each message while the database drops every connection."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        _terminate_others(self.url)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_subscriber_email_accepted_during_a_database_drop_is_marked_once(
+    pg: Database, settings: Settings
+) -> None:
+    handler = DropsTheDatabase(pg.url)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with pg.session() as session:
+            request_subscription(session, "new@example.org", now=NOW)
+        smtp = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
+        first = send_outbox(pg, smtp, NOW)
+        again = send_outbox(pg, smtp, NOW + timedelta(hours=1))
+    finally:
+        controller.stop()
+    assert [kind for kind, _ in first.sent] == [CONFIRMATION_EMAIL]
+    assert again.handled == 0
+    assert handler.accepted == ["new@example.org"]
+    with pg.session() as session:
+        assert session.scalars(select(OutboxEmail.status)).all() == [OutboxStatus.SENT]
