@@ -1,18 +1,24 @@
-"""DKIM signing with dkimpy, configured by DIGEST_DKIM_KEY_FILE, _SELECTOR and _DOMAIN."""
+"""DKIM signing (RFC 6376, rsa-sha256) with OpenSSL through `cryptography`, configured by
+DIGEST_DKIM_KEY_FILE, _SELECTOR and _DOMAIN."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 
-import dkim
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from digest.errors import ConfigError
+from digest.render.relaxed import relaxed_body, relaxed_header, select_fields, split_message
 from digest.settings import EmailSettings
 
 # RFC 8058 asks that List-Unsubscribe and List-Unsubscribe-Post be signed. Names listed
@@ -35,6 +41,8 @@ SIGNED_HEADERS = (
 )
 # Relaxed for both: relays that re-fold headers or trim trailing spaces keep it valid.
 CANONICALIZATION = (b"relaxed", b"relaxed")
+HEADER_NAME = "DKIM-Signature"
+FOLD_AT = 78  # no line of the header passes this, so no relay needs to re-fold it
 
 
 @dataclass(frozen=True)
@@ -43,26 +51,14 @@ class DkimKey:
     domain: str
     pem: bytes
     bits: int
+    private_key: rsa.RSAPrivateKey = field(repr=False, compare=False)
 
     def public_record(self) -> str:
         """The TXT record to publish at <selector>._domainkey.<domain>."""
-        key = parse_pem_private_key(self.pem)
-        integers = _der_integer(key["modulus"]) + _der_integer(key["publicExponent"])
-        der = _der(0x30, integers)  # RSAPublicKey ::= SEQUENCE { n INTEGER, e INTEGER }
+        der = self.private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        )
         return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode('ascii')}"
-
-
-def _der_integer(value: int) -> bytes:
-    # One spare byte keeps the sign bit clear, as DER wants for a positive INTEGER.
-    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
 
 
 def signing_domain(settings: EmailSettings) -> str:
@@ -77,20 +73,33 @@ def load_key(settings: EmailSettings) -> DkimKey | None:
         return None
     if path is None or selector is None:
         raise ConfigError("DKIM needs both DIGEST_DKIM_KEY_FILE and DIGEST_DKIM_SELECTOR")
-    return _read_key(Path(path).expanduser().resolve(), selector, signing_domain(settings))
+    domain = signing_domain(settings)
+    if not domain.isascii():
+        raise ConfigError(
+            f"DKIM needs an ASCII domain: set DIGEST_DKIM_DOMAIN to {domain}'s xn-- form"
+        )
+    return _read_key(Path(path).expanduser().resolve(), selector, domain)
 
 
 @lru_cache(maxsize=8)
 def _read_key(path: Path, selector: str, domain: str) -> DkimKey:
+    # Cached: parsing and checking an RSA key costs more than signing a message with it.
     try:
         pem = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"DIGEST_DKIM_KEY_FILE cannot be read: {exc.strerror}: {path}") from None
+    refused = "DIGEST_DKIM_KEY_FILE is not an RSA private key in PEM"
     try:
-        key = parse_pem_private_key(pem)
-    except (UnparsableKeyError, ValueError, IndexError) as exc:
-        raise ConfigError(f"DIGEST_DKIM_KEY_FILE is not an RSA private key in PEM: {exc}") from None
-    return DkimKey(selector, domain, pem, int(key["modulus"]).bit_length())
+        key = serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise ConfigError(
+            f"{refused}: it is encrypted (store it without a passphrase): {path}"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{refused}: {str(exc).rpartition('details. ')[2]}: {path}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(f"{refused}: it holds an {type(key).__name__}: {path}")
+    return DkimKey(selector, domain, pem, key.key_size, key)
 
 
 class DkimSigner:
@@ -98,25 +107,43 @@ class DkimSigner:
 
     def __init__(self, key: DkimKey) -> None:
         self.key = key
+        self._tags = (
+            "v=1",
+            "a=rsa-sha256",
+            "c=" + "/".join(part.decode("ascii") for part in CANONICALIZATION),
+            f"d={key.domain}",
+            f"i=@{key.domain}",
+            "q=dns/txt",
+            f"s={key.selector}",
+        )
+        self._header_list = "h=" + ":".join(name.lower() for name in SIGNED_HEADERS)
 
     @classmethod
     def from_settings(cls, settings: EmailSettings) -> DkimSigner | None:
         key = load_key(settings)
         return cls(key) if key is not None else None
 
-    def signature(self, raw: bytes) -> str:
-        """The DKIM-Signature header value (folded) for a serialised message."""
-        header = dkim.sign(
-            raw,
-            self.key.selector.encode("ascii"),
-            self.key.domain.encode("ascii"),
-            self.key.pem,
-            canonicalize=CANONICALIZATION,
-            include_headers=[name.encode("ascii") for name in SIGNED_HEADERS],
-        )
-        name, _, value = bytes(header).decode("ascii").partition(":")
-        assert name == "DKIM-Signature"
-        return value.strip(" \r\n")
+    def signature(self, raw: bytes, *, timestamp: int | None = None) -> str:
+        """The DKIM-Signature header value (folded, 7-bit) for a serialised message."""
+        fields, body = split_message(raw)
+        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        stamp = int(time.time()) if timestamp is None else timestamp
+        tags = (*self._tags, f"t={stamp}", self._header_list, f"bh={body_hash.decode('ascii')}")
+        # b= goes on a line of its own: what precedes it is the same signed and unsigned.
+        unsigned = _fold_tags(tags, len(HEADER_NAME) + 2) + "\r\n b="
+        signed = [
+            relaxed_header(name, value) for name, value in select_fields(fields, SIGNED_HEADERS)
+        ]
+        # §3.7: the signature's own header comes last, with b= empty and no CRLF after it.
+        signed.append(relaxed_header(HEADER_NAME.encode("ascii"), unsigned.encode("ascii")))
+        data = b"\r\n".join(signed)
+        rsa_signature = self.key.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return unsigned + _fold_run(base64.b64encode(rsa_signature).decode("ascii"), len(" b="))
+
+    def sign_bytes(self, raw: bytes, *, timestamp: int | None = None) -> bytes:
+        """`raw` with its DKIM-Signature header on top, for a message already serialised."""
+        value = self.signature(raw, timestamp=timestamp)
+        return f"{HEADER_NAME}: {value}\r\n".encode("ascii") + raw
 
     def sign(self, message: EmailMessage) -> EmailMessage:
         """Sign in place and return the message; it must not change before it is sent."""
@@ -127,7 +154,31 @@ class DkimSigner:
         items = list(message.raw_items())
         for name in {name for name, _ in items}:
             del message[name]
-        message.set_raw("DKIM-Signature", value)
+        message.set_raw(HEADER_NAME, value)
         for name, stored in items:
             message.set_raw(name, stored)
         return message
+
+
+def _fold_tags(tags: Sequence[str], column: int) -> str:
+    """`tag; tag; ...;` folded before a tag, or after a colon of h=, to keep lines short."""
+    out: list[str] = []
+    for tag in tags:
+        pieces = tag.split(":") if tag.startswith("h=") else [tag]
+        words = [f"{piece}:" for piece in pieces[:-1]] + [f"{pieces[-1]};"]
+        for index, word in enumerate(words):
+            glue = " " if out and index == 0 else ""
+            if out and column + len(glue) + len(word) > FOLD_AT:
+                out.append("\r\n")
+                glue, column = " ", 0
+            out.append(glue + word)
+            column += len(glue) + len(word)
+    return "".join(out)
+
+
+def _fold_run(text: str, column: int) -> str:
+    """An unbreakable base64 run, cut into lines (FWS may go anywhere inside b=)."""
+    room = FOLD_AT - column
+    lines = [text[:room]]
+    lines += [text[at : at + FOLD_AT - 1] for at in range(room, len(text), FOLD_AT - 1)]
+    return "\r\n ".join(lines)
