@@ -20,6 +20,7 @@ from digest.errors import DigestError
 from digest.pipeline.plan import send_due_now
 from digest.settings import Settings, get_settings
 from digest.store.db import Database
+from digest.store.deliveries import HeldRows, held_rows, uncertain_rows
 from digest.store.types import utcnow
 
 app = typer.Typer(help="Trending research papers by email.", no_args_is_help=True)
@@ -29,6 +30,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 bounces_app = typer.Typer(help="Bounce and complaint reports.", no_args_is_help=True)
 app.add_typer(bounces_app, name="bounces")
+unsubscribes_app = typer.Typer(help="Unsubscribe requests sent by email.", no_args_is_help=True)
+app.add_typer(unsubscribes_app, name="unsubscribes")
 console = Console()
 
 
@@ -172,6 +175,13 @@ def send(
         bool, typer.Option("--dry-run", help="Plan and render, send nothing")
     ] = False,
     only: Annotated[str | None, typer.Option(help="Send only to this address")] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for rows another sender holds, taking over those whose lease runs out",
+        ),
+    ] = True,
 ) -> None:
     """Send the edition to every active subscriber who is due and has not received it."""
     from digest.addresses import normalise_email
@@ -180,6 +190,7 @@ def send(
     database = _database(settings)
     day = _parse_day(edition, "--edition")
     only_email = normalise_email(only) if only else None
+    waiting = _HeldNotice()
     with Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
     ) as progress:
@@ -193,6 +204,7 @@ def send(
             dry_run=dry_run,
             on_planned=lambda total: progress.update(task, total=total),
             on_progress=lambda n: progress.advance(task, n),
+            on_held=(lambda held: waiting.show(held, progress)) if wait else None,
         )
     verb = "would send" if dry_run else "sent"
     console.print(
@@ -203,6 +215,10 @@ def send(
     )
     for error in sorted(set(counts.errors))[:5]:
         console.print(f"  {error}", style="yellow")
+    if not dry_run and not wait:
+        held = held_rows(database, utcnow())
+        if held.live or held.expired:
+            console.print(describe_held(held), style="yellow", soft_wrap=True)
     if not dry_run:
         # Confirmations and notices waiting in the outbox leave with the run too.
         from digest.pipeline.notices import send_outbox
@@ -213,6 +229,29 @@ def send(
                 f"subscriber emails: sent {len(outbox.sent)} · retrying {outbox.deferred} · "
                 f"given up {outbox.failed} · nothing to send {outbox.skipped}"
             )
+
+
+def describe_held(held: HeldRows) -> str:
+    """One line on rows other senders hold, and when they become claimable."""
+    parts = []
+    if held.live:
+        until = held.claimable_at.strftime("%H:%M:%S UTC") if held.claimable_at else "soon"
+        parts.append(f"{held.live} held by another sender (claimable by {until} if it stops)")
+    if held.expired:
+        parts.append(f"{held.expired} held by a sender that stopped (claimable now)")
+    return "queued rows: " + " · ".join(parts)
+
+
+class _HeldNotice:
+    """Tells the operator, once per change, what `digest send` is waiting for."""
+
+    def __init__(self) -> None:
+        self.last: HeldRows | None = None
+
+    def show(self, held: HeldRows, progress: Progress) -> None:
+        if held != self.last:
+            progress.console.print(describe_held(held) + "; waiting", soft_wrap=True)
+            self.last = held
 
 
 @app.command()
@@ -353,11 +392,36 @@ def bounces_import(
     folder = path or settings.bounce_maildir
     if folder is None:
         raise DigestError("give the Maildir to read, or set DIGEST_BOUNCE_MAILDIR")
-    report = import_maildir(_database(settings), folder)
+    report = import_maildir(_database(settings), settings.email, folder)
     console.print(
         f"{report.messages} reports: {report.bounced} bounced, {report.complained} complained, "
         f"{report.already} already suppressed, {report.unknown} unknown, "
-        f"{report.invalid} invalid, {report.ignored} ignored, {report.unreadable} unreadable"
+        f"{report.unmatched} unmatched, {report.invalid} invalid, {report.ignored} ignored, "
+        f"{report.unreadable} unreadable",
+        soft_wrap=True,
+    )
+
+
+@unsubscribes_app.command("import")
+def unsubscribes_import(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Maildir to read (default: DIGEST_UNSUBSCRIBE_MAILDIR)"),
+    ] = None,
+) -> None:
+    """Read new mail sent to the List-Unsubscribe mailbox and unsubscribe those it names."""
+    from digest.pipeline.unsubscribes import import_unsubscribes
+
+    settings = get_settings()
+    folder = path or settings.unsubscribe_maildir
+    if folder is None:
+        raise DigestError("give the Maildir to read, or set DIGEST_UNSUBSCRIBE_MAILDIR")
+    report = import_unsubscribes(_database(settings), settings.email, folder)
+    console.print(
+        f"{report.messages} messages: {report.unsubscribed} unsubscribed, "
+        f"{report.already} already unsubscribed, {report.invalid} invalid token, "
+        f"{report.no_token} without a token",
+        soft_wrap=True,
     )
 
 
@@ -382,6 +446,16 @@ def stats() -> None:
         + " · ".join(f"{OUTBOX_LABELS[k]} {v}" for k, v in report.outbox.items()),
         soft_wrap=True,
     )
+    held = held_rows(database, utcnow())
+    if held.live or held.expired:
+        console.print(describe_held(held), soft_wrap=True)
+    uncertain = uncertain_rows(database)
+    if uncertain:
+        console.print(
+            f"uncertain: {uncertain} (a sender stopped with the message in flight; sent again "
+            "with the same Message-ID, so a few may hold two copies)",
+            soft_wrap=True,
+        )
     console.print("editions:" if report.editions else "editions: none")
     for row in report.editions:
         for line in describe_edition(row):

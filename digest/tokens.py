@@ -118,13 +118,13 @@ def verp_subscriber_id(secret_key: str, return_path: str, address: str) -> int |
     return subscriber_id
 
 
-# --- signed mail identities: Message-IDs and VERP return paths -------------------------------
+# --- signed Message-IDs ---------------------------------------------------------------------
 
 TAG_LENGTH = 16  # hex characters of a truncated HMAC-SHA256: 64 bits
 
 
 def mail_tag(secret_key: str, payload: str) -> str:
-    """The short HMAC that signs a Message-ID or a return path (`payload` names its use)."""
+    """The short HMAC that signs a Message-ID (`payload` names its kind)."""
     digest = hmac.new(secret_key.encode("utf-8"), payload.encode(), hashlib.sha256)
     return digest.hexdigest()[:TAG_LENGTH]
 
@@ -174,30 +174,3 @@ def read_message_id(secret_key: str, message_id: str) -> SignedMessageId | None:
         if hmac.compare_digest(tag, mail_tag(secret_key, payload)):
             return SignedMessageId(int(subscriber), label)
     return None
-
-
-def verp_return_path(secret_key: str, return_path: str, subscriber_id: int) -> str:
-    """The signed per-recipient envelope sender: bounces@example.org becomes
-    bounces+s42.<tag>@example.org, so a bounce delivered there names subscriber 42."""
-    local, _, domain = return_path.rpartition("@")
-    return f"{local}+s{subscriber_id}.{mail_tag(secret_key, f'verp:{subscriber_id}')}@{domain}"
-
-
-_VERP_SUFFIX = re.compile(rf"\+s{_ID}\.([0-9a-f]{{16}})")
-
-
-def verp_subscriber_id(secret_key: str, return_path: str, address: str) -> int | None:
-    """The subscriber a signed variant of `return_path` was made for, or None."""
-    base_local, _, base_domain = return_path.strip().rpartition("@")
-    local, at, domain = address.strip().strip("<>").strip().rpartition("@")
-    if not at or domain.lower() != base_domain.lower():
-        return None
-    # The local part may come back lower-cased; the tag is lower-case hex anyway.
-    if not local.lower().startswith(base_local.lower()):
-        return None
-    found = _VERP_SUFFIX.fullmatch(local[len(base_local) :].lower())
-    if found is None:
-        return None
-    subscriber_id = int(found.group(1))
-    expected = mail_tag(secret_key, f"verp:{subscriber_id}")
-    return subscriber_id if hmac.compare_digest(found.group(2), expected) else None

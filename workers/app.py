@@ -52,6 +52,10 @@ def make_celery() -> Celery:
                 "task": "workers.tasks.import_bounces",
                 "schedule": timedelta(minutes=10),
             },
+            "import-unsubscribes": {
+                "task": "workers.tasks.import_unsubscribe_requests",
+                "schedule": timedelta(minutes=10),
+            },
         },
     )
     return app

@@ -10,6 +10,7 @@ from digest.pipeline.fetch import scheduled_fetch
 from digest.pipeline.notices import send_outbox
 from digest.pipeline.plan import plan_and_fan_out
 from digest.pipeline.send import send_batch, shared_send_limiter
+from digest.pipeline.unsubscribes import import_unsubscribes
 from digest.settings import get_settings
 from digest.store.types import utcnow
 from workers.app import app, database
@@ -71,5 +72,15 @@ def send_outbox_emails() -> int:
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]
 def import_bounces() -> dict[str, int]:
     """Read new bounce and complaint reports from DIGEST_BOUNCE_MAILDIR, when it is set."""
-    folder = get_settings().bounce_maildir
-    return import_maildir(database(), folder).counts() if folder else {}
+    settings = get_settings()
+    folder = settings.bounce_maildir
+    return import_maildir(database(), settings.email, folder).counts() if folder else {}
+
+
+@app.task(acks_late=True)  # type: ignore[untyped-decorator]
+def import_unsubscribe_requests() -> dict[str, int]:
+    """Read mail sent to the List-Unsubscribe mailbox from DIGEST_UNSUBSCRIBE_MAILDIR, when it
+    is set, and unsubscribe the subscribers whose signed token it carries."""
+    settings = get_settings()
+    folder = settings.unsubscribe_maildir
+    return import_unsubscribes(database(), settings.email, folder).counts() if folder else {}

@@ -1,8 +1,13 @@
 """Bounce and complaint intake: RFC 3464 delivery reports and RFC 5965 abuse reports.
 
-Parsing only: what a report says happened to which address. Applying it to subscribers is
-the pipeline's job (digest.pipeline.bounces); reports come from a Maildir, read here too,
-or from a provider's webhook.
+Parsing only: what a report says happened to which address, which message it is about and
+where it was delivered. Deciding whether it is about mail we sent, and applying it, is the
+pipeline's job (digest.pipeline.bounces); reports come from a Maildir, read here too, or
+from a provider's webhook.
+
+Every message is read at a bounded cost, whatever it holds: at most MAX_REPORT_BYTES of it,
+refused before parsing when a cheap scan shows more MIME parts than any report has, and
+walked without recursion to at most MAX_DEPTH levels and MAX_PARTS parts.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import mailbox
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from email import message_from_bytes, policy
@@ -36,6 +41,23 @@ ORIGINAL_HEADER_TYPES = ("text/rfc822-headers", "message/global-headers")
 
 Fields = dict[str, list[str]]
 
+MAX_REPORT_BYTES = 1024 * 1024  # read of each message; a report is a few kilobytes
+MAX_CONTENT_TYPES = 100  # Content-Type fields a message may have before it is parsed
+MAX_DELIMITERS = 1000  # lines starting with "--" (boundary lines) before it is parsed
+MAX_DEPTH = 20  # MIME levels walked
+MAX_PARTS = 200  # MIME parts walked
+MAX_RECIPIENTS = 50  # addresses one report may name; each of ours goes to one
+# Headers the receiving MTA writes with the envelope recipient: where a VERP address shows.
+DELIVERED_TO_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to")
+MAX_DELIVERED_TO = 20  # addresses taken from those headers
+
+# The compat32 policy keeps headers as plain strings: no structured header parser (whose
+# cost on hostile input is hard to bound) runs while the message is read.
+PARSE_POLICY = policy.compat32
+_CONTENT_TYPE_FIELD = re.compile(rb"(?:\A|[\r\n])content-type:", re.IGNORECASE)
+_DELIMITER_LINE = re.compile(rb"(?:\A|[\r\n])--")
+_MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
+
 
 class EventKind(enum.StrEnum):
     BOUNCE = "bounce"
@@ -56,6 +78,7 @@ class MailEvent:
 class ParsedReport:
     events: list[MailEvent]
     ignored: int  # recipients delayed or soft-failed, and non-abuse feedback
+    delivered_to: tuple[str, ...] = ()  # addresses the report itself was delivered to
 
 
 class UnreadableReport(DigestError):
@@ -71,6 +94,7 @@ class BounceReport:
     complained: int = 0  # addresses newly suppressed as complained
     already: int = 0  # already suppressed: a repeated report
     unknown: int = 0  # no subscriber has the address
+    unmatched: int = 0  # not tied to mail we sent to the address: not applied
     invalid: int = 0  # not an email address
     ignored: int = 0  # delayed, temporary or non-abuse reports
     unreadable: int = 0  # messages skipped as malformed
@@ -94,9 +118,16 @@ def mask_email(email: str) -> str:
 
 
 def parse_report(raw: bytes) -> ParsedReport:
-    """The events one raw DSN or ARF message reports; raise UnreadableReport if none."""
+    """The events one raw DSN or ARF message reports; raise UnreadableReport if none.
+
+    Only the first MAX_REPORT_BYTES are read: the report comes before any returned original.
+    """
+    raw = raw[:MAX_REPORT_BYTES]
+    refusal = prescan(raw)
+    if refusal is not None:
+        raise UnreadableReport(refusal)
     try:
-        return _read(message_from_bytes(raw, policy=policy.default))
+        return _read(message_from_bytes(raw, policy=PARSE_POLICY))
     except UnreadableReport:
         raise
     except Exception as exc:
@@ -105,23 +136,45 @@ def parse_report(raw: bytes) -> ParsedReport:
         raise UnreadableReport(f"cannot parse the message ({type(exc).__name__})") from None
 
 
+def prescan(raw: bytes) -> str | None:
+    """Why `raw` is too complex to hand to the email package, or None.
+
+    Each MIME level needs a Content-Type field and each part a boundary line, so counting
+    those bounds both the nesting (the parser recurses once per level) and the parts.
+    """
+    if len(_CONTENT_TYPE_FIELD.findall(raw)) > MAX_CONTENT_TYPES:
+        return f"more than {MAX_CONTENT_TYPES} Content-Type fields"
+    for count, _ in enumerate(_DELIMITER_LINE.finditer(raw), start=1):
+        if count > MAX_DELIMITERS:
+            return f"more than {MAX_DELIMITERS} MIME boundary lines"
+    return None
+
+
 def _read(message: Message) -> ParsedReport:
-    parts = list(_parts(message))
+    parts = _parts(message)
     original = _original(parts)
-    message_id = _message_id(original)
+    message_id = _message_id(original) or _referenced_id(message)
+    delivered_to = _delivered_to(message)
     for part in parts:
         if part.get_content_type() in STATUS_TYPES:
-            return _read_status(_field_blocks(part), message_id)
+            return _with(_read_status(_field_blocks(part), message_id), delivered_to)
     for part in parts:
         if part.get_content_type() in FEEDBACK_TYPES:
-            return _read_feedback(_merged(_field_blocks(part)), original, message_id)
+            report = _read_feedback(_merged(_field_blocks(part)), original, message_id)
+            return _with(report, delivered_to)
     raise UnreadableReport("neither a delivery status notification nor a feedback report")
+
+
+def _with(report: ParsedReport, delivered_to: tuple[str, ...]) -> ParsedReport:
+    return ParsedReport(report.events, report.ignored, delivered_to)
 
 
 def _read_status(blocks: list[Fields], message_id: str | None) -> ParsedReport:
     recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b]
     if not recipients:
         raise UnreadableReport("the delivery report names no recipient")
+    if len(recipients) > MAX_RECIPIENTS:
+        raise UnreadableReport(f"the delivery report names more than {MAX_RECIPIENTS} recipients")
     events: list[MailEvent] = []
     ignored = 0
     for block in recipients:
@@ -176,20 +229,31 @@ def _read_feedback(
     if not addresses:
         raise UnreadableReport("the abuse report names no recipient (redacted?)")
     unique = dict.fromkeys(a.strip() for a in addresses)
+    if len(unique) > MAX_RECIPIENTS:
+        raise UnreadableReport(f"the abuse report names more than {MAX_RECIPIENTS} recipients")
     return ParsedReport(
         [MailEvent(EventKind.COMPLAINT, a, message_id, "abuse report") for a in unique], 0
     )
 
 
-def _parts(message: Message) -> Iterator[Message]:
-    """The message and its parts, without descending into an attached original message."""
-    yield message
-    if message.get_content_maintype() == "multipart":
-        payload = message.get_payload()
-        if isinstance(payload, list):
-            for part in payload:
-                if isinstance(part, Message):
-                    yield from _parts(part)
+def _parts(message: Message) -> list[Message]:
+    """The message and its parts in order, without descending into an attached original;
+    UnreadableReport past MAX_DEPTH levels or MAX_PARTS parts."""
+    found: list[Message] = []
+    stack: list[tuple[Message, int]] = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UnreadableReport(f"MIME parts nested more than {MAX_DEPTH} levels deep")
+        found.append(part)
+        if len(found) > MAX_PARTS:
+            raise UnreadableReport(f"more than {MAX_PARTS} MIME parts")
+        if part.get_content_maintype() == "multipart":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                children = [child for child in payload if isinstance(child, Message)]
+                stack.extend((child, depth + 1) for child in reversed(children))
+    return found
 
 
 def _original(parts: Iterable[Message]) -> Message | None:
@@ -202,7 +266,7 @@ def _original(parts: Iterable[Message]) -> Message | None:
         if isinstance(payload, list) and payload:
             first = payload[0]
             return first if isinstance(first, Message) else None
-        return HeaderParser(policy=policy.default).parsestr(_text(part))
+        return HeaderParser(policy=PARSE_POLICY).parsestr(_text(part), headersonly=True)
     return None
 
 
@@ -210,7 +274,26 @@ def _message_id(original: Message | None) -> str | None:
     if original is None:
         return None
     value = _clean(str(original.get("message-id", ""))).strip().strip("<>").strip()
-    return f"<{value}>" if value else None
+    return f"<{value}>" if value and len(value) <= 250 else None
+
+
+def _referenced_id(message: Message) -> str | None:
+    """The id the report says it answers (In-Reply-To, References), for reports that came
+    back without the original's headers."""
+    for name in ("in-reply-to", "references"):
+        found = _MSG_ID.search(_clean(str(message.get(name, "")))[:2000])
+        if found:
+            return found.group(0)
+    return None
+
+
+def _delivered_to(message: Message) -> tuple[str, ...]:
+    """The envelope recipients the receiving MTA recorded, and the To: addresses."""
+    addresses: list[str] = []
+    for name in DELIVERED_TO_HEADERS:
+        values = [_clean(str(value))[:2000] for value in message.get_all(name, [])[:10]]
+        addresses.extend(address for _, address in getaddresses(values) if "@" in address)
+    return tuple(dict.fromkeys(addresses))[:MAX_DELIVERED_TO]
 
 
 def _field_blocks(part: Message) -> list[Fields]:
@@ -290,7 +373,9 @@ def _clean(value: str) -> str:
 
 # --- a provider's webhook -----------------------------------------------------------------
 
-EXPECTED_SHAPE = '{"events": [{"type": "bounce" or "complaint", "email": "..."}]}'
+EXPECTED_SHAPE = (
+    '{"events": [{"type": "bounce" or "complaint", "email": "...", "message_id": "<...>"}]}'
+)
 
 
 class BadPayload(DigestError):
@@ -324,45 +409,80 @@ def _event(item: Any) -> MailEvent | None:
     if not isinstance(kind, str) or not isinstance(email, str):
         return None
     try:
-        return MailEvent(EventKind(kind.strip().lower()), email, detail="webhook")
+        event_kind = EventKind(kind.strip().lower())
     except ValueError:
         return None
+    return MailEvent(event_kind, email, _webhook_message_id(item), detail="webhook")
+
+
+def _webhook_message_id(item: dict[Any, Any]) -> str | None:
+    """The event's message id under any spelling of the key: message_id, Message-ID,
+    messageId, ...; null or empty counts as none, and any other value as an id (that no
+    message of ours has, if it is not a string)."""
+    for key, value in item.items():
+        if not isinstance(key, str) or re.sub(r"[-_ ]", "", key).lower() != "messageid":
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return "<>"
+        found = _MSG_ID.search(value[:1000])
+        return found.group(0) if found else f"<{value.strip()[:250]}>"
+    return None
 
 
 # --- the Maildir --------------------------------------------------------------------------
 
 
-class MaildirInbox:
-    """The new messages of a Maildir, each filed under cur/ as seen once it is handled."""
+@dataclass(frozen=True)
+class InboxMessage:
+    """One message of a Maildir's new/: its file name and at most `max_bytes` of it."""
 
-    def __init__(self, path: Path) -> None:
+    name: str
+    raw: bytes
+    truncated: bool = False  # the file is larger than what was read
+
+
+class MaildirInbox:
+    """The new messages of a Maildir, each filed under cur/ as seen once it is handled.
+
+    Files are read and moved as they are, never parsed here: whatever a message holds, it
+    costs one capped read and one rename, so no message can block the folder.
+    """
+
+    def __init__(self, path: Path, max_bytes: int = MAX_REPORT_BYTES) -> None:
         if not (path / "new").is_dir() or not (path / "cur").is_dir():
             raise DigestError(f"{path} is not a Maildir (it needs new/ and cur/ folders)")
         self.path = path
-        self.folder = mailbox.Maildir(path, create=False)
+        self.max_bytes = max_bytes
 
-    def new_messages(self) -> Iterator[tuple[str, bytes]]:
-        """(key, raw bytes) of each message in new/, oldest name first."""
+    def new_messages(self) -> Iterator[InboxMessage]:
+        """Each message in new/, oldest name first (read when its turn comes)."""
         names = sorted(
             entry.name
             for entry in os.scandir(self.path / "new")
             if entry.is_file() and not entry.name.startswith(".")
         )
-        for key in (name.split(self.folder.colon)[0] for name in names):
+        for name in names:
             try:
-                raw = self.folder.get_bytes(key)
-            except KeyError:  # taken by an import running at the same time
+                with open(self.path / "new" / name, "rb") as file:
+                    raw = file.read(self.max_bytes + 1)
+            except FileNotFoundError:  # taken by an import running at the same time
                 continue
-            yield key, raw
+            except OSError as exc:
+                log.warning("cannot read message %s: %s", name, exc.strerror or exc)
+                raw = b""
+            yield InboxMessage(name, raw[: self.max_bytes], len(raw) > self.max_bytes)
 
-    def file_as_seen(self, key: str) -> None:
+    def file_as_seen(self, message: InboxMessage) -> None:
+        """Move the message from new/ to cur/ with the Seen flag (the Maildir convention)."""
+        unique, _, info = message.name.partition(":")
+        flags = set(info[2:]) if info.startswith("2,") else set()
+        target = f"{unique}:2,{''.join(sorted(flags | {'S'}))}"
         try:
-            message = self.folder.get_message(key)
-            message.set_subdir("cur")
-            message.add_flag("S")
-            self.folder[key] = message
-        except KeyError:
+            os.rename(self.path / "new" / message.name, self.path / "cur" / target)
+        except FileNotFoundError:
             pass  # filed by an import running at the same time
-        except (OSError, mailbox.Error) as exc:
+        except OSError as exc:
             # It stays in new/ and is read again next time; applying it twice is harmless.
-            log.warning("could not file report %s as seen: %s", key, exc)
+            log.warning("could not file message %s as seen: %s", message.name, exc)

@@ -129,7 +129,14 @@ def render_subscriber_email(
 ) -> EmailMessage:
     """The email of `kind` for this subscriber, rendered and signed, not sent."""
     made = notice_kind(kind).build(settings, subscriber_id, email)
-    return render_notice(settings, kind, email=email, context=made.context, headers=made.headers)
+    return render_notice(
+        settings,
+        kind,
+        email=email,
+        context=made.context,
+        headers=made.headers,
+        subscriber_id=subscriber_id,
+    )
 
 
 def queue_notice(db: Database, kind: str, subscriber_id: int, now: datetime | None = None) -> None:

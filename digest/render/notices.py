@@ -13,6 +13,7 @@ from digest.render.inline import inline_css
 from digest.render.message import NO_HEADERS, build_message
 from digest.render.templates import environment
 from digest.settings import EmailSettings
+from digest.tokens import notice_message_id
 
 
 def render_notice(
@@ -22,9 +23,13 @@ def render_notice(
     email: str,
     context: Mapping[str, Any],
     headers: Mapping[str, str] = NO_HEADERS,
+    subscriber_id: int | None = None,
 ) -> EmailMessage:
     """The email of `kind` to `email`: its templates filled with `context` (over the values
-    every email shares), DKIM-signed when configured."""
+    every email shares), DKIM-signed when configured.
+
+    With `subscriber_id` its Message-ID is signed for that subscriber, so a bounce of it can
+    be tied to the address it was sent to."""
     subject, text, html = render_parts(
         settings,
         kind,
@@ -45,7 +50,11 @@ def render_notice(
         subject=subject,
         text=text,
         html=html,
-        message_id=make_msgid(kind, domain=settings.sender_domain),
+        message_id=(
+            make_msgid(kind, domain=settings.sender_domain)
+            if subscriber_id is None
+            else notice_message_id(settings.secret_key, settings.sender_domain, kind, subscriber_id)
+        ),
         headers=headers,
     )
     signer = DkimSigner.from_settings(settings)

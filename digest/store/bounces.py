@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
@@ -14,28 +14,46 @@ from digest.store.models import Delivery, DeliveryStatus, Subscriber, Subscriber
 RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
 
 
+# A report may name a copy in either state: a second report of one bounce finds it bounced.
+REPORTABLE = (DeliveryStatus.SENT, DeliveryStatus.BOUNCED)
+
+
 class Suppression(enum.Enum):
     NEW = "new"  # the address is suppressed from now on
     ALREADY = "already"  # it was suppressed before (a repeated report)
-    UNKNOWN = "unknown"  # no subscriber has it
+
+
+def find_reported_subscriber(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with `email`, locked for the change a report may bring."""
+    return session.scalar(select(Subscriber).where(Subscriber.email == email).with_for_update())
+
+
+def was_sent(session: Session, subscriber_id: int, message_id: str) -> bool:
+    """Whether a digest with this Message-ID went out to this subscriber."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Delivery.subscriber_id == subscriber_id,
+                    Delivery.message_id == message_id,
+                    Delivery.status.in_(REPORTABLE),
+                )
+            )
+        )
+    )
 
 
 def suppress_subscriber(
     session: Session,
-    email: str,
+    subscriber: Subscriber,
     state: SubscriberState,
     *,
     detail: str,
     bounced_message_id: str | None,
     now: datetime,
-) -> tuple[Suppression, Subscriber | None]:
-    """Move the subscriber with `email` to `state` (bounced or complained), skip their
-    queued copies, and mark the sent copy that came back as bounced."""
-    subscriber = session.scalar(
-        select(Subscriber).where(Subscriber.email == email).with_for_update()
-    )
-    if subscriber is None:
-        return Suppression.UNKNOWN, None
+) -> Suppression:
+    """Move the subscriber to `state` (bounced or complained), skip their queued copies, and
+    mark the sent copy that came back as bounced."""
     changed = RANK.get(subscriber.state, 0) < RANK[state]
     if changed:
         subscriber.state = state
@@ -63,4 +81,4 @@ def suppress_subscriber(
             .values(status=DeliveryStatus.BOUNCED, error=f"bounced after sending: {detail}")
             .execution_options(synchronize_session=False)
         )
-    return (Suppression.NEW if changed else Suppression.ALREADY), subscriber
+    return Suppression.NEW if changed else Suppression.ALREADY

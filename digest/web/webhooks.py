@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from digest.errors import DigestError
-from digest.pipeline.bounces import BadPayload, record_webhook
+from digest.pipeline.bounces import BadPayload, ReportSettings, record_webhook
 from digest.settings import Settings
 from digest.store.db import Database
 
@@ -38,10 +38,15 @@ async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 class BounceWebhook:
-    """Bearer-token authenticated intake; answers the counts, never the addresses."""
+    """Bearer-token authenticated intake; answers the counts, never the addresses.
 
-    def __init__(self, secret: str | None, db: Database) -> None:
+    An event that carries a message id is applied only if the id is one we signed for that
+    address, as for a Maildir report; one without relies on the secret alone.
+    """
+
+    def __init__(self, secret: str | None, settings: ReportSettings, db: Database) -> None:
         self.secret = secret.encode("utf-8") if secret else None
+        self.settings = settings
         self.db = db
 
     async def receive(self, request: Request) -> Response:
@@ -58,7 +63,7 @@ class BounceWebhook:
         except BodyTooLarge as exc:
             return JSONResponse({"error": str(exc)}, status_code=413)
         try:
-            report = await run_in_threadpool(record_webhook, self.db, body)
+            report = await run_in_threadpool(record_webhook, self.db, self.settings, body)
         except BadPayload as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         log.info("bounce webhook: %s", report.summary())
@@ -75,5 +80,5 @@ class BounceWebhook:
 
 def webhook_routes(settings: Settings, db: Database) -> list[Route]:
     """POST /webhooks/bounces; it answers 404 until DIGEST_WEBHOOK_SECRET is set."""
-    hook = BounceWebhook(settings.webhook_secret, db)
+    hook = BounceWebhook(settings.webhook_secret, settings.email, db)
     return [Route("/webhooks/bounces", hook.receive, methods=["POST"])]

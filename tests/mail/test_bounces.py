@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import mailbox
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from digest.errors import DigestError
 from digest.mail.bounces import EventKind, UnreadableReport, parse_report
 from digest.pipeline.bounces import import_maildir
 from digest.pipeline.plan import send_due_now
+from digest.render.message import digest_message_id
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Pool, Subscriber, SubscriberState
@@ -25,23 +25,37 @@ from digest.web.webhooks import webhook_routes
 from tests.conftest import TEST_SECRET, SmtpSink, free_port, serve_in_thread
 from tests.conftest import run_digest as run
 from tests.factories import make_paper, make_subscriber
+from tests.mail.reports import filed, make_maildir
 
 REPORTS = Path(__file__).parent.parent / "payloads" / "bounces"
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 26, 9, tzinfo=UTC)
-SENT_MESSAGE_ID = "<digest.2026-11-25.2.1111111111111111@example.org>"
 SECRET = "webhook-secret-0123456789abcdef"
+# The Message-IDs the stored reports came back with; a test that wants a report applied
+# records a sent copy for the address and puts that copy's signed id in their place.
+PAYLOAD_IDS = {
+    "postfix_user_unknown.eml": "<digest.2026-11-25.1.0123456789abcdef@example.org>",
+    "exim_several_recipients.eml": "<digest.2026-11-25.2.1111111111111111@example.org>",
+    "arf_abuse.eml": "<digest.2026-11-25.4.fedcba9876543210@example.org>",
+    "arf_redacted_rcpt.eml": "<digest.2026-11-25.5.aaaaaaaaaaaaaaaa@example.org>",
+}
 
 
 def report_bytes(name: str) -> bytes:
     return (REPORTS / name).read_bytes()
 
 
-def make_maildir(folder: Path, *names: str) -> Path:
-    box = mailbox.Maildir(folder, create=True)
-    for name in names:
-        box.add(report_bytes(name))
-    return folder
+def sent_report(
+    db: Database, settings: Settings, name: str, email: str, pool_id: int, day: date = DAY
+) -> bytes:
+    """The stored report `name`, about a copy really sent to `email` (recorded here)."""
+    with db.session() as session:
+        subscriber_id = session.scalars(
+            select(Subscriber.id).where(Subscriber.email == email)
+        ).one()
+    message_id = digest_message_id(settings.email, subscriber_id, day)
+    add_delivery(db, email, pool_id, DeliveryStatus.SENT, message_id)
+    return report_bytes(name).replace(PAYLOAD_IDS[name].encode(), message_id.encode())
 
 
 def states(db: Database) -> dict[str, SubscriberState]:
@@ -97,7 +111,7 @@ EVERY_REPORT = (
 
 
 def test_maildir_import_suppresses_bounced_and_complained_addresses(
-    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    db: Database, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     people = [
         "gone@example.com",
@@ -115,23 +129,35 @@ def test_maildir_import_suppresses_bounced_and_complained_addresses(
             make_subscriber(session, email)
     sent_day = add_edition(db, DAY)
     next_day = add_edition(db, DAY + timedelta(days=1))
-    add_delivery(db, "first@example.net", sent_day, DeliveryStatus.SENT, SENT_MESSAGE_ID)
+    reports = {
+        name: sent_report(db, settings, name, email, sent_day)
+        for name, email in (
+            ("postfix_user_unknown.eml", "gone@example.com"),
+            ("exim_several_recipients.eml", "first@example.net"),
+            ("arf_abuse.eml", "angry@example.com"),
+            ("arf_redacted_rcpt.eml", "annoyed@example.com"),
+        )
+    }
     add_delivery(db, "reader@example.com", sent_day, DeliveryStatus.SENT, "<other@example.org>")
     for email in ("gone@example.com", "angry@example.com", "reader@example.com"):
         add_delivery(db, email, next_day, DeliveryStatus.PENDING)
     add_delivery(db, "second@example.net", next_day, DeliveryStatus.DEFERRED)
     add_delivery(db, "slow@example.com", next_day, DeliveryStatus.PENDING)
-    folder = make_maildir(tmp_path / "bounces", *EVERY_REPORT)
+    folder = make_maildir(
+        tmp_path / "bounces", *(reports.get(name) or report_bytes(name) for name in EVERY_REPORT)
+    )
 
-    with caplog.at_level(logging.INFO, logger="digest.mail.bounces"):
-        report = import_maildir(db, folder, now=NOW)
+    with caplog.at_level(logging.INFO, logger="digest"):
+        report = import_maildir(db, settings.email, folder, now=NOW)
 
     assert report.counts() == {
         "messages": 8,
-        "bounced": 3,  # gone, first, second
+        "bounced": 2,  # gone, first
         "complained": 2,  # angry, annoyed
         "already": 0,
         "unknown": 1,  # stranger@example.net was never a subscriber
+        # second@example.net is named in first's report: that copy was not sent to it.
+        "unmatched": 1,
         "invalid": 0,
         "ignored": 3,  # delayed, 4.x.x failure, not-spam feedback
         "unreadable": 2,  # an out-of-office reply and binary junk
@@ -139,7 +165,7 @@ def test_maildir_import_suppresses_bounced_and_complained_addresses(
     assert states(db) == {
         "gone@example.com": SubscriberState.BOUNCED,
         "first@example.net": SubscriberState.BOUNCED,
-        "second@example.net": SubscriberState.BOUNCED,
+        "second@example.net": SubscriberState.ACTIVE,
         "angry@example.com": SubscriberState.COMPLAINED,
         "annoyed@example.com": SubscriberState.COMPLAINED,
         "slow@example.com": SubscriberState.ACTIVE,
@@ -148,42 +174,42 @@ def test_maildir_import_suppresses_bounced_and_complained_addresses(
         "reader@example.com": SubscriberState.ACTIVE,
     }
     assert statuses(db, sent_day) == {
-        "first@example.net": DeliveryStatus.BOUNCED,  # its Message-ID came back
+        "gone@example.com": DeliveryStatus.BOUNCED,  # its Message-ID came back
+        "first@example.net": DeliveryStatus.BOUNCED,
+        "angry@example.com": DeliveryStatus.SENT,  # a complaint: it was delivered
+        "annoyed@example.com": DeliveryStatus.SENT,
         "reader@example.com": DeliveryStatus.SENT,
     }
     assert statuses(db, next_day) == {
         "gone@example.com": DeliveryStatus.SKIPPED,
         "angry@example.com": DeliveryStatus.SKIPPED,
-        "second@example.net": DeliveryStatus.SKIPPED,
+        "second@example.net": DeliveryStatus.DEFERRED,
         "reader@example.com": DeliveryStatus.PENDING,
         "slow@example.com": DeliveryStatus.PENDING,
     }
     # Every message is filed as seen, the unreadable ones too, with the reason logged.
-    assert list((folder / "new").iterdir()) == []
-    filed = list((folder / "cur").iterdir())
-    assert len(filed) == len(EVERY_REPORT)
-    assert all(path.name.endswith(":2,S") for path in filed)
+    assert len(filed(folder)) == len(EVERY_REPORT)
     assert "neither a delivery status notification nor a feedback report" in caplog.text
     for email in people:
         assert email not in caplog.text.lower()
 
-    again = import_maildir(db, folder, now=NOW)
+    again = import_maildir(db, settings.email, folder, now=NOW)
     assert again.messages == 0
     assert states(db)["reader@example.com"] is SubscriberState.ACTIVE
 
 
-def test_a_repeated_report_is_counted_once(db: Database, tmp_path: Path) -> None:
+def test_a_repeated_report_is_counted_once(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
     with db.session() as session:
         make_subscriber(session, "gone@example.com")
         make_subscriber(session, "angry@example.com", state=SubscriberState.BOUNCED)
-    folder = make_maildir(
-        tmp_path / "bounces",
-        "postfix_user_unknown.eml",
-        "postfix_user_unknown.eml",
-        "arf_abuse.eml",
-    )
+    pool_id = add_edition(db, DAY)
+    bounce = sent_report(db, settings, "postfix_user_unknown.eml", "gone@example.com", pool_id)
+    complaint = sent_report(db, settings, "arf_abuse.eml", "angry@example.com", pool_id)
+    folder = make_maildir(tmp_path / "bounces", bounce, bounce, complaint)
 
-    report = import_maildir(db, folder, now=NOW)
+    report = import_maildir(db, settings.email, folder, now=NOW)
 
     assert (report.bounced, report.already, report.complained) == (1, 1, 1)
     # A complaint outranks an earlier bounce; both are suppressed.
@@ -194,13 +220,17 @@ def test_a_repeated_report_is_counted_once(db: Database, tmp_path: Path) -> None
 
 
 def test_a_bounce_after_a_complaint_keeps_the_complaint(
-    sqlite_db: Database, tmp_path: Path
+    sqlite_db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     with sqlite_db.session() as session:
         make_subscriber(session, "gone@example.com", state=SubscriberState.COMPLAINED)
+    pool_id = add_edition(sqlite_db, DAY)
+    bounce = sent_report(
+        sqlite_db, settings, "postfix_user_unknown.eml", "gone@example.com", pool_id
+    )
 
     report = import_maildir(
-        sqlite_db, make_maildir(tmp_path / "b", "postfix_user_unknown.eml"), now=NOW
+        sqlite_db, settings.email, make_maildir(tmp_path / "b", bounce), now=NOW
     )
 
     assert report.already == 1
@@ -214,8 +244,16 @@ def test_bounced_and_complained_addresses_get_no_digest(
         make_paper(session, listed_on=DAY, upvotes=10)
         for email in ("gone@example.com", "angry@example.com", "reader@example.com"):
             make_subscriber(session, email, send_hour=0)
-    folder = make_maildir(tmp_path / "bounces", "postfix_user_unknown.eml", "arf_abuse.eml")
-    import_maildir(db, folder, now=NOW)
+    day_before = DAY - timedelta(days=1)
+    pool_id = add_edition(db, day_before)
+    folder = make_maildir(
+        tmp_path / "bounces",
+        sent_report(
+            db, settings, "postfix_user_unknown.eml", "gone@example.com", pool_id, day_before
+        ),
+        sent_report(db, settings, "arf_abuse.eml", "angry@example.com", pool_id, day_before),
+    )
+    assert import_maildir(db, settings.email, folder, now=NOW).unmatched == 0
 
     counts = send_due_now(
         db, settings.model_copy(update={"database_url": database_url}), NOW, edition=DAY
@@ -225,9 +263,11 @@ def test_bounced_and_complained_addresses_get_no_digest(
     assert [rcpts for _, rcpts in smtp_sink.envelopes] == [["reader@example.com"]]
 
 
-def test_a_missing_maildir_is_a_clear_error(sqlite_db: Database, tmp_path: Path) -> None:
+def test_a_missing_maildir_is_a_clear_error(
+    sqlite_db: Database, settings: Settings, tmp_path: Path
+) -> None:
     with pytest.raises(DigestError, match="is not a Maildir"):
-        import_maildir(sqlite_db, tmp_path / "nowhere")
+        import_maildir(sqlite_db, settings.email, tmp_path / "nowhere")
 
 
 def dsn(recipient_fields: str, *, content_type: str = "message/delivery-status") -> bytes:
@@ -352,6 +392,7 @@ def test_webhook_marks_bounces_and_complaints(
         "complained": 1,
         "already": 0,
         "unknown": 1,
+        "unmatched": 0,
         "invalid": 3,
         "ignored": 0,
         "unreadable": 0,
@@ -459,9 +500,10 @@ def test_webhook_over_real_http(live_webhook: str, sqlite_db: Database) -> None:
 # --- the command ----------------------------------------------------------------------------
 
 
-def test_bounces_import_command(tmp_path: Path) -> None:
+def test_bounces_import_command(tmp_path: Path, settings: Settings) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {
-        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "DIGEST_DATABASE_URL": url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
     }
@@ -469,9 +511,16 @@ def test_bounces_import_command(tmp_path: Path) -> None:
     for email in ("gone@example.com", "angry@example.com"):
         added = run(["subscribers", "add", email, "--confirmed"], env, tmp_path)
         assert added.returncode == 0, added.stderr
+    db = Database(url)
+    pool_id = add_edition(db, DAY)
     folder = make_maildir(
-        tmp_path / "bounces", "postfix_user_unknown.eml", "arf_abuse.eml", "garbage.eml"
+        tmp_path / "bounces",
+        sent_report(db, settings, "postfix_user_unknown.eml", "gone@example.com", pool_id),
+        sent_report(db, settings, "arf_abuse.eml", "angry@example.com", pool_id),
+        report_bytes("exim_several_recipients.eml"),  # copies we never sent
+        report_bytes("garbage.eml"),
     )
+    db.dispose()
 
     unset = run(["bounces", "import"], env, tmp_path)
     by_argument = run(["bounces", "import", str(folder)], env, tmp_path)
@@ -483,7 +532,8 @@ def test_bounces_import_command(tmp_path: Path) -> None:
     assert unset.returncode == 1
     assert "DIGEST_BOUNCE_MAILDIR" in unset.stderr and "Traceback" not in unset.stderr
     assert by_argument.returncode == 0, by_argument.stderr
-    assert "3 reports: 1 bounced, 1 complained" in by_argument.stdout
+    assert "4 reports: 1 bounced, 1 complained" in by_argument.stdout
+    assert "3 unknown, 0 unmatched" in by_argument.stdout
     assert "1 unreadable" in by_argument.stdout
     assert from_settings.returncode == 0 and "0 reports" in from_settings.stdout
     assert "bounced" in listed.stdout and "complained" in listed.stdout
