@@ -1,34 +1,47 @@
-"""Delivery throughput on the real path, against the wire limit of the same SMTP sink.
+"""Delivery throughput on the real path, as a ratio to the wire limit of the same SMTP sink.
 
-    .venv/bin/python -m bench.send [--subscribers 1000 10000 100000] [--workers 2]
+    .venv/bin/python -m bench.send [--sizes 1000 10000 100000] [--dkim-sizes ...] [--workers 2]
 
-For each size, in one run: a fresh PostgreSQL database seeded with that many active
-subscribers (a third follow a topic, so editions are personalised), Celery workers
-(`celery worker --concurrency N`, prefork) on Redis, the planner task, and an SMTP sink in a
-separate process (Postfix's `smtp-sink` when installed, else aiosmtpd). It reports the
-seconds until every delivery is `sent`, messages per second, the ratio to the wire limit
-(already rendered messages pushed to the same sink over one reused connection) and the peak
-resident memory of the worker processes.
+One SMTP sink for the whole run, in a process of its own (Postfix's `smtp-sink` when it is
+installed, else aiosmtpd's Sink), and against it, in this order:
+
+(a) `smtp-source` (when Postfix is installed): one connection, `--wire-messages` copies of
+    one of our digests, from a file;
+(b) `smtplib.SMTP.sendmail(from, [to], bytes)` on one connection, over digests rendered and
+    serialised before the clock starts: nothing of ours is inside either wire figure;
+(c) end to end for each size: a fresh PostgreSQL database seeded with that many active
+    subscribers (a third follow a topic, so editions are personalised), Celery workers on
+    Redis (`celery worker --concurrency N`, prefork), the planner task, and the clock runs
+    until every delivery has its outcome recorded; then the same with DKIM signing on.
+
+It prints messages per second, the ratio to (a) and (b), and the workers' peak resident
+memory. `--profile` runs the workers of the first size under py-spy and prints where their
+time went.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, insert, select
 
-from bench.support import REDIS_URL, create_database, drop_database, free_port
-from digest.mail.envelope import Envelope
-from digest.mail.smtp import SmtpConfig, SmtpSender
+from bench.support import create_database, drop_database, free_port
 from digest.papers import EditionEntry
 from digest.render.renderer import DigestRenderer
 from digest.settings import Settings
@@ -38,32 +51,57 @@ from digest.store.models import Delivery, DeliveryStatus, Paper, SignalSnapshot,
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-key-long-enough-0123456789abcdef"
+BASE_URL = "https://digest.example.org"
+FROM = "digest@example.org"
 TOPICS = ["diffusion", "language", "robot", "graph", "speech", "vision"]
-WIRE_SAMPLE = 3000
+PAPERS = 60
+# A Redis database of its own: the benchmark's queues never meet anyone else's.
+REDIS_URL = os.environ.get("DIGEST_BENCH_SEND_REDIS_URL", "redis://127.0.0.1:6379/11")
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.DEFERRED)
 
 
-def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
+@dataclass(frozen=True)
+class Sink:
+    name: str
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+def start_sink() -> Sink:
+    port = free_port()
     if shutil.which("smtp-sink"):
         command = ["smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", "1024"]
         name = "Postfix smtp-sink"
     else:
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
                    "-c", "aiosmtpd.handlers.Sink"]  # fmt: skip
-        name = "aiosmtpd Sink"
+        name = "aiosmtpd Sink (Postfix not installed)"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
-    return process, name
+    return Sink(name, f"smtp://127.0.0.1:{port}", port, process)
+
+
+def paper_title(i: int) -> str:
+    topic = TOPICS[i % len(TOPICS)]
+    return f"{topic.title()} models, part {i}: a study of {topic} at scale"
+
+
+def paper_abstract(i: int) -> str:
+    return f"We study {TOPICS[i % len(TOPICS)]} with a new method and report strong results. " * 4
+
+
+AUTHORS = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"]
 
 
 def seed(db: Database, subscribers: int, now: datetime) -> None:
     with db.session() as session:
-        for i in range(60):
-            topic = TOPICS[i % len(TOPICS)]
+        for i in range(PAPERS):
             paper = Paper(
                 arxiv_id=f"2611.{70000 + i}",
-                title=f"{topic.title()} models, part {i}: a study of {topic} at scale",
-                abstract=f"We study {topic} with a new method and report strong results. " * 4,
-                authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+                title=paper_title(i),
+                abstract=paper_abstract(i),
+                authors=AUTHORS,
                 url=f"https://arxiv.org/abs/2611.{70000 + i}",
                 listed_on=now.date(),
                 source="hf",
@@ -84,25 +122,65 @@ def seed(db: Database, subscribers: int, now: datetime) -> None:
             session.execute(insert(Subscriber), rows[start : start + 10_000])
 
 
-def wire_limit(smtp_url: str) -> float:
-    settings = Settings(secret_key=SECRET, smtp_url=smtp_url)
+def sample_messages(count: int) -> list[bytes]:
+    """`count` digests like the seeded ones (ten of the same papers, personal links), as the
+    bytes the send path hands to SMTP; made before any wire figure's clock starts."""
+    settings = Settings(secret_key=SECRET, base_url=BASE_URL, from_address=f"Papers <{FROM}>")
     renderer = DigestRenderer(settings.email, datetime.now(UTC).date())
     entries = [
-        EditionEntry(rank=i, score=1.0, arxiv_id=f"2611.{70000 + i}",
-                     title=f"A paper about diffusion models, part {i}",
-                     abstract="We study diffusion with a new method. " * 8,
-                     url=f"https://arxiv.org/abs/2611.{70000 + i}", upvotes=100, paper_id=i)
-        for i in range(1, 11)
+        EditionEntry(rank=rank, score=1.0, arxiv_id=f"2611.{70000 + i}", title=paper_title(i),
+                     abstract=paper_abstract(i), url=f"https://arxiv.org/abs/2611.{70000 + i}",
+                     authors=AUTHORS, upvotes=200 - i, comments=i % 7, paper_id=i + 1)
+        for rank, i in enumerate(range(0, 30, 3), start=1)
     ]  # fmt: skip
-    messages = [
-        renderer.render(subscriber_id=i, email=f"wire{i}@example.org", entries=entries)
-        for i in range(WIRE_SAMPLE)
-    ]
+    return [
+        renderer.render_wire(subscriber_id=i, email=f"reader{i:06d}@example.org", entries=entries)
+        .data
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def wire_smtplib(sink: Sink, messages: list[bytes]) -> float:
+    """(b): pre-serialised bytes through smtplib's sendmail, one connection; msg/s."""
+    smtp = smtplib.SMTP("127.0.0.1", sink.port)
+    smtp.ehlo()
     started = time.perf_counter()
-    with SmtpSender(SmtpConfig.from_url(smtp_url)) as sender:
-        for i, message in enumerate(messages):
-            sender.send(message, Envelope("digest@example.org", f"wire{i}@example.org"))
-    return WIRE_SAMPLE / (time.perf_counter() - started)
+    for i, data in enumerate(messages):
+        smtp.sendmail(FROM, [f"reader{i:06d}@example.org"], data)
+    seconds = time.perf_counter() - started
+    smtp.quit()
+    return len(messages) / seconds
+
+
+def wire_smtp_source(sink: Sink, message: bytes, count: int) -> float | None:
+    """(a): Postfix's smtp-source, one connection, `count` copies of `message`; None if
+    Postfix is not installed."""
+    if not shutil.which("smtp-source"):
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".eml") as file:
+        # smtp-source appends CRLF to each line and dot-stuffs: give it bare lines.
+        file.write(message.replace(b"\r\n", b"\n"))
+        file.flush()
+        started = time.perf_counter()
+        subprocess.run(
+            ["smtp-source", "-d", "-s", "1", "-m", str(count), "-F", file.name, "-f", FROM,
+             "-t", "reader@example.org", f"127.0.0.1:{sink.port}"],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        return count / (time.perf_counter() - started)
+
+
+def dkim_key(folder: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
 
 
 def worker_peak_rss_mb(root_pid: int) -> float:
@@ -128,69 +206,160 @@ def children(pid: int) -> list[int]:
     return pids + [grand for child in pids for grand in children(child)]
 
 
-def sent(db: Database) -> int:
+def outcomes(db: Database) -> dict[str, int]:
     with db.session() as session:
-        return int(
-            session.scalar(select(func.count()).where(Delivery.status == DeliveryStatus.SENT)) or 0
-        )
+        rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        return {str(status): int(count) for status, count in rows}
 
 
-def run_size(count: int, workers: int, smtp_url: str) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    planned: float  # until every row was queued
+    sent: int
+    other: dict[str, int]
+    rss_mb: float
+
+
+def run_size(
+    count: int, workers: int, sink: Sink, extra_env: dict[str, str], profile: Path | None
+) -> Run:
     name, url = create_database()
     queue = f"digest-bench-{uuid.uuid4().hex[:8]}"
+    journal = Path(tempfile.gettempdir()) / f"{queue}-journal.jsonl"
     env = {**os.environ, "DIGEST_DATABASE_URL": url, "DIGEST_BROKER_URL": REDIS_URL,
-           "DIGEST_SMTP_URL": smtp_url, "DIGEST_SECRET_KEY": SECRET, "DIGEST_TASK_QUEUE": queue,
-           "DIGEST_BASE_URL": "https://digest.example.org"}  # fmt: skip
+           "DIGEST_SMTP_URL": sink.url, "DIGEST_SECRET_KEY": SECRET, "DIGEST_TASK_QUEUE": queue,
+           "DIGEST_BASE_URL": BASE_URL, "DIGEST_FROM": f"Papers <{FROM}>",
+           "DIGEST_SEND_JOURNAL": str(journal), **extra_env}  # fmt: skip
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+               f"--concurrency={workers}", "--loglevel=WARNING", "--without-heartbeat",
+               "--without-gossip", "--without-mingle"]  # fmt: skip
+    if profile is not None:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        command = [spy, "record", "--subprocesses", "--format", "raw", "--rate", "200",
+                   "-o", str(profile), "--", *command]  # fmt: skip
     worker: subprocess.Popen[bytes] | None = None
+    from celery import Celery
+
+    app = Celery("bench", broker=REDIS_URL)
+    app.conf.task_default_queue = queue
     try:
         upgrade(url)
         db = Database(url)
         seed(db, count, datetime.now(UTC))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-             f"--concurrency={workers}", "--loglevel=WARNING", "--without-heartbeat",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
-        time.sleep(3)
-        from celery import Celery
-
-        app = Celery("bench", broker=REDIS_URL)
-        app.conf.task_default_queue = queue
+        time.sleep(4)
         started = time.perf_counter()
         app.send_task("workers.tasks.plan_deliveries")
-        while sent(db) < count:
-            time.sleep(0.5)
+        planned: float | None = None
+        while True:
+            done = outcomes(db)
+            if planned is None and sum(done.values()) >= count:
+                planned = time.perf_counter() - started
+            if sum(done.values()) >= count and not any(done.get(s, 0) for s in UNFINISHED):
+                break
+            time.sleep(0.2)
         seconds = time.perf_counter() - started
         memory = worker_peak_rss_mb(worker.pid)
         db.dispose()
-        return seconds, memory
+        sent = done.pop(str(DeliveryStatus.SENT), 0)
+        return Run(seconds, planned or seconds, sent, done, memory)
     finally:
         if worker is not None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
+            os.killpg(worker.pid, signal.SIGINT if profile else signal.SIGTERM)
+            worker.wait(timeout=120)
+        redis.Redis.from_url(REDIS_URL).delete(queue)
+        journal.unlink(missing_ok=True)
         drop_database(name)
+
+
+def print_profile(path: Path, lines: int = 25) -> None:
+    """The functions where the workers spent their samples: own time, and with callees."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames or "idle" in frames[-1]:
+            continue
+        samples += int(count)
+        own[_short(frames[-1])] += int(count)
+        for frame in {_short(f) for f in frames}:
+            total[frame] += int(count)
+    print(f"\nprofile: {samples} samples of the worker processes ({path})")
+    print("  own time  function")
+    for frame, n in own.most_common(lines):
+        print(f"  {n / samples:7.1%}  {frame}")
+    print("  with callees, digest's own functions")
+    ours = [(f, n) for f, n in total.most_common() if "digest/" in f or "workers/" in f]
+    for frame, n in ours[:lines]:
+        print(f"  {n / samples:7.1%}  {frame}")
+
+
+def _short(frame: str) -> str:
+    # "name (path/to/file.py:line)" -> "name (file path from the package on)".
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    for marker in ("site-packages/", "python3.11/", str(ROOT) + "/"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+    return f"{name} ({where.rsplit(':', 1)[0]})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--subscribers", type=int, nargs="+", default=[1000, 10_000, 100_000])
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument(
+        "--dkim-sizes", type=int, nargs="*", default=None,
+        help="sizes to run with DKIM on (default: --sizes; none: skip)",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2, help="celery --concurrency")
+    parser.add_argument("--wire-messages", type=int, default=5000)
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="record the first size's workers with py-spy into this file",
+    )  # fmt: skip
     args = parser.parse_args()
-    port = free_port()
-    sink, sink_name = start_sink(port)
-    smtp_url = f"smtp://127.0.0.1:{port}"
+    dkim_sizes = args.sizes if args.dkim_sizes is None else args.dkim_sizes
+    sink = start_sink()
+    folder = Path(tempfile.mkdtemp(prefix="digest-bench-send-"))
     try:
-        wire = wire_limit(smtp_url)
-        print(f"sink: {sink_name}; wire limit {wire:.0f} msg/s (pre-rendered, one connection)")
-        print(f"{'subscribers':>11} {'seconds':>8} {'msg/s':>7} {'of wire':>8} {'worker RSS':>11}")
-        for count in args.subscribers:
-            seconds, memory = run_size(count, args.workers, smtp_url)
-            rate = count / seconds
-            print(f"{count:>11} {seconds:>8.1f} {rate:>7.0f} {rate / wire:>8.0%} {memory:>8.0f} MB")
+        messages = sample_messages(args.wire_messages)
+        source = wire_smtp_source(sink, messages[0], args.wire_messages)
+        smtplib_rate = wire_smtplib(sink, messages)
+        print(f"sink: {sink.name}; one digest is {len(messages[0]):,} bytes")
+        print("(a) smtp-source, one connection:       "
+              + (f"{source:7.0f} msg/s" if source else "   (Postfix not installed)"))  # fmt: skip
+        print(f"(b) smtplib bytes, one connection:     {smtplib_rate:7.0f} msg/s")
+        print(f"(c) end to end, celery --concurrency {args.workers}, PostgreSQL, Redis:")
+        print(f"{'DKIM':>5} {'subscribers':>11} {'seconds':>8} {'msg/s':>7} {'/ (a)':>6} "
+              f"{'/ (b)':>6} {'worker RSS':>11} {'planned':>8}  outcomes")  # fmt: skip
+        key = dkim_key(folder)
+        runs = [(False, size) for size in args.sizes] + [(True, size) for size in dkim_sizes]
+        for index, (dkim, count) in enumerate(runs):
+            extra = (
+                {"DIGEST_DKIM_KEY_FILE": str(key), "DIGEST_DKIM_SELECTOR": "bench"} if dkim else {}
+            )
+            profile = args.profile if index == 0 else None
+            run = run_size(count, args.workers, sink, extra, profile)
+            rate = run.sent / run.seconds
+            of_source = f"{rate / source:6.2f}" if source else f"{'-':>6}"
+            other = ", ".join(f"{n} {status}" for status, n in sorted(run.other.items()))
+            print(f"{'on' if dkim else 'off':>5} {count:>11} {run.seconds:>8.1f} {rate:>7.0f} "
+                  f"{of_source} {rate / smtplib_rate:6.2f} {run.rss_mb:>8.0f} MB "
+                  f"{run.planned:>7.1f}s  "
+                  f"{run.sent} sent{', ' + other if other else ''}", flush=True)  # fmt: skip
+        if args.profile is not None:
+            print_profile(args.profile)
     finally:
-        sink.terminate()
+        sink.process.terminate()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

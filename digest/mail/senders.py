@@ -25,9 +25,10 @@ SCHEMES = ("smtp", "smtps", "file", "console")
 
 
 class Sender(Protocol):
-    """Takes finished messages; raises the errors of digest.mail.smtp when one fails."""
+    """Takes finished messages, or their serialised bytes (CRLF line endings, as sent over
+    SMTP); raises the errors of digest.mail.smtp when one fails."""
 
-    def send(self, message: EmailMessage, envelope: Envelope) -> None: ...
+    def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None: ...
 
     def close(self) -> None: ...
 
@@ -47,13 +48,16 @@ class FolderSender(Closes):
     def __init__(self, folder: Path) -> None:
         self.mail = MailFolder(folder)
 
-    def send(self, message: EmailMessage, envelope: Envelope) -> None:
+    def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None:
         # As a delivering server would, record the envelope sender in Return-Path; a
         # non-ASCII address travels with SMTPUTF8, whose headers are raw UTF-8.
+        return_path = f"Return-Path: <{envelope.mail_from}>\r\n".encode()
+        if isinstance(message, bytes):
+            self.mail.keep(return_path + message)
+            return
         wire = message.policy
         if not envelope.rcpt_to.isascii() and isinstance(wire, EmailPolicy):
             wire = wire.clone(utf8=True)
-        return_path = f"Return-Path: <{envelope.mail_from}>\r\n".encode()
         self.mail.keep(return_path + message.as_bytes(policy=wire))
 
 
@@ -63,9 +67,12 @@ class ConsoleSender(Closes):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    def send(self, message: EmailMessage, envelope: Envelope) -> None:
+    def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None:
         self.stream.write(f"Return-Path: <{envelope.mail_from}>\n")
-        self.stream.write(message.as_string())
+        if isinstance(message, bytes):
+            self.stream.write(message.decode("utf-8", "replace").replace("\r\n", "\n"))
+        else:
+            self.stream.write(message.as_string())
         self.stream.write("\n")
         self.stream.flush()
 

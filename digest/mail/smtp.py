@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from digest.mail.closing import Closes
 from digest.mail.envelope import Envelope
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)  # RFC 5321 4.5.2: doubled
 
 
 @dataclass(frozen=True)
@@ -89,16 +91,19 @@ class SmtpSender(Closes):
             ) from None
         return smtp
 
-    def send(self, message: EmailMessage, envelope: Envelope) -> None:
-        """Send one message to the envelope's one recipient; reconnect once if the reused
-        connection has dropped."""
+    def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None:
+        """Send one message (or its serialised bytes) to the envelope's one recipient;
+        reconnect once if the reused connection has dropped."""
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
             try:
-                self._smtp.send_message(
-                    message, from_addr=envelope.mail_from, to_addrs=[envelope.rcpt_to]
-                )
+                if isinstance(message, bytes):
+                    self._send_bytes(self._smtp, message, envelope)
+                else:
+                    self._smtp.send_message(
+                        message, from_addr=envelope.mail_from, to_addrs=[envelope.rcpt_to]
+                    )
                 return
             except smtplib.SMTPServerDisconnected:
                 self._smtp = None
@@ -121,6 +126,50 @@ class SmtpSender(Closes):
                 raise
 
     @staticmethod
+    def _send_bytes(smtp: smtplib.SMTP, data: bytes, envelope: Envelope) -> None:
+        """MAIL, RCPT and DATA in one round trip (RFC 2920), then the message in another.
+
+        `data` is the whole message with CRLF line endings, as `sendmail` would be given it.
+        """
+        smtp.ehlo_or_helo_if_needed()
+        international = not (envelope.mail_from + envelope.rcpt_to).isascii()
+        if international or not smtp.has_extn("pipelining"):
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+            if international and not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError(
+                    "the address needs SMTPUTF8, which the server does not advertise"
+                )
+            smtp.sendmail(envelope.mail_from, [envelope.rcpt_to], data, mail_options=options)
+            return
+        smtp.send(
+            f"MAIL FROM:{smtplib.quoteaddr(envelope.mail_from)}\r\n"
+            f"RCPT TO:{smtplib.quoteaddr(envelope.rcpt_to)}\r\nDATA\r\n"
+        )
+        # Every reply is read before acting on one, so the connection stays in step.
+        mail, rcpt, start = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if start[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            # A server that opened DATA regardless: end the empty message at once.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail[0] != 250:
+            _reset(smtp, mail[0])
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], envelope.mail_from)
+        if rcpt[0] not in (250, 251):
+            _reset(smtp, rcpt[0])
+            raise smtplib.SMTPRecipientsRefused({envelope.rcpt_to: rcpt})
+        if start[0] != 354:
+            _reset(smtp, start[0])
+            raise smtplib.SMTPDataError(start[0], start[1])
+        body = DOT_AT_LINE_START.sub(b"..", data) if b"\n." in data or data[:1] == b"." else data
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body + b".\r\n")
+        code, reply = smtp.getreply()
+        if code != 250:
+            _reset(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
+
+    @staticmethod
     def _raise_for_code(code: int, reply: bytes | str) -> None:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
         if 500 <= code < 600:
@@ -132,3 +181,12 @@ class SmtpSender(Closes):
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+def _reset(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal, as `sendmail` does: 421 means the server is closing the connection."""
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()

@@ -10,6 +10,7 @@ same every time, which DKIM needs.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from email.headerregistry import BaseHeader
@@ -82,25 +83,81 @@ def assemble(
     for name, value in headers:
         message.set_raw(name, value)
     message.set_raw("MIME-Version", "1.0")
-    message.set_raw("Content-Type", f'multipart/alternative;\r\n boundary="{boundary}"')
+    message.set_raw("Content-Type", multipart_type(boundary))
     message.set_payload([_text_part("plain", text), _text_part("html", html)])
     return message
 
 
+def serialise(headers: Sequence[tuple[str, str]], text: str, html: str, boundary: str) -> bytes:
+    """The bytes `assemble(...).as_bytes()` gives, written directly: no generator, no parsing.
+
+    ASCII only (UnicodeEncodeError otherwise): an address that needs SMTPUTF8 takes
+    `assemble`, whose message the SMTP client serialises with raw UTF-8 headers.
+    """
+    head = [_header_line(name, value) for name, value in headers]
+    head.append(_header_line("MIME-Version", "1.0"))
+    head.append(_header_line("Content-Type", multipart_type(boundary)))
+    head.append(f"{CRLF}--{boundary}{CRLF}")
+    out = ["".join(head).encode("ascii")]
+    for index, (subtype, body) in enumerate((("plain", text), ("html", html))):
+        if index:
+            out.append(f"{CRLF}--{boundary}{CRLF}".encode("ascii"))
+        encoding, payload = encode_body_bytes(subtype, body)
+        part = _header_line("Content-Type", text_type(subtype))
+        part += _header_line("Content-Transfer-Encoding", encoding) + CRLF
+        out.append(part.encode("ascii"))
+        out.append(_crlf(payload))
+    out.append(f"{CRLF}--{boundary}--{CRLF}".encode("ascii"))
+    return b"".join(out)
+
+
+CRLF = "\r\n"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _header_line(name: str, value: str) -> str:
+    # As the generator writes a raw value with refold_source="none" (email.policy._fold).
+    return f"{name}: {CRLF.join(value.splitlines())}{CRLF}"
+
+
+def _crlf(payload: bytes) -> bytes:
+    # As Generator._write_lines: every line break becomes CRLF, no CRLF added at the end.
+    if b"\r" not in payload:
+        return payload.replace(b"\n", b"\r\n")
+    return b"\r\n".join(_LINE_BREAK.split(payload))
+
+
+def multipart_type(boundary: str) -> str:
+    return f'multipart/alternative;\r\n boundary="{boundary}"'
+
+
+def text_type(subtype: str) -> str:
+    return f'text/{subtype}; charset="utf-8"'
+
+
 def _text_part(subtype: str, body: str) -> EmailMessage:
     part = EmailMessage(policy=RAW_POLICY)
-    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part.set_raw("Content-Type", text_type(subtype))
+    encoding, payload = encode_body(subtype, body)
+    part.set_raw("Content-Transfer-Encoding", encoding)
+    part.set_payload(payload)
+    return part
+
+
+def encode_body(subtype: str, body: str) -> tuple[str, str]:
+    """The Content-Transfer-Encoding of a text part and its payload, 7-bit clean."""
+    encoding, payload = encode_body_bytes(subtype, body)
+    return encoding, payload.decode("ascii")
+
+
+def encode_body_bytes(subtype: str, body: str) -> tuple[str, bytes]:
+    """`encode_body` as ASCII bytes, for `serialise`."""
     body = body.replace("\r\n", "\n")
     if subtype == "html":
         # Character references make HTML pure ASCII; sent as is it needs no encoding at all
         # (cheaper to make and to read), as long as no line is longer than SMTP allows.
         # Our <style> and comments are ASCII, where references would not be decoded.
-        ascii_html = body.encode("ascii", "xmlcharrefreplace").decode("ascii")
-        if max(map(len, ascii_html.split("\n"))) <= HEADER_LINE_MAX:
-            part.set_raw("Content-Transfer-Encoding", "7bit")
-            part.set_payload(ascii_html)
-            return part
-    part.set_raw("Content-Transfer-Encoding", "quoted-printable")
-    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True)
-    part.set_payload(encoded.decode("ascii"))
-    return part
+        ascii_html = body.encode("ascii", "xmlcharrefreplace")
+        if max(map(len, ascii_html.split(b"\n"))) <= HEADER_LINE_MAX:
+            return "7bit", ascii_html
+    return "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True)

@@ -1,4 +1,5 @@
-"""deliveries remember the message in flight, and how often one was when its sender died
+"""deliveries remember the message in flight, how often one was when its sender died, and
+index their unfinished rows for claiming
 
 Revision ID: 0008
 Revises: 0007
@@ -18,6 +19,7 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 MOMENT = digest.store.types.UTCDateTime(timezone=True)
+UNFINISHED = "status IN ('pending', 'deferred', 'claimed')"
 
 
 def upgrade() -> None:
@@ -26,9 +28,17 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("uncertain", sa.Integer(), nullable=False, server_default=sa.text("0"))
         )
+    op.create_index(
+        "ix_deliveries_unfinished",
+        "deliveries",
+        ["edition_id", "id"],
+        postgresql_where=sa.text(UNFINISHED),
+        sqlite_where=sa.text(UNFINISHED),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_unfinished", table_name="deliveries")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_column("uncertain")
         batch_op.drop_column("in_flight_since")

@@ -1,0 +1,88 @@
+"""The bytes `render_wire` writes straight from the cached fragments are the message `render`
+builds, byte for byte, and a strict parser reads them as a correct multipart/alternative."""
+
+from __future__ import annotations
+
+import email
+from dataclasses import replace
+from datetime import date
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import dkim
+import pytest
+from freezegun import freeze_time
+
+from digest.papers import EditionEntry
+from digest.render import DigestRenderer
+from digest.settings import Settings
+from tests.render.factories import dkim_test_key, make_entry, part_text, signing_settings
+
+EDITION = date(2026, 11, 25)
+HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
+           "List-Unsubscribe-Post", "MIME-Version", "Content-Type")  # fmt: skip
+
+EDITIONS: dict[str, list[EditionEntry]] = {
+    "none": [],
+    "one": [make_entry(1)],
+    "ten, half with a reason": [
+        make_entry(rank, why=f"You follow topic {rank}" * (rank % 2)) for rank in range(10, 0, -1)
+    ],
+    "hostile text": [
+        make_entry(1, title='Ünïcödé 注意力 <b>bold</b> "quoted"\u2028', why="“attention” & <x>"),
+        make_entry(2, abstract=".leading dot\n.\nFrom the start\r\nand a bare \r too " * 30),
+        make_entry(3, title="x" * 400, code_url=None, stars=None, why="é" * 300),
+    ],
+}
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.strict)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.mark.parametrize("weekly", [False, True])
+@pytest.mark.parametrize("edition", list(EDITIONS))
+def test_wire_bytes_are_what_the_email_package_serialises(
+    settings: Settings, edition: str, weekly: bool
+) -> None:
+    local = settings.model_copy(update={"unsubscribe_mailbox": "leave@example.org"})
+    renderer = DigestRenderer(local.email, EDITION, weekly=weekly)
+    entries = EDITIONS[edition]
+    reader = "o'neil+digest@example.com"
+    with freeze_time("2026-11-25 07:00:00"):
+        message = renderer.render(subscriber_id=42, email=reader, entries=entries)
+        wire = renderer.render_wire(subscriber_id=42, email=reader, entries=entries)
+
+    assert wire.data == message.as_bytes()
+    assert wire.message_id == message["Message-ID"]
+    parsed = _parsed(wire.data)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert [name for name, _ in parsed.items()] == list(HEADERS)
+    for name in HEADERS:
+        assert parsed[name] == message[name], name
+    assert [a.addr_spec for a in parsed["To"].addresses] == [reader]
+    for subtype in ("plain", "html"):
+        assert part_text(parsed, subtype) == part_text(message, subtype)
+    assert wire.data.isascii()  # 7-bit clean: quoted-printable or character references
+    assert all(len(line) <= 998 for line in wire.data.split(b"\r\n"))
+    assert b"\n" not in wire.data.replace(b"\r\n", b"")
+
+
+def test_wire_bytes_are_signed_and_verify(settings: Settings, tmp_path: Path) -> None:
+    signing = signing_settings(settings, tmp_path, unsubscribe_mailbox="leave@example.org")
+    renderer = DigestRenderer(signing.email, EDITION)
+    entries = [replace(entry, why="Because") for entry in EDITIONS["ten, half with a reason"]]
+    wire = renderer.render_wire(subscriber_id=7, email="reader@example.org", entries=entries)
+    assert wire.data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(wire.data, dnsfunc=dkim_test_key().dns)
+    assert _parsed(wire.data)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_an_address_that_needs_smtputf8_is_left_to_render(settings: Settings) -> None:
+    renderer = DigestRenderer(settings.email, EDITION)
+    with pytest.raises(ValueError, match="SMTPUTF8"):
+        renderer.render_wire(subscriber_id=1, email="üser@example.org", entries=[make_entry(1)])
