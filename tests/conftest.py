@@ -72,15 +72,29 @@ def reset_schema(database: Database) -> None:
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """An empty store with the current schema, on SQLite and on PostgreSQL."""
-    database = Database(database_url)
+@contextmanager
+def empty_store(url: str) -> Iterator[Database]:
+    database = Database(url)
     reset_schema(database)
     Base.metadata.create_all(database.engine)
     yield database
     reset_schema(database)
     database.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """An empty store with the current schema, on SQLite and on PostgreSQL."""
+    with empty_store(database_url) as database:
+        yield database
+
+
+@pytest.fixture
+def pg_db(postgres_url: str) -> Iterator[Database]:
+    """An empty store on PostgreSQL only, for what only PostgreSQL does (dropped
+    connections, the stricter text type)."""
+    with empty_store(postgres_url) as database:
+        yield database
 
 
 @pytest.fixture

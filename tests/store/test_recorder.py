@@ -4,7 +4,6 @@ message in flight leaves that row counted as uncertain."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from digest.store.deliveries import (
 )
 from digest.store.journal import SendJournal
 from digest.store.models import (
-    Base,
     Delivery,
     DeliveryPaper,
     DeliveryStatus,
@@ -37,7 +35,7 @@ from digest.store.models import (
     Paper,
 )
 from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
-from tests.conftest import POSTGRES_URL, ScriptedSmtp, free_port, reset_schema
+from tests.conftest import POSTGRES_URL, ScriptedSmtp, free_port
 from tests.factories import make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
@@ -100,50 +98,40 @@ def _terminate_others(url: str) -> int:
     return int(killed)
 
 
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    reset_schema(database)
-    Base.metadata.create_all(database.engine)
-    yield database
-    reset_schema(database)
-    database.dispose()
-
-
 def test_a_mark_survives_the_database_dropping_the_connection(
-    pg: Database, settings: Settings
+    pg_db: Database, settings: Settings
 ) -> None:
-    pool_id = _queued(pg, settings, 2)
-    first, second = claim_batch(pg, pool_id, NOW, 10, LEASE)
-    entries = _entries(pg)
-    with Recorder.open(pg) as recorder:
+    pool_id = _queued(pg_db, settings, 2)
+    first, second = claim_batch(pg_db, pool_id, NOW, 10, LEASE)
+    entries = _entries(pg_db)
+    with Recorder.open(pg_db) as recorder:
         assert recorder.begin_sending(first, NOW)
         # The SMTP server accepts the message; meanwhile the database drops every connection.
-        assert _terminate_others(pg.url) >= 1
+        assert _terminate_others(pg_db.url) >= 1
         recorder.sent(first.delivery_id, "<first@x>", entries, NOW)
         assert recorder.begin_sending(second, NOW)
-        assert _terminate_others(pg.url) >= 1
+        assert _terminate_others(pg_db.url) >= 1
         recorder.sent(second.delivery_id, "<second@x>", entries, NOW)
-    assert _status(pg, first.delivery_id) is DeliveryStatus.SENT
-    assert _status(pg, second.delivery_id) is DeliveryStatus.SENT
-    assert _paper_rows(pg) == 2
+    assert _status(pg_db, first.delivery_id) is DeliveryStatus.SENT
+    assert _status(pg_db, second.delivery_id) is DeliveryStatus.SENT
+    assert _paper_rows(pg_db) == 2
 
 
 def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_send(
-    pg: Database, settings: Settings, tmp_path: Path
+    pg_db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    pool_id = _queued(pg, settings, 1)
-    [claim] = claim_batch(pg, pool_id, NOW, 10, LEASE)
+    pool_id = _queued(pg_db, settings, 1)
+    [claim] = claim_batch(pg_db, pool_id, NOW, 10, LEASE)
     journal = SendJournal(tmp_path / "journal.jsonl")
-    entries = _entries(pg)
-    name = make_url(pg.url).database
+    entries = _entries(pg_db)
+    name = make_url(pg_db.url).database
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with Recorder.open(pg, journal, retry_seconds=1.0) as recorder:
+    with Recorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
         assert recorder.begin_sending(claim, NOW)
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
         try:
-            _terminate_others(pg.url)
+            _terminate_others(pg_db.url)
             with pytest.raises(DatabaseLost, match=r"journal\.jsonl"):
                 recorder.sent(claim.delivery_id, "<kept@x>", entries, NOW)
         finally:
@@ -152,11 +140,11 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
             admin.dispose()
     assert journal.path.read_text().count("\n") == 1
 
-    assert journal.replay(pg) == 1
-    assert _status(pg, claim.delivery_id) is DeliveryStatus.SENT
+    assert journal.replay(pg_db) == 1
+    assert _status(pg_db, claim.delivery_id) is DeliveryStatus.SENT
     assert journal.path.read_text() == ""
-    assert journal.replay(pg) == 0  # replaying again writes nothing twice
-    assert _paper_rows(pg) == 1
+    assert journal.replay(pg_db) == 0  # replaying again writes nothing twice
+    assert _paper_rows(pg_db) == 1
 
 
 def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_plain(
@@ -194,22 +182,22 @@ class DropsTheDatabase(ScriptedSmtp):
 
 
 def test_a_subscriber_email_accepted_during_a_database_drop_is_marked_once(
-    pg: Database, settings: Settings
+    pg_db: Database, settings: Settings
 ) -> None:
-    handler = DropsTheDatabase(pg.url)
+    handler = DropsTheDatabase(pg_db.url)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        with pg.session() as session:
+        with pg_db.session() as session:
             request_subscription(session, "new@example.org", now=NOW)
         smtp = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
-        first = send_outbox(pg, smtp, NOW)
-        again = send_outbox(pg, smtp, NOW + timedelta(hours=1))
+        first = send_outbox(pg_db, smtp, NOW)
+        again = send_outbox(pg_db, smtp, NOW + timedelta(hours=1))
     finally:
         controller.stop()
     assert [kind for kind, _ in first.sent] == [CONFIRMATION_EMAIL]
     assert again.handled == 0
     assert handler.accepted == ["new@example.org"]
-    with pg.session() as session:
+    with pg_db.session() as session:
         assert session.scalars(select(OutboxEmail.status)).all() == [OutboxStatus.SENT]

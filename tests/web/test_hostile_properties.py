@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Base, Subscriber, SubscriberState
+from digest.store.models import Subscriber, SubscriberState
 from digest.store.types import utcnow
 from digest.tokens import Purpose
 from digest.web import create_app
 from digest.web.inputs import query_has_token
-from tests.conftest import reset_schema
 from tests.web.support import PaperSpec, add, add_edition, token
 from tests.web.test_hostile import SECURITY_HEADERS, serve_logged
 
@@ -210,16 +209,6 @@ class Target:
             assert name in response.headers, f"{method} {path}: {name} missing"
         if query_has_token(query.encode()):
             assert response.headers.get("cache-control") == "no-store", f"{method} {path}"
-
-
-@pytest.fixture
-def pg_db(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    reset_schema(database)
-    Base.metadata.create_all(database.engine)
-    yield database
-    reset_schema(database)
-    database.dispose()
 
 
 @pytest.fixture
