@@ -42,6 +42,8 @@ class BlendSettings:
     relevance_weight: float = 0.6
     feedback_weight: float = 0.75
     trending_slots: int = 3
+    dense_weight: float = 0.5  # share of the embedding cosine in relevance, when there is one
+    learned_min_ratings: int = 3  # ratings (one up at least) that train a subscriber's model
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class DeliverySettings:
 
     smtp_url: str
     batch_size: int
+    send_window: int
     rate_per_second: float
     rate_limit_redis_url: str
     lease_seconds: int
@@ -167,6 +170,8 @@ class Settings(BaseSettings):
     relevance_weight: float = Field(default=0.6, ge=0, le=1)
     feedback_weight: float = Field(default=0.75, ge=0)
     trending_slots: int = Field(default=3, ge=0, le=100)
+    dense_weight: float = Field(default=0.5, ge=0, le=1)
+    learned_min_ratings: int = Field(default=3, ge=0)
     near_duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
     skip_empty_days: bool = True
     list_name: str = "Trending Papers"
@@ -204,6 +209,7 @@ class Settings(BaseSettings):
 
     # Delivery: batches, the shared send rate, retries, leases, bounce intake.
     send_batch_size: int = Field(default=100, ge=1, le=5000)
+    send_window: int = Field(default=8, ge=1, le=100)  # messages sent between two marks
     send_rate_per_second: float = Field(default=0.0, ge=0)  # across all workers; 0: no limit
     send_lease_seconds: int = Field(default=600, ge=5)
     retry_base_seconds: float = Field(default=60.0, ge=0)
@@ -285,6 +291,8 @@ class Settings(BaseSettings):
                 relevance_weight=self.relevance_weight,
                 feedback_weight=self.feedback_weight,
                 trending_slots=self.trending_slots,
+                dense_weight=self.dense_weight,
+                learned_min_ratings=self.learned_min_ratings,
             ),
             pool_size=self.candidate_pool_size,
             pool_days=self.candidate_days,
@@ -336,6 +344,7 @@ class Settings(BaseSettings):
         return DeliverySettings(
             smtp_url=self.smtp_url,
             batch_size=self.send_batch_size,
+            send_window=self.send_window,
             rate_per_second=self.send_rate_per_second,
             rate_limit_redis_url=self.rate_limit_redis_url,
             lease_seconds=self.send_lease_seconds,

@@ -13,7 +13,7 @@ from functools import lru_cache
 from sqlalchemy import select
 
 from digest.errors import PermanentRejection, TemporaryFailure, Unreachable
-from digest.mail.envelope import envelope_for
+from digest.mail.envelope import Envelope, envelope_for
 from digest.mail.ratelimit import SendLimiter, Unlimited, make_limiter
 from digest.mail.senders import Sender, open_sender
 from digest.papers import EditionEntry
@@ -25,7 +25,7 @@ from digest.render.renderer import DigestRenderer
 from digest.settings import DeliverySettings, Settings
 from digest.store.db import Database
 from digest.store.deliveries import Claim, Recorder, claim_batch
-from digest.store.journal import SendJournal
+from digest.store.journal import SendJournal, SentMark
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.types import utcnow
 
@@ -134,59 +134,101 @@ def _send_claims(
     editions = pick_editions(pool, [people[c.subscriber_id][1] for c in ordered], settings.ranking)
     renderers = Renderers(settings, pool)
     delivery = settings.delivery
-    marks = PendingMark(recorder)
+    pace = limiter or Unlimited()
+    # A shared send rate makes each message wait its turn: marks are then written one by
+    # one, so a wait never holds an accepted message unrecorded.
+    window = delivery.send_window if isinstance(pace, Unlimited) else 1
+    sends = [
+        Send(
+            claim,
+            people[claim.subscriber_id][0],
+            entries,
+            renderers.of(people[claim.subscriber_id][0]),
+        )
+        for claim, entries in zip(ordered, editions, strict=True)
+    ]
+    marks = PendingMarks(recorder)
     with open_sender(delivery.smtp_url) as sender, marks:
-        for position, (claim, entries) in enumerate(zip(ordered, editions, strict=True)):
-            subscriber = people[claim.subscriber_id][0]
-            send = Send(claim, subscriber, entries, renderers.of(subscriber))
-            outcome, detail = _send_one(
-                delivery, sender, recorder, marks, limiter or Unlimited(), send, now
-            )
-            _count(counts, outcome)
-            if detail:
-                counts.errors.append(detail)
-            if on_progress is not None:
-                on_progress(1)
-            if outcome is Outcome.UNREACHABLE:
-                # The server is down: put the rest back for a later run instead of timing out
-                # on each of them.
-                for rest in ordered[position + 1 :]:
-                    recorder.defer_or_give_up(rest, "SMTP server unreachable", now, delivery)
-                    counts.deferred += 1
-                break
+        for start in range(0, len(sends), window):
+            ready: list[Ready] = []
+            for send in sends[start : start + window]:
+                prepared = _prepare(recorder, send, now)
+                if isinstance(prepared, Ready):
+                    ready.append(prepared)
+                else:
+                    _tally(counts, prepared, on_progress)
+            if not isinstance(pace, Unlimited):
+                marks.flush()
+            allowed = marks.begin([item.send.claim for item in ready], now)
+            for position, item in enumerate(ready):
+                if item.send.claim.delivery_id not in allowed:
+                    # Checked right before sending: an unsubscribe that lands mid-batch counts.
+                    recorder.skipped(item.send.claim.delivery_id, LEFT_BEFORE_SENDING, now)
+                    _tally(counts, (Outcome.LEFT, None), on_progress)
+                    continue
+                result = _deliver(delivery, sender, recorder, marks, pace, item, now)
+                _tally(counts, result, on_progress)
+                if result[0] is Outcome.UNREACHABLE:
+                    # The server is down: put the rest back for a later run instead of timing
+                    # out on each of them.
+                    rest = [r.send.claim for r in ready[position + 1 :]]
+                    rest += [later.claim for later in sends[start + window :]]
+                    for claim in rest:
+                        recorder.defer_or_give_up(claim, "SMTP server unreachable", now, delivery)
+                        counts.deferred += 1
+                    return
 
 
-class PendingMark:
-    """The mark of the last message the server accepted, written together with the next
-    message's `begin_sending` (one commit a message, not two), or alone when the batch ends.
+def _tally(
+    counts: SendCounts,
+    result: tuple[Outcome, str | None],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    outcome, detail = result
+    _count(counts, outcome)
+    if detail:
+        counts.errors.append(detail)
+    if on_progress is not None:
+        on_progress(1)
 
-    Either way it is written before another message goes out, so one message at most is
-    ever in flight unrecorded: the duplicate window stays what it was.
+
+class PendingMarks:
+    """The marks of the messages the server accepted in this window, written together with
+    the next window's `begin_sending` (one commit a window), or alone when the batch ends.
+
+    Either way they are written before another message goes out, so what may be in flight
+    unrecorded when a sender dies is at most one window (DIGEST_SEND_WINDOW messages).
     """
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self._held: tuple[int, str, list[EditionEntry], datetime] | None = None
+        self._held: list[SentMark] = []
 
     def hold(
         self, claim: Claim, message_id: str, entries: list[EditionEntry], now: datetime
     ) -> None:
-        self.flush()
-        self._held = (claim.delivery_id, message_id, entries, now)
+        self._held.append(
+            SentMark(
+                claim.delivery_id,
+                message_id,
+                now.isoformat(),
+                [(e.paper_id, e.rank, e.why) for e in entries],
+            )
+        )
 
-    def begin(self, claim: Claim, now: datetime) -> bool:
-        """Write the held mark and note `claim` in flight; False if its subscriber left."""
-        held, self._held = self._held, None
-        if held is None:
-            return self.recorder.begin_sending(claim, now)
-        return self.recorder.sent_then_begin(*held, following=claim)
+    def begin(self, claims: list[Claim], now: datetime) -> set[int]:
+        """Write the held marks and note `claims` in flight; the ids that may be sent."""
+        held, self._held = self._held, []
+        if not held and not claims:
+            return set()
+        return self.recorder.settle_and_begin(held, claims, now)
 
     def flush(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            self.recorder.sent(*held)
+        held, self._held = self._held, []
+        if held:
+            self.recorder.settle_and_begin(held, [], datetime.fromisoformat(held[0].finished_at))
 
-    def __enter__(self) -> PendingMark:
+    def __enter__(self) -> PendingMarks:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,16 +291,18 @@ def _count(counts: SendCounts, outcome: Outcome) -> None:
             counts.bounced += 1
 
 
-def _send_one(
-    delivery: DeliverySettings,
-    sender: Sender,
-    recorder: Recorder,
-    marks: PendingMark,
-    limiter: SendLimiter,
-    send: Send,
-    now: datetime,
-) -> tuple[Outcome, str | None]:
-    """Send one subscriber's digest; the outcome and, for failures, what went wrong."""
+@dataclass(frozen=True)
+class Ready:
+    """A rendered message with its envelope, waiting for its turn."""
+
+    send: Send
+    message: EmailMessage | bytes
+    message_id: str
+    envelope: Envelope
+
+
+def _prepare(recorder: Recorder, send: Send, now: datetime) -> Ready | tuple[Outcome, str | None]:
+    """Render one subscriber's digest, or record why there is nothing to send."""
     claim, subscriber = send.claim, send.subscriber
     if not send.entries:
         recorder.skipped(claim.delivery_id, NOTHING_NEW, now)
@@ -273,15 +317,23 @@ def _send_one(
         recorder.failed(claim.delivery_id, reason, now)
         log.error("subscriber %d: %s", subscriber.id, reason)
         return Outcome.FAILED, reason
-    if not isinstance(limiter, Unlimited):
-        marks.flush()  # a wait for the shared rate must not hold back the last mark
+    return Ready(send, message, message_id, envelope)
+
+
+def _deliver(
+    delivery: DeliverySettings,
+    sender: Sender,
+    recorder: Recorder,
+    marks: PendingMarks,
+    limiter: SendLimiter,
+    item: Ready,
+    now: datetime,
+) -> tuple[Outcome, str | None]:
+    """Hand one rendered message to the server; the outcome and what went wrong."""
+    claim, subscriber = item.send.claim, item.send.subscriber
     limiter.acquire()
-    # Checked right before sending: an unsubscribe that lands mid-batch still counts.
-    if not marks.begin(claim, now):
-        recorder.skipped(claim.delivery_id, LEFT_BEFORE_SENDING, now)
-        return Outcome.LEFT, None
     try:
-        sender.send(message, envelope)
+        sender.send(item.message, item.envelope)
     except PermanentRejection as exc:
         recorder.bounced(claim, str(exc), now)
         log.warning("subscriber %d refused permanently: %s", subscriber.id, exc)
@@ -303,9 +355,9 @@ def _send_one(
         recorder.failed(claim.delivery_id, reason, now)
         log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
         return Outcome.FAILED, reason
-    # The one window for a duplicate: the server has the message, the row is not yet 'sent'
-    # (until the next message's begin, or the end of the batch, writes the mark).
-    marks.hold(claim, message_id, send.entries, now)
+    # The window for a duplicate: the server has the message, the row is not yet 'sent'
+    # (until the next window's begin, or the end of the batch, writes the mark).
+    marks.hold(claim, item.message_id, item.send.entries, now)
     return Outcome.SENT, None
 
 

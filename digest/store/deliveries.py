@@ -117,26 +117,31 @@ def claim_batch(
     return [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
 
 
-# `write_sent` for one row and `begin_sending` for the next, as one PostgreSQL statement.
-SENT_THEN_BEGIN = text("""
+# `write_sent` for the rows of one window and `begin_sending` for those of the next, as one
+# PostgreSQL statement: one round trip a window instead of two a message.
+SETTLE_AND_BEGIN = text("""
 WITH marked AS (
     UPDATE deliveries
-    SET status = :sent, message_id = :message_id, error = NULL, lease_until = NULL,
+    SET status = :sent, message_id = m.message_id, error = NULL, lease_until = NULL,
         in_flight_since = NULL, finished_at = :finished_at
-    WHERE id = :delivery_id AND status <> :sent
-    RETURNING id
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS text[])) AS m(id, message_id)
+    WHERE deliveries.id = m.id AND deliveries.status <> :sent
+    RETURNING deliveries.id
 ), papers AS (
     INSERT INTO delivery_papers (delivery_id, paper_id, rank, why)
-    SELECT marked.id, p.paper_id, p.rank, p.why
-    FROM marked, unnest(CAST(:paper_ids AS bigint[]), CAST(:ranks AS integer[]),
-                        CAST(:whys AS text[])) AS p(paper_id, rank, why)
+    SELECT p.delivery_id, p.paper_id, p.rank, p.why
+    FROM unnest(CAST(:paper_rows AS bigint[]), CAST(:paper_ids AS bigint[]),
+                CAST(:ranks AS integer[]), CAST(:whys AS text[]))
+         AS p(delivery_id, paper_id, rank, why)
+    JOIN marked ON marked.id = p.delivery_id
 ), flight AS (
     UPDATE deliveries SET in_flight_since = :now
-    WHERE id = :next_id
-      AND EXISTS (SELECT 1 FROM subscribers WHERE id = :next_subscriber AND state = :active)
-    RETURNING id
+    FROM subscribers
+    WHERE deliveries.id = ANY(CAST(:next_ids AS bigint[]))
+      AND subscribers.id = deliveries.subscriber_id AND subscribers.state = :active
+    RETURNING deliveries.id
 )
-SELECT count(*) FROM flight
+SELECT id FROM flight
 """)
 
 
@@ -266,60 +271,80 @@ class Recorder:
         following: Claim,
     ) -> bool:
         """`sent` for one message and `begin_sending` for the one that follows it, in one
-        transaction: one commit a message instead of two. Idempotent, like both.
-
-        Still one message in flight: the mark is written before the next message goes out.
-        DatabaseLost (the mark in the journal) as `sent`; True if `following` may be sent.
-        """
+        transaction; True if `following` may be sent."""
         mark = SentMark(
             delivery_id, message_id, now.isoformat(), [(e.paper_id, e.rank, e.why) for e in entries]
         )
-        still_active = (
-            select(Subscriber.id)
-            .where(
-                Subscriber.id == following.subscriber_id,
-                Subscriber.state == SubscriberState.ACTIVE,
-            )
-            .exists()
-        )
-        begin = (
-            update(Delivery)
-            .where(Delivery.id == following.delivery_id, still_active)
-            .values(in_flight_since=now)
-        )
+        return following.delivery_id in self.settle_and_begin([mark], [following], now)
 
-        def work(connection: Connection) -> bool:
+    def settle_and_begin(
+        self, marks: Sequence[SentMark], following: Sequence[Claim], now: datetime
+    ) -> set[int]:
+        """Write the sent marks of the messages the server accepted, and note `following`
+        in flight, in one transaction (one statement on PostgreSQL); the delivery ids of
+        `following` whose subscriber may still be mailed. Idempotent.
+
+        Every mark is written before the next messages go out, so what may be in flight
+        unrecorded is at most the messages of one window. DatabaseLost (the marks in the
+        journal) as `sent`.
+        """
+        next_ids = [claim.delivery_id for claim in following]
+        if not marks and not next_ids:
+            return set()
+
+        def work(connection: Connection) -> set[int]:
             if self.postgres:
-                # One statement, one round trip, for what is otherwise three or more.
-                papers = list(zip(*mark.papers, strict=True)) or [(), (), ()]
-                found = connection.execute(
-                    SENT_THEN_BEGIN,
-                    {"sent": DeliveryStatus.SENT.value, "message_id": mark.message_id,
-                     "finished_at": now, "delivery_id": mark.delivery_id,
-                     "paper_ids": list(papers[0]), "ranks": list(papers[1]),
-                     "whys": list(papers[2]), "now": now, "next_id": following.delivery_id,
-                     "next_subscriber": following.subscriber_id,
-                     "active": SubscriberState.ACTIVE.value},
+                papers = [(m.delivery_id, *paper) for m in marks for paper in m.papers]
+                columns = list(zip(*papers, strict=True)) or [(), (), (), ()]
+                rows = connection.execute(
+                    SETTLE_AND_BEGIN,
+                    {"sent": DeliveryStatus.SENT.value, "finished_at": now,
+                     "ids": [m.delivery_id for m in marks],
+                     "message_ids": [m.message_id for m in marks],
+                     "paper_rows": list(columns[0]), "paper_ids": list(columns[1]),
+                     "ranks": list(columns[2]), "whys": list(columns[3]),
+                     "now": now, "next_ids": next_ids, "active": SubscriberState.ACTIVE.value},
                 )  # fmt: skip
-                return bool(found.scalar_one() == 1)
-            write_sent(connection, mark)
-            return bool(connection.execute(begin).rowcount == 1)
+                return {int(row[0]) for row in rows}
+            for mark in marks:
+                write_sent(connection, mark)
+            if not next_ids:
+                return set()
+            active = select(Subscriber.id).where(Subscriber.state == SubscriberState.ACTIVE)
+            rows = connection.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(next_ids), Delivery.subscriber_id.in_(active))
+                .values(in_flight_since=now)
+                .returning(Delivery.id)
+            )
+            return {int(row[0]) for row in rows}
 
-        return self._write_mark(mark, work, one_statement=self.postgres)
+        return self._write_marks(marks, work, one_statement=self.postgres)
 
     def _write_mark(
         self, mark: SentMark, work: Callable[[Connection], T], *, one_statement: bool = False
     ) -> T:
-        """Write a sent mark; if the database stays away, keep it in the journal and stop."""
+        return self._write_marks([mark], work, one_statement=one_statement)
+
+    def _write_marks(
+        self,
+        marks: Sequence[SentMark],
+        work: Callable[[Connection], T],
+        *,
+        one_statement: bool = False,
+    ) -> T:
+        """Write sent marks; if the database stays away, keep them in the journal and stop."""
         try:
             return self._write(work, one_statement=one_statement)
         except DBAPIError as exc:
-            if self.journal is None or not connection_lost(exc):
+            if self.journal is None or not connection_lost(exc) or not marks:
                 raise
-            self.journal.append(mark)
+            for mark in marks:
+                self.journal.append(mark)
             raise DatabaseLost(
-                f"the database stayed unreachable for {self.retry_seconds:.0f} s; the last "
-                f"message's mark is kept in {self.journal.path} and written at the next send"
+                f"the database stayed unreachable for {self.retry_seconds:.0f} s; the marks "
+                f"of the last messages are kept in {self.journal.path} and written at the "
+                "next send"
             ) from None
 
     def finish(

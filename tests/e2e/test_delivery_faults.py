@@ -70,14 +70,20 @@ def _assert_exactly_once(sink: ControlledSink, subscribers: int) -> None:
     assert duplicated == {}, "somebody got the edition twice"
 
 
+@pytest.mark.parametrize("window", [1, 8])
 def test_a_worker_killed_mid_edition_is_replaced_without_loss_or_duplicate(
-    monkeypatch: pytest.MonkeyPatch, store: Database, sink: ControlledSink, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    store: Database,
+    sink: ControlledSink,
+    tmp_path: Path,
+    window: int,
 ) -> None:
     subscribers = 2000
     seed(store, subscribers, TODAY)
     env = worker_env(
         store.url, f"{REDIS_URL}/0", sink.url,
         DIGEST_SEND_LEASE_SECONDS="5", DIGEST_SEND_BATCH_SIZE="100",
+        DIGEST_SEND_WINDOW=str(window),
     )  # fmt: skip
     celery = _celery(monkeypatch, env)
     first = WorkerProcess(env, tmp_path / "worker.log")
@@ -105,10 +111,15 @@ def test_a_worker_killed_mid_edition_is_replaced_without_loss_or_duplicate(
     finally:
         first.kill()
         redis.Redis.from_url(env["DIGEST_BROKER_URL"]).delete(env["DIGEST_TASK_QUEUE"])
-    _assert_exactly_once(sink, subscribers)
+    assert len(sink.by_recipient) == subscribers, "somebody got nothing"
+    twice = {rcpt for rcpt, n in sink.by_recipient.items() if n != 1}
     assert statuses(store) == {"sent": subscribers}
-    # Only the message the server held when the worker died is counted as uncertain.
-    assert uncertain_rows(store) == 1
+    # What the dead worker had in flight is one window: the messages the server accepted in
+    # it since the last mark (sent again, with the same Message-ID), the one it held, and
+    # those not reached yet. They, and only they, are counted as uncertain.
+    assert len(twice) <= window - 1
+    assert all(n <= 2 for n in sink.by_recipient.values())
+    assert len(twice) + 1 <= uncertain_rows(store) <= window
 
 
 def _terminate_connections(url: str) -> None:
