@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -164,6 +165,26 @@ def fetch(
         console.print(f"  … and {report.skipped_count - 20} more (see the log)")
     if report.error:
         raise DigestError(f"fetch from {report.source} incomplete: {report.error}")
+
+
+@app.command()
+def embed(
+    redo: Annotated[
+        bool, typer.Option("--all", help="Embed every paper again, not only those without one")
+    ] = False,
+) -> None:
+    """Give every stored paper a vector from the configured model (the semantic extra)."""
+    from digest.pipeline.fetch import embed_papers
+    from digest.semantic import load_embedder
+
+    settings = get_settings()
+    database = _database(settings)
+    embedder = load_embedder(settings)
+    if embedder is None:
+        raise DigestError("semantic ranking is off (see the log); nothing to embed")
+    started = time.monotonic()
+    count = embed_papers(database, embedder, redo=redo)
+    console.print(f"embedded {count} papers in {time.monotonic() - started:.1f}s")
 
 
 @app.command()

@@ -39,7 +39,7 @@ class TrendWeights:
 class BlendSettings:
     """How a subscriber's edition mixes relevance, their ratings and what is trending."""
 
-    relevance_weight: float = 0.6
+    relevance_weight: float = 0.9
     feedback_weight: float = 0.75
     trending_slots: int = 3
     dense_weight: float = 0.5  # share of the embedding cosine in relevance, when there is one
@@ -167,13 +167,16 @@ class Settings(BaseSettings):
     trend_weight_comments: float = Field(default=2.0, ge=0)
     trend_weight_total: float = Field(default=0.25, ge=0)
     candidate_pool_size: int = Field(default=500, ge=1, le=20000)
-    relevance_weight: float = Field(default=0.6, ge=0, le=1)
+    relevance_weight: float = Field(default=0.9, ge=0, le=1)
     feedback_weight: float = Field(default=0.75, ge=0)
     trending_slots: int = Field(default=3, ge=0, le=100)
     dense_weight: float = Field(default=0.5, ge=0, le=1)
     learned_min_ratings: int = Field(default=3, ge=0)
     near_duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
     skip_empty_days: bool = True
+    # Semantic relevance (the `semantic` extra): a sentence-transformers name or path; unset,
+    # the model packaged on PyPI; "off" ranks with tf-idf only.
+    embedding_model: str | None = None
     list_name: str = "Trending Papers"
     edition_size: int = Field(default=10, ge=1, le=100)
     candidate_days: int = Field(default=7, ge=1, le=60)

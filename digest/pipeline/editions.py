@@ -1,20 +1,38 @@
-"""Each subscriber's edition of a day: their profile, their picks from the pool, and why."""
+"""Each subscriber's edition of a day: their profile, their picks from the pool, and why.
+
+A paper is not sent to a subscriber who already received it, nor to one who received
+another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`).
+Which pool papers copy which paper of the pool or of the pools of the COPY_LOOKBACK_DAYS
+days before is worked out once per pool and process; who received what is looked up per
+batch, in the one query that finds the papers they received.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session
 
 from digest.papers import EditionEntry
 from digest.pipeline.pool import DayPool
+from digest.rank.dedupe import copies_of
 from digest.rank.features import Follows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
-from digest.rank.why import why_line
+from digest.rank.pool import CandidatePool
+from digest.rank.why import WhyLines
 from digest.settings import RankingSettings
 from digest.store.models import Subscriber
-from digest.store.profiles import papers_received, ratings_of
+from digest.store.profiles import papers_pooled_before, papers_received, ratings_of
+
+# How far back a copy of a pool paper is looked for: new versions and second listings of a
+# work come within weeks; each day back adds a pool's papers to compare once per process.
+COPY_LOOKBACK_DAYS = 90
+
+# Per pool (the candidates object lives as long as the process keeps the pool): for each
+# paper id that may have been sent before, the pool paper ids that are copies of it.
+_copies: WeakKeyDictionary[CandidatePool, dict[int, tuple[int, ...]]] = WeakKeyDictionary()
 
 
 def follows_of(subscriber: Subscriber) -> Follows:
@@ -31,7 +49,9 @@ def profiles_of(
     """Profiles in the order given: follows, ratings, and which pool papers they received."""
     ids = [subscriber.id for subscriber in subscribers]
     ratings = ratings_of(session, ids)
-    received = papers_received(session, ids, list(pool.candidates.index))
+    copies = copies_in_pool(session, pool)
+    in_pool = pool.candidates.index
+    received = papers_received(session, ids, sorted({*in_pool, *copies}))
     return [
         SubscriberProfile(
             subscriber_id=subscriber.id,
@@ -39,10 +59,44 @@ def profiles_of(
             size=subscriber.edition_size,
             liked=tuple(ratings[subscriber.id].liked),
             disliked=tuple(ratings[subscriber.id].disliked),
-            received=frozenset(received[subscriber.id]),
+            received=_withheld(received[subscriber.id], in_pool, copies),
         )
         for subscriber in subscribers
     ]
+
+
+def copies_in_pool(session: Session, pool: DayPool) -> dict[int, tuple[int, ...]]:
+    """For each paper an edition may have carried, the pool's papers that are the same work.
+
+    Papers of the pool itself count too: two copies the pool's own duplicate check let
+    through (it compares differently) are never both sent to one subscriber.
+    """
+    found = _copies.get(pool.candidates)
+    if found is not None:
+        return found
+    papers = pool.candidates.papers
+    earlier = papers_pooled_before(session, pool.day, COPY_LOOKBACK_DAYS)
+    for paper in papers:
+        earlier.pop(paper.paper_id, None)
+    seen_ids = [paper.paper_id for paper in papers] + list(earlier)
+    seen = [paper.text for paper in papers] + list(earlier.values())
+    found = {}
+    for seen_id, indices in zip(seen_ids, copies_of([p.text for p in papers], seen), strict=True):
+        others = tuple(papers[i].paper_id for i in indices if papers[i].paper_id != seen_id)
+        if others:
+            found[seen_id] = others
+    _copies[pool.candidates] = found
+    return found
+
+
+def _withheld(
+    received: set[int], in_pool: dict[int, int], copies: dict[int, tuple[int, ...]]
+) -> frozenset[int]:
+    """The pool papers a subscriber must not get: those they received and copies of those."""
+    withheld = {paper_id for paper_id in received if paper_id in in_pool}
+    for paper_id in received:
+        withheld.update(copies.get(paper_id, ()))
+    return frozenset(withheld)
 
 
 def pick_editions(
@@ -62,22 +116,20 @@ def pick_editions(
             fallback, personalize(pool.candidates, trending_only, ranking.blend), strict=True
         ):
             all_picks[i] = picks
-    window = ranking.trend.window_hours
+    why = WhyLines(
+        pool.candidates,
+        ranking.trend.window_hours,
+        shown=pool.entries,
+        rated=[text for profile in profiles for text in profile.liked],
+    )
     return [
-        _entries(pool, picks, profile, window)
+        _entries(pool, picks, why.lines(picks, profile))
         for picks, profile in zip(all_picks, profiles, strict=True)
     ]
 
 
-def _entries(
-    pool: DayPool, picks: list[Pick], profile: SubscriberProfile, window: float
-) -> list[EditionEntry]:
+def _entries(pool: DayPool, picks: list[Pick], whys: list[str]) -> list[EditionEntry]:
     return [
-        replace(
-            pool.entries[pick.pool_index],
-            rank=rank,
-            score=pick.score,
-            why=why_line(pool.candidates, pick, profile, window),
-        )
-        for rank, pick in enumerate(picks, start=1)
+        replace(pool.entries[pick.pool_index], rank=rank, score=pick.score, why=why)
+        for rank, (pick, why) in enumerate(zip(picks, whys, strict=True), start=1)
     ]

@@ -20,6 +20,8 @@ from sqlalchemy.exc import DataError
 
 from digest.errors import SourceError
 from digest.papers import FetchedPaper, Validator
+from digest.rank.embed import Embedder, encode_papers, to_bytes
+from digest.semantic import embedding_model_name, load_embedder
 from digest.settings import Settings
 from digest.sources.arxiv_feed import valid_categories
 from digest.sources.base import FetchResult, Source
@@ -29,16 +31,24 @@ from digest.store.arxiv_follows import followed_categories
 from digest.store.db import Database
 from digest.store.fetch_runs import RunTotals, finish_run, last_good_window_end, start_run
 from digest.store.http_validators import load_validator, save_validator
-from digest.store.papers import StoreCounts, store_fetched
+from digest.store.papers import StoreCounts, papers_to_embed, save_embeddings, store_fetched
 from digest.store.types import utcnow
 
-__all__ = ["SOURCE_CHOICES", "IngestReport", "build_source", "fetch_and_store", "fetch_window"]
+__all__ = [
+    "SOURCE_CHOICES",
+    "IngestReport",
+    "build_source",
+    "embed_papers",
+    "fetch_and_store",
+    "fetch_window",
+]
 
 logger = logging.getLogger("digest.pipeline.fetch")
 
 MAX_FAILED_DAYS_IN_A_ROW = 3  # then the source is down, not one day broken: stop trying
 SKIPPED_KEPT = 100  # reasons kept in the report; the count covers all
 CATCH_UP_DAYS = 7
+EMBED_BATCH = 256  # papers read, embedded and written per transaction
 # What a database raises for one value it cannot take (PostgreSQL: out of range, too long,
 # NUL; SQLite: an int beyond 64 bits, a lone surrogate), as opposed to being unreachable.
 REFUSED_VALUE = (DataError, OverflowError, UnicodeEncodeError)
@@ -94,11 +104,13 @@ def fetch_window(
     end: date,
     now: datetime | None = None,
     on_day: DayDone | None = None,
+    embedder: Embedder | None = None,
 ) -> IngestReport:
     """Fetch and store every day from `start` to `end`; never raises SourceError.
 
     A day that fails is recorded in the report's `error` and the next day is tried; after
-    MAX_FAILED_DAYS_IN_A_ROW failures in a row the run stops.
+    MAX_FAILED_DAYS_IN_A_ROW failures in a row the run stops. With an `embedder`, the papers
+    of the window (and any the run stored or changed) that lack its vector get one after.
     """
     observed_at = now or utcnow()
     started = time.monotonic()
@@ -127,7 +139,64 @@ def fetch_window(
                 session, run_id, tally.totals(), utcnow(), report.duration_seconds, report.error
             )
     _log(report)
+    if embedder is not None:
+        _embed_fetched(db, embedder, observed_at, (start, end))
     return report
+
+
+def embed_papers(
+    db: Database,
+    embedder: Embedder,
+    *,
+    redo: bool = False,
+    touched_since: datetime | None = None,
+    days: tuple[date, date] | None = None,
+) -> int:
+    """Embed the stored papers without a vector from `embedder` (all of them if `redo`).
+
+    `touched_since` and `days` narrow it as in `papers_to_embed`. Returns the papers embedded.
+    """
+    model = embedding_model_name(embedder)
+    done, after_id = 0, 0
+    while True:
+        with db.session() as session:
+            batch = papers_to_embed(
+                session,
+                model,
+                EMBED_BATCH,
+                after_id=after_id,
+                touched_since=touched_since,
+                days=days,
+                redo=redo,
+            )
+        if not batch:
+            return done
+        vectors = encode_papers(embedder, [text for _, text in batch])
+        with db.session() as session:
+            save_embeddings(
+                session,
+                {
+                    paper_id: to_bytes(row)
+                    for (paper_id, _), row in zip(batch, vectors, strict=True)
+                },
+                model,
+            )
+        done += len(batch)
+        after_id = batch[-1][0]
+
+
+def _embed_fetched(
+    db: Database, embedder: Embedder, observed_at: datetime, days: tuple[date, date]
+) -> None:
+    started = time.monotonic()
+    try:
+        count = embed_papers(db, embedder, touched_since=observed_at, days=days)
+    # Whatever the model raises: the papers are stored, and ranking does without vectors.
+    except Exception as exc:
+        logger.error("embedding the fetched papers failed: %s", _brief(exc))
+        return
+    if count:
+        logger.info("embedded %d papers in %.1f s", count, time.monotonic() - started)
 
 
 def _fetch_day(
@@ -257,7 +326,8 @@ def run_fetch(
 ) -> IngestReport:
     """Build the named source on this worker's shared HTTP client and fetch the window."""
     source = build_source(source_name, settings, shared_http(settings.sources), db)
-    return fetch_window(db, source, start, end, on_day=on_day)
+    embedder = load_embedder(settings)
+    return fetch_window(db, source, start, end, on_day=on_day, embedder=embedder)
 
 
 def scheduled_fetch(

@@ -1,7 +1,8 @@
 """The pool of a day: rank the candidates by trend, drop near-duplicates, freeze the best.
 
 Every subscriber's edition of the day is picked from its pool. A process keeps the last few
-pools it used ready for ranking (the tf-idf matrix is fitted once per pool).
+pools it used ready for ranking (the tf-idf matrix is fitted once per pool). When its papers
+have stored embeddings for the configured model, the pool gets them and the model.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
+from digest.errors import ConfigError
 from digest.papers import EditionEntry
 from digest.rank.dedupe import duplicate_of
+from digest.rank.embed import Embedder, from_bytes
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.rank.trend import rank_by_trend
-from digest.settings import RankingSettings
+from digest.semantic import load_embedder, stored_model_name
+from digest.settings import RankingSettings, Settings, get_settings
 from digest.store.db import Database
 from digest.store.models import Pool
+from digest.store.papers import paper_embeddings
 from digest.store.pools import (
     candidate_papers,
     find_pool,
@@ -111,7 +118,13 @@ def _ready(db: Database, session: Session, pool: Pool) -> DayPool | None:
     ]
     if not candidates:
         return None
-    ready = DayPool(pool.date, pool.id, CandidatePool(candidates), pool_entries(session, pool))
+    dense, embedder = _semantic(session, [c.paper_id for c in candidates])
+    ready = DayPool(
+        pool.date,
+        pool.id,
+        CandidatePool(candidates, dense=dense, embedder=embedder),
+        pool_entries(session, pool),
+    )
     _kept[(db.instance, pool.id)] = ready
     while len(_kept) > POOLS_KEPT:
         _kept.popitem(last=False)
@@ -124,3 +137,32 @@ def _cached(db: Database, pool_id: int) -> DayPool | None:
     if cached is not None:
         _kept.move_to_end(key)
     return cached
+
+
+def _semantic(
+    session: Session, paper_ids: list[int], settings: Settings | None = None
+) -> tuple[npt.NDArray[np.float32] | None, Embedder | None]:
+    """The papers' stored vectors (zero rows where missing) and the model that made them.
+
+    (None, None) when semantic ranking is off, or none of the papers has a vector of the
+    configured model: the model is loaded only for a pool it can serve.
+    """
+    try:
+        settings = settings or get_settings()
+    except ConfigError:
+        return None, None
+    model = stored_model_name(settings)
+    if model is None:
+        return None, None
+    stored = paper_embeddings(session, paper_ids, model)
+    if not stored:
+        return None, None
+    embedder = load_embedder(settings)
+    if embedder is None:
+        return None, None
+    dense = np.zeros((len(paper_ids), embedder.dimensions), dtype=np.float32)
+    for row, paper_id in enumerate(paper_ids):
+        vector = from_bytes(stored.get(paper_id, b""), embedder.dimensions)
+        if vector is not None:
+            dense[row] = vector
+    return dense, embedder

@@ -2,6 +2,12 @@
 
 Papers and what a subscriber follows are mapped into one sparse tf-idf space, so relevance
 is a cosine and a whole edition is scored with one sparse matrix product.
+
+A hyphenated phrase counts as its parts (so their word pair) and as one joined word:
+`multi-agent` meets "multi agent" through the pair `multi agent` and "multiagent" through
+`multiagent`. What a subscriber types is short, so it also gets the joined form of each
+word pair and the phrases of the acronyms in ACRONYMS (`VLM` meets "vision-language
+model"); papers spell those out themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +26,35 @@ TOKEN = re.compile(r"[a-z0-9](?:[a-z0-9+\-]*[a-z0-9+])?")
 CATEGORY_PREFIX = "cat:"
 AUTHOR_PREFIX = "author:"
 TITLE_REPEAT = 2  # a word in the title says more about a paper than one in its abstract
+
+# Acronyms a reader types, as the words an abstract spells them out with (stop words drop
+# out). Only their word pairs join a follow: "model" alone would match every paper.
+ACRONYMS = {
+    "llm": "large language model",
+    "lm": "language model",
+    "vlm": "vision-language model",
+    "mllm": "multimodal large language model",
+    "lmm": "large multimodal model",
+    "vla": "vision-language-action model",
+    "rl": "reinforcement learning",
+    "rlhf": "reinforcement learning from human feedback",
+    "rlvr": "reinforcement learning with verifiable rewards",
+    "dpo": "direct preference optimization",
+    "sft": "supervised fine-tuning",
+    "cot": "chain of thought",
+    "rag": "retrieval-augmented generation",
+    "moe": "mixture of experts",
+    "kd": "knowledge distillation",
+    "vit": "vision transformer",
+    "vqa": "visual question answering",
+    "gnn": "graph neural network",
+    "asr": "automatic speech recognition",
+    "nlp": "natural language processing",
+    "t2i": "text-to-image",
+    "t2v": "text-to-video",
+}
+# Derived forms a reader types where abstracts use the root.
+ALIASES = {"agentic": "agent"}
 
 
 @dataclass(frozen=True)
@@ -47,13 +82,36 @@ def _stem(token: str) -> str:
     return token
 
 
+def _content(tokens: Iterable[str]) -> list[str]:
+    return [_stem(token) for token in tokens if token and token not in ENGLISH_STOP_WORDS]
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased, accent-folded, lightly stemmed tokens without English stop words."""
-    return [_stem(token) for token in TOKEN.findall(_fold(text)) if token not in ENGLISH_STOP_WORDS]
+    """Lower-cased, accent-folded, lightly stemmed tokens without English stop words.
+
+    A hyphenated token gives its parts: `multi-agent` is `multi`, `agent`.
+    """
+    tokens: list[str] = []
+    for token in TOKEN.findall(_fold(text)):
+        tokens += _content(token.split("-")) if "-" in token else _content([token])
+    return tokens
+
+
+def _joined(text: str) -> list[str]:
+    """The joined form of each hyphenated phrase: `text-to-image` gives `texttoimage`."""
+    return [
+        _stem(token.replace("-", ""))
+        for token in TOKEN.findall(_fold(text))
+        if "-" in token and token.strip("-")
+    ]
 
 
 def _with_bigrams(tokens: list[str]) -> list[str]:
     return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+
+
+def _text_features(text: str) -> list[str]:
+    return _with_bigrams(words(text)) + _joined(text)
 
 
 def category_feature(category: str) -> str:
@@ -68,17 +126,28 @@ def paper_features(paper: PaperText) -> list[str]:
     """The features of one paper (the analyzer of the paper vectorizer)."""
     features: list[str] = []
     for _ in range(TITLE_REPEAT):
-        features += _with_bigrams(words(paper.title))
-    features += _with_bigrams(words(paper.abstract))
+        features += _text_features(paper.title)
+    features += _text_features(paper.abstract)
     for keyword in paper.keywords:
-        features += _with_bigrams(words(keyword))
+        features += _text_features(keyword)
     features += [category_feature(c) for c in paper.categories if c.strip()]
     features += [author_feature(a) for a in paper.authors if a.strip()]
     return features
 
 
 def topic_features(topic: str) -> list[str]:
-    return _with_bigrams(words(topic))
+    """A typed topic: its words and pairs, joined pairs, acronyms as their spelled-out pairs."""
+    tokens = words(topic)
+    features = _with_bigrams(tokens) + _joined(topic)
+    features += [f"{a}{b}" for a, b in itertools.pairwise(tokens)]
+    for token in tokens:
+        if token in ALIASES:
+            features.append(ALIASES[token])
+        expansion = ACRONYMS.get(token)
+        if expansion:
+            parts = words(expansion)
+            features += [f"{a} {b}" for a, b in itertools.pairwise(parts)] + _joined(expansion)
+    return list(dict.fromkeys(features))  # each form once: a topic is a set of ways to say it
 
 
 def follow_features(follows: Follows) -> list[str]:
@@ -102,7 +171,8 @@ def matched_follows(follows: Follows, paper_feature_set: Iterable[str]) -> list[
     matches: list[str] = []
     for topic in follows.topics:
         tokens = words(topic)
-        if tokens and all(token in present for token in tokens):
+        spelled = all(token in present or ALIASES.get(token) in present for token in tokens)
+        if tokens and (spelled or "".join(tokens) in present):
             matches.append(f"'{topic}'")
     matches += [c for c in follows.categories if category_feature(c) in present]
     matches += [a for a in follows.authors if author_feature(a) in present]

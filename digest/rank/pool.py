@@ -1,4 +1,8 @@
-"""The candidate pool of an edition: its papers as one sparse tf-idf matrix, built once."""
+"""The candidate pool of an edition: its papers as one sparse tf-idf matrix, built once.
+
+With the `semantic` extra the pool also holds each paper's sentence embedding (`dense`,
+stored at ingest) and the model (`embedder`) that embeds what a subscriber types.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from digest.papers import PaperText
+from digest.rank.embed import Embedder, encode_papers, unit_rows
 from digest.rank.features import Follows, features_of, paper_features
 
 
@@ -26,12 +31,26 @@ class PoolPaper:
 
 
 class CandidatePool:
-    """Papers in trend order, their feature matrix and normalised trend scores."""
+    """Papers in trend order, their feature matrix and normalised trend scores.
 
-    def __init__(self, papers: Sequence[PoolPaper]) -> None:
+    `dense` is None or float32 [len(papers), d] with unit rows aligned with `papers`. A row
+    of zeros (or not finite) marks a paper without a vector: with an `embedder` those are
+    embedded now, without one the pool has no dense rows at all (`dense` None), since
+    ranking cannot compare papers it has vectors for with papers it has none for. No `dense`
+    but an `embedder` embeds every paper (the evaluation's way; the store passes `dense`).
+    """
+
+    def __init__(
+        self,
+        papers: Sequence[PoolPaper],
+        dense: npt.NDArray[np.float32] | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         if not papers:
             raise ValueError("a candidate pool needs at least one paper")
         self.papers = list(papers)
+        self.embedder = embedder
+        self.dense = _complete_dense(self.papers, dense, embedder)
         self.index = {paper.paper_id: i for i, paper in enumerate(self.papers)}
         self.vectorizer = TfidfVectorizer(analyzer=features_of, sublinear_tf=True, dtype=np.float32)
         self.matrix: sparse.csr_matrix = self.vectorizer.fit_transform(
@@ -48,3 +67,20 @@ class CandidatePool:
     def vectors(self, documents: Sequence[PaperText | Follows]) -> sparse.csr_matrix:
         """Documents in the pool's feature space (words the pool never saw are dropped)."""
         return self.vectorizer.transform(list(documents)).tocsr()
+
+
+def _complete_dense(
+    papers: list[PoolPaper], dense: npt.NDArray[np.float32] | None, embedder: Embedder | None
+) -> npt.NDArray[np.float32] | None:
+    if dense is None:
+        return encode_papers(embedder, [p.text for p in papers]) if embedder else None
+    rows = np.asarray(dense, dtype=np.float32)
+    if rows.ndim != 2 or rows.shape[0] != len(papers):
+        raise ValueError(f"dense has shape {rows.shape}; expected ({len(papers)}, d)")
+    missing = ~np.isfinite(rows).all(axis=1) | ~rows.any(axis=1)
+    if missing.any():
+        if embedder is None or embedder.dimensions != rows.shape[1]:
+            return None
+        rows = rows.copy()
+        rows[missing] = encode_papers(embedder, [papers[i].text for i in np.flatnonzero(missing)])
+    return unit_rows(rows)

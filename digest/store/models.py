@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -117,6 +118,10 @@ class Paper(Base):
     source: Mapped[str] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Sentence embedding of title and abstract (float32 little-endian), made at ingest by
+    # `embedding_model`; another model, or new text, means it is made again.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
 
     signals: Mapped[list[SignalSnapshot]] = relationship(
         back_populates="paper",

@@ -19,19 +19,20 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.papers import FetchedPaper, paper_problem, strip_arxiv_version
+from digest.papers import FetchedPaper, PaperText, paper_problem, strip_arxiv_version
 from digest.store.models import Paper, SignalSnapshot
 
 logger = logging.getLogger("digest.store.papers")
 
 TEXT_FIELDS = ("title", "abstract", "authors")
+EMBEDDED_FIELDS = ("title", "abstract")  # what a paper's embedding is made of
 # Filled only when the fetch has a value, so a sparse source never erases a richer one.
 OPTIONAL_FIELDS = (
     "categories",
@@ -232,6 +233,8 @@ def _refresh(paper: Paper, fetched: FetchedPaper, source: str) -> None:
     for name, value in changes.items():
         if getattr(paper, name) != value:
             setattr(paper, name, _copy(value))
+            if name in EMBEDDED_FIELDS:
+                paper.embedding_model = None  # new text: its vector is made again
 
 
 def _copy(value: object) -> object:
@@ -276,3 +279,62 @@ def _add_snapshots(
         added += 1
     session.flush()
     return added
+
+
+def papers_to_embed(
+    session: Session,
+    model: str,
+    limit: int,
+    *,
+    after_id: int = 0,
+    touched_since: datetime | None = None,
+    days: tuple[date, date] | None = None,
+    redo: bool = False,
+) -> list[tuple[int, PaperText]]:
+    """Up to `limit` papers (by id, above `after_id`) without a vector made by `model`.
+
+    Limited to the papers stored or changed since `touched_since` or that entered on a day
+    in `days`, when either is given; `redo` takes every paper, whatever its vector.
+    """
+    query = select(Paper.id, Paper.title, Paper.abstract).where(Paper.id > after_id)
+    if not redo:
+        query = query.where(or_(Paper.embedding_model.is_(None), Paper.embedding_model != model))
+    scope = []
+    if touched_since is not None:
+        scope.append(Paper.updated_at >= touched_since)
+    if days is not None:
+        scope.append(func.coalesce(Paper.listed_on, Paper.announced_on).between(*days))
+    if scope:
+        query = query.where(or_(*scope))
+    rows = session.execute(query.order_by(Paper.id).limit(limit))
+    return [
+        (paper_id, PaperText(title=title, abstract=abstract)) for paper_id, title, abstract in rows
+    ]
+
+
+def save_embeddings(session: Session, vectors: dict[int, bytes], model: str) -> None:
+    """Store each paper's vector (float32 little-endian bytes) as made by `model`."""
+    if not vectors:
+        return
+    session.connection().execute(
+        update(cast(Table, Paper.__table__))
+        .where(Paper.__table__.c.id == bindparam("paper_id"))
+        .values(embedding=bindparam("vector"), embedding_model=model),
+        [{"paper_id": paper_id, "vector": vector} for paper_id, vector in vectors.items()],
+    )
+
+
+def paper_embeddings(session: Session, paper_ids: Sequence[int], model: str) -> dict[int, bytes]:
+    """The stored vectors made by `model` of the papers in `paper_ids`."""
+    found: dict[int, bytes] = {}
+    ids = sorted(set(paper_ids))
+    for start in range(0, len(ids), 1000):  # within every database's bound-parameter limit
+        rows = session.execute(
+            select(Paper.id, Paper.embedding).where(
+                Paper.id.in_(ids[start : start + 1000]),
+                Paper.embedding_model == model,
+                Paper.embedding.is_not(None),
+            )
+        )
+        found.update({paper_id: bytes(vector or b"") for paper_id, vector in rows})
+    return found

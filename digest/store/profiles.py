@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.papers import PaperText
-from digest.store.models import Delivery, DeliveryPaper, Feedback, Paper
+from digest.store.models import Delivery, DeliveryPaper, Feedback, Paper, Pool, PoolItem
 from digest.store.pools import paper_text
 
 
@@ -46,3 +47,17 @@ def papers_received(
     ):
         received[subscriber_id].add(paper_id)
     return received
+
+
+def papers_pooled_before(session: Session, day: date, days: int) -> dict[int, PaperText]:
+    """Title and abstract of every paper in the pools of the `days` days before `day`: all
+    that an edition of those days can have carried. One query."""
+    in_pools = (
+        select(PoolItem.paper_id)
+        .join(Pool, Pool.id == PoolItem.pool_id)
+        .where(Pool.date >= day - timedelta(days=days), Pool.date < day)
+    )
+    rows = session.execute(
+        select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(in_pools))
+    )
+    return {paper_id: PaperText(title, abstract) for paper_id, title, abstract in rows}

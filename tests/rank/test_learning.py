@@ -1,0 +1,176 @@
+"""Ranking that learns from ratings: the per-subscriber model, the adaptive fill, embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.papers import PaperText
+from digest.rank.embed import paper_text_for_embedding
+from digest.rank.features import Follows
+from digest.rank.personalize import Pick, SubscriberProfile, personalize
+from digest.rank.pool import CandidatePool, PoolPaper
+from digest.settings import BlendSettings
+
+THEMES = {
+    "robots": (
+        "robot grasping manipulation arm",
+        "Robot arms grasp household objects with tactile manipulation policies.",
+    ),
+    "diffusion": (
+        "diffusion image generation denoising",
+        "Latent diffusion denoises noise into images; a text-to-image sampler.",
+    ),
+    "agents": (
+        "LLM agents tool use",
+        "Language model agents call tools and browse the web to finish tasks.",
+    ),
+    "proofs": (
+        "theorem proving formal math",
+        "A prover writes Lean proofs of competition mathematics theorems.",
+    ),
+}
+BLEND = BlendSettings()
+
+
+def _paper(theme: str, n: int) -> PaperText:
+    title, abstract = THEMES[theme]
+    return PaperText(f"{title.title()} {n}", f"{abstract} Variant {n} of study {n * 7}.")
+
+
+def _day2(per_theme: int = 4) -> tuple[CandidatePool, list[str]]:
+    """A pool in trend order, robots papers trending least."""
+    themes = [t for t in ("agents", "diffusion", "proofs", "robots") for _ in range(per_theme)]
+    papers = [
+        PoolPaper(i + 1, _paper(theme, 100 + i), trend=float(len(themes) - i))
+        for i, theme in enumerate(themes)
+    ]
+    return CandidatePool(papers), themes
+
+
+def _themes(picks: Sequence[Pick], themes: list[str]) -> list[str]:
+    return [themes[p.pool_index] for p in picks]
+
+
+def test_a_subscriber_who_rated_a_theme_gets_that_themes_new_papers_first() -> None:
+    pool, themes = _day2()
+    rater = SubscriberProfile(
+        1,
+        size=4,
+        liked=(_paper("robots", 1), _paper("robots", 2), _paper("robots", 3)),
+        disliked=(_paper("agents", 4),),
+    )
+    assert BLEND.learned_min_ratings <= 4  # this one trains a model
+    [picks] = personalize(pool, [rater], BLEND)
+    assert _themes(picks, themes) == ["robots"] * 4
+
+
+def test_the_model_and_rocchio_agree_on_an_easy_case() -> None:
+    pool, themes = _day2()
+    rater = SubscriberProfile(1, size=2, liked=(_paper("proofs", 1), _paper("proofs", 2)))
+    for blend in (BlendSettings(learned_min_ratings=0), BlendSettings(learned_min_ratings=2)):
+        [picks] = personalize(pool, [rater], blend)
+        assert _themes(picks, themes) == ["proofs", "proofs"]
+
+
+def test_an_interested_subscribers_edition_reaches_its_size() -> None:
+    pool, _ = _day2()
+    rater = SubscriberProfile(1, size=10, liked=(_paper("robots", 1),))
+    follower = SubscriberProfile(2, Follows(topics=["robot grasping"]), size=6)
+    rated, follows = personalize(pool, [rater, follower], BlendSettings(trending_slots=0))
+    assert len(rated) == 10  # every paper shares some words with the one they liked
+    assert len(follows) == 4  # only the four robots papers match; no slot filled by force
+
+
+def test_a_blank_subscriber_gets_the_trending_list() -> None:
+    pool, _ = _day2()
+    [picks] = personalize(pool, [SubscriberProfile(1, size=5)], BLEND)
+    assert [p.pool_index for p in picks] == [0, 1, 2, 3, 4]
+
+
+def test_papers_like_those_rated_down_stay_out() -> None:
+    pool, themes = _day2()
+    only_down = SubscriberProfile(1, size=16, disliked=(_paper("agents", 1),))
+    mixed = SubscriberProfile(
+        2,
+        size=16,
+        liked=(_paper("robots", 1), _paper("proofs", 2)),
+        disliked=(_paper("agents", 3), _paper("agents", 4)),
+    )
+    for picks in personalize(pool, [only_down, mixed], BLEND):
+        assert "agents" not in _themes(picks, themes)
+        assert picks
+
+
+def test_ranking_is_deterministic_with_the_model() -> None:
+    pool, _ = _day2()
+    profiles = [
+        SubscriberProfile(
+            i,
+            size=5,
+            liked=(_paper("robots", i), _paper("diffusion", i)),
+            disliked=(_paper("agents", i),),
+        )
+        for i in range(5)
+    ]
+    assert personalize(pool, profiles, BLEND) == personalize(pool, profiles, BLEND, chunk=2)
+
+
+class _ThemeEncoder:
+    """A stand-in embedder: a text's vector is the unit sum of the themes it names."""
+
+    dimensions = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls.append(list(texts))
+        keys = ("robot", "diffusion", "agent", "proo")
+        rows = np.array(
+            [[1.0 if key in t.lower() else 0.0 for key in keys] for t in texts], dtype=np.float32
+        )
+        rows += 1e-3
+        unit: npt.NDArray[np.float32] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        return unit
+
+
+def _with_embeddings(pool: CandidatePool) -> _ThemeEncoder:
+    encoder = _ThemeEncoder()
+    rows = encoder.encode([paper_text_for_embedding(p.text) for p in pool.papers])
+    encoder.calls.clear()
+    pool.dense, pool.embedder = rows, encoder  # as if built with them
+    return encoder
+
+
+def test_embeddings_match_a_follow_that_shares_no_word() -> None:
+    pool, themes = _day2()
+    follower = SubscriberProfile(1, Follows(topics=["robotics"]), size=4)
+    [tfidf_only] = personalize(pool, [follower], BlendSettings(trending_slots=0))
+    assert tfidf_only == []  # "robotics" is no word of any paper
+    encoder = _with_embeddings(pool)
+    [picks] = personalize(pool, [follower], BlendSettings(trending_slots=0))
+    assert _themes(picks, themes) == ["robots"] * 4
+    assert encoder.calls == [["robotics"]]
+
+
+def test_rated_papers_in_the_pool_use_their_rows_and_others_are_encoded_once() -> None:
+    pool, themes = _day2()
+    encoder = _with_embeddings(pool)
+    outside = _paper("diffusion", 1)
+    inside = pool.papers[4].text  # a diffusion paper of the pool
+    profiles = [SubscriberProfile(i, size=3, liked=(outside, inside)) for i in range(3)]
+    for picks in personalize(pool, profiles, BlendSettings(learned_min_ratings=0)):
+        assert _themes(picks, themes) == ["diffusion"] * 3
+    assert encoder.calls == [[paper_text_for_embedding(outside)]]
+
+
+def test_without_embeddings_the_same_profiles_rank_on_tfidf_alone() -> None:
+    pool, themes = _day2()
+    profile = SubscriberProfile(
+        1, Follows(topics=["diffusion"]), size=3, liked=(_paper("robots", 1),)
+    )
+    [picks] = personalize(pool, [profile], BLEND)
+    assert set(_themes(picks, themes)) <= {"diffusion", "robots"}
