@@ -9,9 +9,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
@@ -19,9 +21,11 @@ from sklearn.svm import LinearSVC
 from bench.eval.data import AUTHOR_PREFIX, CATEGORY_PREFIX, EvalPaper, EvalSubscriber
 from bench.eval.simulate import Split
 from digest.papers import PaperText
+from digest.rank.embed import Embedder
 from digest.rank.features import Follows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
+from digest.semantic import load_embedder
 from digest.settings import BlendSettings, Settings
 
 SIZE = 10
@@ -31,11 +35,34 @@ Editions = list[list[str]]
 
 
 def default_pool_options() -> dict[str, object]:
-    """Optional CandidatePool inputs as production passes them (none yet)."""
-    # When the pool takes dense embeddings or an embedder, build them here the way the
-    # pipeline does, so the evaluation ranks with them; build_digest_pool drops any that
-    # the current CandidatePool does not take.
-    return {}
+    """Optional CandidatePool inputs as production passes them: the configured embedding
+    model when the semantic extra is installed (DIGEST_EMBEDDING_MODEL=off: tf-idf only)."""
+    embedder = _cached_embedder()
+    return {} if embedder is None else {"embedder": embedder}
+
+
+@lru_cache(maxsize=1)
+def _cached_embedder() -> CachedEmbedder | None:
+    embedder = load_embedder(Settings())
+    return None if embedder is None else CachedEmbedder(embedder)
+
+
+class CachedEmbedder:
+    """The embedder, remembering each text's vector: every split embeds the same papers."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.dimensions = inner.dimensions
+        self.vectors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
+                self.vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
 
 
 @dataclass(frozen=True)
