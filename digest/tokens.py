@@ -113,7 +113,7 @@ def verp_subscriber_id(secret_key: str, return_path: str, address: str) -> int |
     if not dot or not number.isascii() or not number.isdigit() or len(number) > 18:
         return None
     subscriber_id = int(number)
-    if not hmac.compare_digest(tag.lower(), _verp_tag(secret_key, subscriber_id)):
+    if not hmac.compare_digest(tag.lower().encode(), _verp_tag(secret_key, subscriber_id).encode()):
         return None
     return subscriber_id
 

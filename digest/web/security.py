@@ -133,7 +133,9 @@ class Csrf:
         if site is None and origin is None:
             return
         cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not self._well_formed(cookie) or not hmac.compare_digest(field, self._sign(cookie)):
+        # compare_digest refuses str with non-ASCII characters (TypeError): compare bytes.
+        expected = self._sign(cookie).encode()
+        if not self._well_formed(cookie) or not hmac.compare_digest(field.encode(), expected):
             raise CsrfRefused("missing or wrong CSRF token")
 
     def _sign(self, cookie: str) -> str:

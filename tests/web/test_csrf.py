@@ -78,6 +78,18 @@ def test_token_from_another_cookie_is_refused(
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("forged", ["Qz7mark\xa0", "tök", "\u2603" * 43])
+def test_a_token_with_non_ascii_characters_is_refused_not_a_500(
+    sqlite_db: Database, sqlite_client: TestClient, forged: str
+) -> None:
+    sqlite_client.get("/")  # a cookie to compare against
+    response = sqlite_client.post(
+        "/subscribe", data={"email": "victim@example.com", "csrf_token": forged}, headers=BROWSER
+    )
+    assert response.status_code == 403
+    assert find_subscriber(sqlite_db, "victim@example.com") is None
+
+
 @pytest.mark.parametrize(
     ("page", "action", "data"),
     [
