@@ -23,19 +23,11 @@ import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from bench.render import EDITION, paper_pool, reader_entries
+from bench.render import EDITION, bench_settings, paper_pool, reader_entries
 from digest.render.dkim import CANONICALIZATION, SIGNED_HEADERS, DkimSigner, load_key
 from digest.render.renderer import DigestRenderer
-from digest.settings import Settings
 
-SETTINGS = Settings(
-    secret_key="bench-secret-key-0123456789-0123456789-abcdef",
-    base_url="https://digest.example.org",
-    DIGEST_FROM="Trending Papers <digest@example.org>",
-    contact="ops@example.org",
-    postal_address="Example Labs, 1 Long Street, Paris",
-    unsubscribe_mailbox="unsubscribe@example.org",
-)
+SETTINGS = bench_settings()
 
 
 def per_call(count: int, repeats: int, work: Callable[[int], object]) -> float:

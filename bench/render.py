@@ -43,6 +43,18 @@ WORDS = [
 ]
 
 
+def bench_settings() -> Settings:
+    """The settings every rendering benchmark renders with."""
+    return Settings(
+        secret_key="bench-secret-key-0123456789-0123456789-abcdef",
+        base_url="https://digest.example.org",
+        DIGEST_FROM="Trending Papers <digest@example.org>",
+        contact="ops@example.org",
+        postal_address="Example Labs, 1 Long Street, Paris",
+        unsubscribe_mailbox="unsubscribe@example.org",
+    )
+
+
 def paper_pool() -> list[EditionEntry]:
     """Papers shaped like real ones: long titles, many authors, 1,200-character abstracts."""
     pool = []
@@ -120,14 +132,7 @@ def main() -> None:
     pool = paper_pool()
     readers = [reader_entries(pool, i) for i in range(1, args.subscribers + 1)]
     slow_readers = readers[: max(20, args.subscribers // 20)]
-    settings = Settings(
-        secret_key="bench-secret-key-0123456789-0123456789-abcdef",
-        base_url="https://digest.example.org",
-        DIGEST_FROM="Trending Papers <digest@example.org>",
-        contact="ops@example.org",
-        postal_address="Example Labs, 1 Long Street, Paris",
-        unsubscribe_mailbox="unsubscribe@example.org",
-    )
+    settings = bench_settings()
     with tempfile.TemporaryDirectory() as folder:
         key = Path(folder) / "dkim.pem"
         key.write_bytes(
