@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
-from digest.tokens import Purpose, make_token
+from digest.tokens import Purpose, make_token, token_signer
 
 
 class LinkSettings(Protocol):
@@ -30,21 +32,53 @@ def confirm_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
 
 
 def unsubscribe_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
-    token = make_token(settings.secret_key, Purpose.UNSUBSCRIBE, subscriber_id, email)
-    return _url(settings, "/unsubscribe", token=token)
+    return SubscriberLinks.make(settings, subscriber_id, email).unsubscribe
 
 
 def preferences_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
-    token = make_token(settings.secret_key, Purpose.PREFERENCES, subscriber_id, email)
-    return _url(settings, "/preferences", token=token)
+    return SubscriberLinks.make(settings, subscriber_id, email).preferences
 
 
 def feedback_url(
     settings: LinkSettings, subscriber_id: int, email: str, arxiv_id: str, more: bool
 ) -> str:
     """The "more/less like this" link of one paper; the page it opens asks to confirm."""
-    token = make_token(settings.secret_key, Purpose.FEEDBACK, subscriber_id, email)
-    return _url(settings, "/feedback", token=token, paper=arxiv_id, vote="more" if more else "less")
+    return SubscriberLinks.make(settings, subscriber_id, email).feedback(arxiv_id, more)
+
+
+@dataclass(frozen=True)
+class SubscriberLinks:
+    """The signed links of one subscriber's digest, each token made once.
+
+    Every paper's feedback link carries the same token (it does not name the paper), so
+    only the paper id differs between them.
+    """
+
+    unsubscribe_token: str
+    unsubscribe: str
+    preferences: str
+    feedback_prefix: str  # the feedback URL up to the paper id
+
+    @classmethod
+    def make(cls, settings: LinkSettings, subscriber_id: int, email: str) -> SubscriberLinks:
+        unsubscribe, preferences, feedback = token_signer(settings.secret_key).tokens(
+            (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES, Purpose.FEEDBACK), subscriber_id, email
+        )
+        return cls(
+            unsubscribe_token=unsubscribe,
+            unsubscribe=_url(settings, "/unsubscribe", token=unsubscribe),
+            preferences=_url(settings, "/preferences", token=preferences),
+            feedback_prefix=_url(settings, "/feedback", token=feedback, paper=""),
+        )
+
+    def feedback(self, arxiv_id: str, more: bool) -> str:
+        # The query urlencode(token=…, paper=…, vote=…) gives, in that order.
+        return f"{self.feedback_prefix}{_quoted(arxiv_id)}&vote={'more' if more else 'less'}"
+
+
+@lru_cache(maxsize=8192)
+def _quoted(value: str) -> str:
+    return quote_plus(value)
 
 
 def archive_url(settings: LinkSettings, day: date | None = None) -> str:

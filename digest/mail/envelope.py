@@ -12,8 +12,9 @@ from email import policy
 from email.headerregistry import AddressHeader
 from email.message import EmailMessage
 from email.utils import parseaddr
+from functools import lru_cache
 
-from digest.addresses import unsendable_reason
+from digest.addresses import is_plain_address, unsendable_reason
 from digest.errors import Unsendable
 from digest.settings import EmailSettings
 from digest.tokens import verp_return_path
@@ -30,6 +31,11 @@ def envelope_for(
 ) -> Envelope:
     """The envelope of `message` (or of its serialised bytes) to `address`; Unsendable if the
     two cannot agree exactly."""
+    if isinstance(message, bytes) and is_plain_address(address):
+        # Such an address reads back unchanged, so the header as written is the check.
+        if _to_value(message) != address:
+            raise Unsendable("the To header does not show the stored address unchanged")
+        return Envelope(return_path(settings, subscriber_id), address)
     problem = unsendable_reason(address)
     if problem is not None:
         raise Unsendable(f"the stored address cannot be sent to: {problem}")
@@ -75,4 +81,9 @@ def return_path(settings: EmailSettings, subscriber_id: int) -> str:
     else the From address."""
     if settings.return_path:
         return verp_return_path(settings.secret_key, settings.return_path, subscriber_id)
-    return parseaddr(settings.from_address)[1]
+    return _address_of(settings.from_address)
+
+
+@lru_cache(maxsize=16)
+def _address_of(from_header: str) -> str:
+    return parseaddr(from_header)[1]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from digest.addresses import is_plain_address
 from digest.errors import (
     ConfigError,
     PermanentRejection,
@@ -21,7 +21,6 @@ from digest.mail.closing import Closes
 from digest.mail.envelope import Envelope
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
-DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)  # RFC 5321 4.5.2: doubled
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,8 @@ class SmtpSender(Closes):
             smtp.sendmail(envelope.mail_from, [envelope.rcpt_to], data, mail_options=options)
             return
         smtp.send(
-            f"MAIL FROM:{smtplib.quoteaddr(envelope.mail_from)}\r\n"
-            f"RCPT TO:{smtplib.quoteaddr(envelope.rcpt_to)}\r\nDATA\r\n"
+            f"MAIL FROM:{_quoted(envelope.mail_from)}\r\n"
+            f"RCPT TO:{_quoted(envelope.rcpt_to)}\r\nDATA\r\n"
         )
         # Every reply is read before acting on one, so the connection stays in step.
         mail, rcpt, start = smtp.getreply(), smtp.getreply(), smtp.getreply()
@@ -160,7 +159,7 @@ class SmtpSender(Closes):
         if start[0] != 354:
             _reset(smtp, start[0])
             raise smtplib.SMTPDataError(start[0], start[1])
-        body = DOT_AT_LINE_START.sub(b"..", data) if b"\n." in data or data[:1] == b"." else data
+        body = dot_stuffed(data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         smtp.send(body + b".\r\n")
@@ -181,6 +180,17 @@ class SmtpSender(Closes):
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """`data` with a dot doubled at the start of each line (RFC 5321 4.5.2)."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed[:1] == b"." else stuffed
+
+
+def _quoted(address: str) -> str:
+    # An address that reads back unchanged needs only the brackets (smtplib parses it).
+    return f"<{address}>" if is_plain_address(address) else smtplib.quoteaddr(address)
 
 
 def _reset(smtp: smtplib.SMTP, code: int) -> None:

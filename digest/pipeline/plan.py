@@ -42,12 +42,14 @@ def plan_deliveries(
     *,
     edition: date | None = None,
     only_email: str | None = None,
+    on_queued: Callable[[int, int], None] | None = None,
 ) -> PlanReport:
     """Queue a pending delivery for every due subscriber; safe to run twice at once.
 
     Without `edition`, each subscriber's own local today is planned; with it, everyone whose
     send moment for that day has passed (all, for a past day). Subscribers are read a page at
-    a time, so memory stays flat however many there are.
+    a time, so memory stays flat however many there are; `on_queued(pool_id, count)` is
+    told after each page.
     """
     report = PlanReport()
     with db.session() as session:
@@ -62,22 +64,33 @@ def plan_deliveries(
             with db.session() as session:
                 queue_deliveries(session, pool.pool_id, due, now)
             report.queued[day] = report.queued.get(day, 0) + len(due)
+            if on_queued is not None and due:
+                on_queued(pool.pool_id, len(due))
     return report
 
 
 def plan_and_fan_out(
     db: Database, settings: Settings, now: datetime, enqueue: Callable[[int], None]
 ) -> int:
-    """Beat's planner: queue everyone due, then ask for one send per batch of queued rows.
+    """Beat's planner: ask for one send per batch of claimable rows, then queue everyone
+    due, asking for their sends a page at a time (sending starts with the first page).
 
     `enqueue(pool_id)` starts one batch's send (a Celery task). Returns how many were asked.
+    A send that finds nothing left to claim costs one query.
     """
-    plan_deliveries(db, settings, now)
+    batch = settings.delivery.batch_size
     asked = 0
-    for pool_id, claimable in pools_with_work(db, now):
-        for _ in range(math.ceil(claimable / settings.delivery.batch_size)):
+
+    def ask(pool_id: int, rows: int) -> None:
+        nonlocal asked
+        for _ in range(math.ceil(rows / batch)):
             enqueue(pool_id)
             asked += 1
+
+    # Rows already waiting: retries now due, leases of dead senders run out.
+    for pool_id, claimable in pools_with_work(db, now):
+        ask(pool_id, claimable)
+    plan_deliveries(db, settings, now, on_queued=ask)
     return asked
 
 

@@ -194,6 +194,8 @@ def _named_in(
     features: frozenset[str],
 ) -> list[str]:
     """The paper's own spelling of each followed name it carries, in the reader's order."""
+    if not followed:
+        return []
     spelled = {feature(name): name.strip() for name in on_paper if name.strip()}
     names: list[str] = []
     for name in followed:

@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from operator import attrgetter
 from typing import Any
-from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from jinja2 import Template
 from markupsafe import Markup, escape
@@ -64,31 +63,6 @@ def paper_key(entry: EditionEntry) -> PaperKey:
         entry.stars,
         tuple(entry.categories),
     )
-
-
-class PersonalLinks:
-    """One subscriber's signed links; feedback links share one token, made once."""
-
-    def __init__(self, settings: EmailSettings, subscriber_id: int, email: str, probe: str) -> None:
-        self.unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
-        self.preferences = links.preferences_url(settings, subscriber_id, email)
-        self._settings, self._subscriber_id, self._email = settings, subscriber_id, email
-        # The token does not depend on the paper, so sign once and swap the paper id in.
-        self._probe = probe
-        self._more = links.feedback_url(settings, subscriber_id, email, probe, True)
-        self._less = links.feedback_url(settings, subscriber_id, email, probe, False)
-        self._reusable = probe in self._more and probe in self._less
-
-    def feedback(self, arxiv_id: str, more: bool) -> str:
-        if not self._reusable:
-            return links.feedback_url(
-                self._settings, self._subscriber_id, self._email, arxiv_id, more
-            )
-        return (self._more if more else self._less).replace(self._probe, quote_plus(arxiv_id))
-
-    @property
-    def unsubscribe_token(self) -> str:
-        return parse_qs(urlsplit(self.unsubscribe).query)["token"][0]
 
 
 class DigestRenderer:
@@ -160,7 +134,7 @@ class DigestRenderer:
         ordered = sorted(entries, key=attrgetter("rank"))
         keys = [paper_key(entry) for entry in ordered]
         self._prepare(ordered, keys)
-        personal = PersonalLinks(self.settings, subscriber_id, email, self._ph["paper"])
+        personal = links.SubscriberLinks.make(self.settings, subscriber_id, email)
         top_title = ordered[0].title if ordered else None
         shared = {
             "email": email,
@@ -196,7 +170,7 @@ class DigestRenderer:
     ) -> EmailMessage:
         """The same message made the slow way, premailer on the whole of it: for tests and bench."""
         ordered = sorted(entries, key=attrgetter("rank"))
-        personal = PersonalLinks(self.settings, subscriber_id, email, self._ph["paper"])
+        personal = links.SubscriberLinks.make(self.settings, subscriber_id, email)
         top_title = ordered[0].title if ordered else None
         values: dict[str, Any] = {
             "email": email,
@@ -277,7 +251,11 @@ class DigestRenderer:
         return rest, self._ph.compile(found.group(0))
 
     def _headers(
-        self, subscriber_id: int, email: str, top_title: str | None, personal: PersonalLinks
+        self,
+        subscriber_id: int,
+        email: str,
+        top_title: str | None,
+        personal: links.SubscriberLinks,
     ) -> list[tuple[str, str]]:
         unsubscribe = [f"<{personal.unsubscribe}>"]
         if self.settings.unsubscribe_mailbox:

@@ -135,10 +135,12 @@ WITH marked AS (
          AS p(delivery_id, paper_id, rank, why)
     JOIN marked ON marked.id = p.delivery_id
 ), flight AS (
+    -- A lookup per row, whatever the statistics say: as a join, a stale estimate of the
+    -- active subscribers made each window scan them, slower as the edition went on.
     UPDATE deliveries SET in_flight_since = :now
-    FROM subscribers
     WHERE deliveries.id = ANY(CAST(:next_ids AS bigint[]))
-      AND subscribers.id = deliveries.subscriber_id AND subscribers.state = :active
+      AND (SELECT subscribers.state FROM subscribers
+           WHERE subscribers.id = deliveries.subscriber_id) = :active
     RETURNING deliveries.id
 )
 SELECT id FROM flight

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from digest.addresses import normalise_email
+from digest.addresses import PLAIN_ADDRESS, is_plain_address, normalise_email, unsendable_reason
 from digest.errors import InvalidEmail, Unsendable
 from digest.mail.closing import Closes
 from digest.mail.envelope import Envelope, envelope_for
@@ -91,6 +91,50 @@ def test_every_accepted_address_reads_the_same_in_to_and_rcpt_to(raw: str) -> No
     assert _header_shows(address) == [address]
     assert quoteaddr(address) == f"<{address}>"
     assert normalise_email(address) == address  # stable: what we store validates again
+
+
+plain_shaped = st.one_of(
+    st.from_regex(PLAIN_ADDRESS, fullmatch=True),
+    st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains),
+    st.emails(),
+    st.text(alphabet=ATEXT + "@.=?", max_size=30),
+)
+
+
+@hypothesis_settings(max_examples=600, deadline=None)
+@given(plain_shaped)
+def test_an_address_sent_without_a_parse_reads_back_unchanged(address: str) -> None:
+    """The send path skips the header parse for plain addresses: each of them must pass
+    the full check and read the same in To: and RCPT TO."""
+    if not is_plain_address(address):
+        return
+    assert unsendable_reason(address) is None
+    assert _header_shows(address) == [address]
+    assert quoteaddr(address) == f"<{address}>"
+
+
+def test_plain_addresses_are_the_usual_ones() -> None:
+    assert is_plain_address("ada.lovelace+digest@cs.example.ac.uk")
+    for odd in [
+        "a..b@example.org",
+        ".a@example.org",
+        "a@-x.org",
+        "a@x",
+        'a"b@example.org',
+        "a@exa_mple.org",
+        "ü@example.org",
+        *REWRITTEN,
+    ]:
+        assert not is_plain_address(odd), odd
+
+
+def test_the_wire_check_refuses_bytes_whose_to_header_differs(settings: Settings) -> None:
+    message = render_confirmation(settings.email, subscriber_id=3, email="reader@example.com")
+    wire = message.as_bytes(policy=MESSAGE_POLICY)
+    envelope = envelope_for(settings.email, wire, subscriber_id=3, address="reader@example.com")
+    assert envelope.rcpt_to == "reader@example.com"
+    with pytest.raises(Unsendable, match="To header"):
+        envelope_for(settings.email, wire, subscriber_id=3, address="other@example.com")
 
 
 def test_a_message_whose_to_header_differs_from_the_stored_address_is_unsendable(

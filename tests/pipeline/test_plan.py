@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from digest.pipeline import plan
 from digest.pipeline.plan import send_due_now
 from digest.settings import Settings
 from digest.store.db import Database
@@ -120,3 +121,33 @@ def test_changing_timezone_mid_day_never_gives_a_second_or_older_edition(
     # Not the 25th (older than what they have), not the 26th again; the 27th at 07:00 LA.
     assert [day for day, _ in _sent(sqlite_db)] == [date(2026, 11, 26), date(2026, 11, 27)]
     assert len(smtp_sink.received) == 2
+
+
+def test_sends_are_asked_for_a_page_at_a_time_while_the_planner_goes_on(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large edition starts going out with its first page, not once all are queued;
+    rows left from an earlier run are asked for too."""
+    monkeypatch.setattr(plan, "PLAN_PAGE_SIZE", 10)
+    settings = settings.model_copy(update={"send_batch_size": 4})
+    now = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    with db.session() as session:
+        make_paper(session, listed_on=now.date(), upvotes=10)
+        for i in range(25):
+            make_subscriber(session, f"reader{i}@example.org", send_hour=7)
+    queued_when_asked: list[int] = []
+
+    def enqueue(pool_id: int) -> None:
+        with db.session() as session:
+            queued_when_asked.append(len(session.scalars(select(Delivery.id)).all()))
+
+    asked = plan.plan_and_fan_out(db, settings, now, enqueue)
+
+    # Pages of 10, 10 and 5 rows: 3 + 3 + 2 sends, the first asked after the first page.
+    assert asked == len(queued_when_asked) == 8
+    assert queued_when_asked[0] == 10 and queued_when_asked[-1] == 25
+    with db.session() as session:
+        session.execute(
+            update(Delivery).values(status=DeliveryStatus.DEFERRED, next_attempt_at=now)
+        )
+    assert plan.plan_and_fan_out(db, settings, now, enqueue) == 7  # 25 left, in fours
