@@ -62,10 +62,10 @@ def plan_deliveries(
             continue
         for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
             with db.session() as session:
-                queue_deliveries(session, pool.pool_id, due, now)
+                inserted = queue_deliveries(session, pool.pool_id, due, now)
             report.queued[day] = report.queued.get(day, 0) + len(due)
-            if on_queued is not None and due:
-                on_queued(pool.pool_id, len(due))
+            if on_queued is not None and inserted:
+                on_queued(pool.pool_id, inserted)
     return report
 
 

@@ -77,8 +77,7 @@ def _active_profiles(
             )
         )
         profiles = profiles_of(session, subscribers, pool)
-        for subscriber in subscribers:
-            session.expunge(subscriber)
+        session.expunge_all()
     return {s.id: (s, p) for s, p in zip(subscribers, profiles, strict=True)}
 
 

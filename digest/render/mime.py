@@ -153,11 +153,14 @@ def encode_body(subtype: str, body: str) -> tuple[str, str]:
 def encode_body_bytes(subtype: str, body: str) -> tuple[str, bytes]:
     """`encode_body` as ASCII bytes, for `serialise`."""
     body = body.replace("\r\n", "\n")
+    # ASCII is sent as is (cheaper to make and to read), as long as no line is longer than
+    # SMTP allows. Character references make any HTML ASCII; our <style> and comments are
+    # ASCII already, where references would not be decoded.
+    plain: bytes | None = None
     if subtype == "html":
-        # Character references make HTML pure ASCII; sent as is it needs no encoding at all
-        # (cheaper to make and to read), as long as no line is longer than SMTP allows.
-        # Our <style> and comments are ASCII, where references would not be decoded.
-        ascii_html = body.encode("ascii", "xmlcharrefreplace")
-        if max(map(len, ascii_html.split(b"\n"))) <= HEADER_LINE_MAX:
-            return "7bit", ascii_html
+        plain = body.encode("ascii", "xmlcharrefreplace")
+    elif body.isascii():
+        plain = body.encode("ascii")
+    if plain is not None and max(map(len, plain.split(b"\n"))) <= HEADER_LINE_MAX:
+        return "7bit", plain
     return "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -53,10 +53,19 @@ def queue_deliveries(
 ) -> int:
     """Insert a pending row per (subscriber id, due moment); existing pairs are left alone.
 
-    Returns how many pairs were offered (executemany does not report per-row conflicts).
+    Returns how many rows were inserted on PostgreSQL (one statement for the whole page),
+    how many pairs were offered on SQLite (executemany does not report per-row conflicts).
     """
     if not due:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = session.execute(
+            QUEUE_PAGE,
+            {"pool_id": pool_id, "pending": DeliveryStatus.PENDING.value, "now": now,
+             "subscriber_ids": [subscriber_id for subscriber_id, _ in due],
+             "due_at": [due_at for _, due_at in due]},
+        )  # fmt: skip
+        return len(inserted.all())
     rows = [
         {
             "subscriber_id": subscriber_id,
@@ -68,12 +77,22 @@ def queue_deliveries(
         }
         for subscriber_id, due_at in due
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Delivery).on_conflict_do_nothing(
+    statement = sqlite.insert(Delivery).on_conflict_do_nothing(
         index_elements=["subscriber_id", "edition_id"]  # column names: the table predates "pool"
     )
     session.execute(statement, rows)
     return len(rows)
+
+
+QUEUE_PAGE = text("""
+INSERT INTO deliveries (subscriber_id, edition_id, status, claimed_at, due_at, attempts,
+                        uncertain)
+SELECT d.subscriber_id, :pool_id, :pending, :now, d.due_at, 0, 0
+FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:due_at AS timestamptz[]))
+     AS d(subscriber_id, due_at)
+ON CONFLICT (subscriber_id, edition_id) DO NOTHING
+RETURNING id
+""")
 
 
 def claim_batch(

@@ -262,9 +262,9 @@ class DeliveryPaper(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
-    paper_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    # A paper id, without a foreign key: papers are never deleted, and checking one locks
+    # the paper's row for every mark written (migration 0010).
+    paper_id: Mapped[int] = mapped_column(primary_key=True, index=True)
     rank: Mapped[int] = mapped_column(Integer)
     why: Mapped[str] = mapped_column(Text, default="")
 

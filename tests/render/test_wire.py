@@ -16,6 +16,7 @@ from freezegun import freeze_time
 
 from digest.papers import EditionEntry
 from digest.render import DigestRenderer
+from digest.render.mime import encode_body_bytes
 from digest.settings import Settings
 from tests.render.factories import dkim_test_key, make_entry, part_text, signing_settings
 
@@ -86,3 +87,21 @@ def test_an_address_that_needs_smtputf8_is_left_to_render(settings: Settings) ->
     renderer = DigestRenderer(settings.email, EDITION)
     with pytest.raises(ValueError, match="SMTPUTF8"):
         renderer.render_wire(subscriber_id=1, email="üser@example.org", entries=[make_entry(1)])
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("An ASCII digest\nwith short lines\n", "7bit"),
+        ("Ünïcödé authors\n", "quoted-printable"),
+        ("a line longer than SMTP allows " * 40 + "\n", "quoted-printable"),
+    ],
+)
+def test_a_plain_text_part_is_sent_as_is_only_when_ascii_with_short_lines(
+    text: str, encoding: str
+) -> None:
+    used, payload = encode_body_bytes("plain", text)
+    assert used == encoding
+    head = f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {used}\r\n"
+    decoded = email.message_from_bytes(head.encode() + b"\r\n" + payload, policy=policy.default)
+    assert isinstance(decoded, EmailMessage) and decoded.get_content() == text
