@@ -152,7 +152,8 @@ def encode_body(subtype: str, body: str) -> tuple[str, str]:
 
 def encode_body_bytes(subtype: str, body: str) -> tuple[str, bytes]:
     """`encode_body` as ASCII bytes, for `serialise`."""
-    body = body.replace("\r\n", "\n")
+    if "\r" in body:
+        body = body.replace("\r\n", "\n")
     # ASCII is sent as is (cheaper to make and to read), as long as no line is longer than
     # SMTP allows. Character references make any HTML ASCII; our <style> and comments are
     # ASCII already, where references would not be decoded.
@@ -163,4 +164,19 @@ def encode_body_bytes(subtype: str, body: str) -> tuple[str, bytes]:
         plain = body.encode("ascii")
     if plain is not None and max(map(len, plain.split(b"\n"))) <= HEADER_LINE_MAX:
         return "7bit", plain
-    return "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True)
+    if "\r" in body:
+        return "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True)
+    # Encoded a line at a time (the same bytes: a line's encoding depends on it alone), so
+    # the lines every reader's copy shares are encoded once per process.
+    lines = body.split("\n")
+    last = lines.pop()
+    return "quoted-printable", b"".join([*map(_qp_line, lines), _qp(last)])
+
+
+@lru_cache(maxsize=1 << 16)
+def _qp_line(line: str) -> bytes:
+    return _qp(line + "\n")
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True)

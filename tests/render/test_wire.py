@@ -3,6 +3,7 @@ builds, byte for byte, and a strict parser reads them as a correct multipart/alt
 
 from __future__ import annotations
 
+import binascii
 import email
 from dataclasses import replace
 from datetime import date
@@ -13,6 +14,9 @@ from pathlib import Path
 import dkim
 import pytest
 from freezegun import freeze_time
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from digest.papers import EditionEntry
 from digest.render import DigestRenderer
@@ -105,3 +109,19 @@ def test_a_plain_text_part_is_sent_as_is_only_when_ascii_with_short_lines(
     head = f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {used}\r\n"
     decoded = email.message_from_bytes(head.encode() + b"\r\n" + payload, policy=policy.default)
     assert isinstance(decoded, EmailMessage) and decoded.get_content() == text
+
+
+lines = st.lists(
+    st.sampled_from(
+        [*"ab =\t.é注\n\x0b\u2028", "x" * 80, "y" * 75, "z" * 76, " \n", "\t\n", "=\n"]
+    ),
+    max_size=80,
+).map("".join)
+
+
+@hypothesis_settings(max_examples=2000, deadline=None)
+@given(lines)
+def test_quoted_printable_a_line_at_a_time_is_that_of_the_whole_text(text: str) -> None:
+    """Lines shared by every reader's copy are encoded once; the bytes must not change."""
+    _, payload = encode_body_bytes("plain", "é" + text)
+    assert payload == binascii.b2a_qp(("é" + text).encode(), istext=True)
