@@ -14,7 +14,7 @@ from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.pool import day_pool
 from digest.pipeline.send import SendCounts, send_batch
 from digest.settings import Settings
-from digest.store.db import Database
+from digest.store.db import Database, keep_statistics
 from digest.store.deliveries import HeldRows, held_rows, pools_with_work, queue_deliveries
 from digest.store.models import Subscriber
 from digest.store.schedule import days_in_progress, due_page
@@ -52,6 +52,7 @@ def plan_deliveries(
     told after each page.
     """
     report = PlanReport()
+    queued = 0
     with db.session() as session:
         days = [edition] if edition is not None else days_in_progress(session, now)
     for day in days:
@@ -63,7 +64,9 @@ def plan_deliveries(
         for due in _due_pages(db, day, now, local_day_only=edition is None, only_email=only_email):
             with db.session() as session:
                 inserted = queue_deliveries(session, pool.pool_id, due, now)
-            report.queued[day] = report.queued.get(day, 0) + len(due)
+                queued += inserted
+                report.queued[day] = report.queued.get(day, 0) + len(due)
+                keep_statistics(session, {"deliveries": queued, "subscribers": report.total})
             if on_queued is not None and inserted:
                 on_queued(pool.pool_id, inserted)
     return report

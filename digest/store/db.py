@@ -120,3 +120,27 @@ def through_outages(
             reconnect()
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+
+def keep_statistics(session: Session, at_least: dict[str, int]) -> list[str]:
+    """ANALYZE each table the planner believes holds under half the rows it is known to hold
+    (`at_least`, by table name); the tables analyzed. PostgreSQL only.
+
+    A table filled in one go (the first morning's deliveries, a bulk import) still has the
+    statistics of its empty self until autovacuum comes round, and the plans made from them
+    scan the whole table for a handful of rows; every worker keeps such a plan until the
+    statistics change. Analyzing as the table doubles costs a few ANALYZEs per edition.
+    """
+    if session.get_bind().dialect.name != "postgresql" or not at_least:
+        return []
+    believed: dict[str, float] = {
+        name: rows
+        for name, rows in session.execute(
+            text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:names)"),
+            {"names": list(at_least)},
+        )
+    }
+    stale = [name for name, rows in at_least.items() if max(believed.get(name, 0), 0) < rows / 2]
+    for name in stale:
+        session.execute(text(f'ANALYZE "{name}"'))
+    return stale
