@@ -14,8 +14,9 @@ installed, else aiosmtpd's Sink), and against it, in this order:
     Redis (`celery worker --concurrency N`, prefork), the planner task, and the clock runs
     until every delivery has its outcome recorded; then the same with DKIM signing on.
 
-It prints messages per second, the ratio to (a) and (b), and the workers' peak resident
-memory. `--profile` runs the workers of the first size under py-spy and prints where their
+The wire figures are measured before the runs and again after each (the machine is
+shared), and every ratio is to the best of them. It prints messages per second, the ratios,
+and the workers' peak resident memory. `--profile` runs the workers of the first size under py-spy and prints where their
 time went.
 """
 
