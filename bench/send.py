@@ -16,8 +16,8 @@ installed, else aiosmtpd's Sink), and against it, in this order:
 
 The wire figures are measured before the runs and again after each (the machine is
 shared), and every ratio is to the best of them. It prints messages per second, the ratios,
-and the workers' peak resident memory. `--profile` runs the workers of the first size under py-spy and prints where their
-time went.
+and the workers' peak resident memory. `--profile` runs the workers of the first size under
+py-spy and prints where their time went.
 """
 
 from __future__ import annotations
