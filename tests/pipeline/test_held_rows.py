@@ -58,7 +58,9 @@ def test_send_without_waiting_names_the_held_rows_and_stats_too(
 def test_send_waits_for_a_dead_senders_lease_then_sends_each_once(
     sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    _held_by_a_dead_sender(sqlite_db, settings, 3, lease=3)
+    # Long enough to outlast `digest send` starting up on a loaded machine (imports take
+    # seconds), short enough for the test: it must find the rows still held, then wait.
+    _held_by_a_dead_sender(sqlite_db, settings, 3, lease=12)
     env = _env(settings, smtp_sink)
 
     sent = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
