@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -177,7 +178,10 @@ def evaluate(
         splits = 1  # the file fixes days and subscribers: one split is the whole evaluation
     arguments = (papers, subscribers, per_split, seed, methods, options, save, typed)
     if jobs > 1 and splits > 1:
-        with ProcessPoolExecutor(min(jobs, splits)) as executor:
+        # Spawned, not forked: a process that has run the (int8) model's threads cannot be
+        # forked safely, and a worker loads its own model anyway (CachedEmbedder).
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, splits), mp_context=spawn) as executor:
             futures = [executor.submit(_run_split, n, *arguments) for n in range(splits)]
             outcomes = [f.result() for f in futures]
     else:

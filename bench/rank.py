@@ -1,12 +1,18 @@
 """Bulk ranking speed: every subscriber's edition from one candidate pool, in one run.
 
     .venv/bin/python -m bench.rank [--papers 5000] [--subscribers 10000 100000] [--dense 384]
+        [--rated 0.2 [0 ...]] [--history 2000]
 
 Builds the pool once (tf-idf over all candidates), then personalises for each subscriber
 count, reporting seconds, microseconds per subscriber (flat = linear cost) and the peak
 resident memory of the process. `--dense D` gives the pool D-dimensional unit vectors per
 paper, as stored at ingest, and a stand-in model for typed follows (a hash of the text, at
-no cost, so the figure is ranking's own; the real model embeds each distinct follow once).
+no cost, so the figure is ranking's own; the real model embeds each distinct text once per
+pool). A `--rated` share of the subscribers have rated 5 to 10 papers (three in four up,
+on their topics; down, on others), half of them earlier papers (`--history`), half papers
+of the pool they received: with DIGEST_LEARNED_MIN_RATINGS (3) or more, each of those
+ranks with their own rating-trained model. Several shares (`--rated 0 0.2`) are run in
+turn at each count: their ratio holds on a machine other work shares.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.synthetic import make_follows, make_papers
+from bench.synthetic import SyntheticPaper, make_follows, make_papers
+from digest.papers import PaperText
 from digest.rank.embed import Vectors, unit_rows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
@@ -47,16 +54,61 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Raters:
+    """Ratings as a subscriber leaves them: mostly up on their topics, some down on others."""
+
+    def __init__(
+        self, pool: list[SyntheticPaper], history: list[SyntheticPaper], rng: random.Random
+    ) -> None:
+        self.rng = rng
+        self.pool: dict[str, list[SyntheticPaper]] = {}
+        self.history: dict[str, list[SyntheticPaper]] = {}
+        for papers, by_topic in ((pool, self.pool), (history, self.history)):
+            for paper in papers:
+                by_topic.setdefault(paper.topic, []).append(paper)
+
+    def ratings(
+        self, interests: set[str]
+    ) -> tuple[tuple[PaperText, ...], tuple[PaperText, ...], set[int]]:
+        """Liked and disliked papers, and the pool papers among them (received before)."""
+        rng = self.rng
+        count = rng.randint(5, 10)
+        ups = max(1, round(count * 0.75))
+        others = [topic for topic in self.pool if topic not in interests]
+        liked: list[PaperText] = []
+        disliked: list[PaperText] = []
+        received: set[int] = set()
+        for i in range(count):
+            topic = rng.choice(sorted(interests) if i < ups else others)
+            source = self.pool if rng.random() < 0.5 else self.history
+            paper = rng.choice(source.get(topic) or self.pool[topic])
+            (liked if i < ups else disliked).append(paper.pool_paper.text)
+            if source is self.pool:
+                received.add(paper.pool_paper.paper_id)
+        return tuple(liked), tuple(disliked), received
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--papers", type=int, default=5000)
     parser.add_argument("--subscribers", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--dense", type=int, default=0, help="embedding dimensions (0: none)")
+    parser.add_argument(
+        "--rated",
+        type=float,
+        nargs="+",
+        default=[0.2],
+        help="share of subscribers with ratings (0.2)",
+    )
+    parser.add_argument(
+        "--history", type=int, default=2000, help="earlier papers ratings are drawn from"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
 
     started = time.perf_counter()
     papers = make_papers(args.papers, rng)
+    raters = Raters(papers, make_papers(args.history, random.Random(8)), rng)
     if args.dense:
         embedder = HashEmbedder(args.dense)
         dense = unit_rows(
@@ -73,25 +125,47 @@ def main() -> None:
 
     blend = BlendSettings()
     per_subscriber = []
-    for count in args.subscribers:
+    for count, rated in [(count, share) for count in args.subscribers for share in args.rated]:
         profiles = []
         for i in range(count):
-            follows, _ = make_follows(rng)
-            received = frozenset(rng.sample(range(1, args.papers + 1), 20))
-            profiles.append(SubscriberProfile(i, follows, size=10, received=received))
+            follows, interests = make_follows(rng)
+            received = set(rng.sample(range(1, args.papers + 1), 20))
+            liked: tuple[PaperText, ...] = ()
+            disliked: tuple[PaperText, ...] = ()
+            if rng.random() < rated:
+                liked, disliked, rated_received = raters.ratings(interests)
+                received |= rated_received
+            profiles.append(
+                SubscriberProfile(
+                    i,
+                    follows,
+                    size=10,
+                    liked=liked,
+                    disliked=disliked,
+                    received=frozenset(received),
+                )
+            )
+        trained = sum(
+            1
+            for p in profiles
+            if p.liked and len(p.liked) + len(p.disliked) >= blend.learned_min_ratings > 0
+        )
         started = time.perf_counter()
+        cpu = time.process_time()
         picks = personalize(pool, profiles, blend)
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu
         assert len(picks) == count and all(len(p) == 10 for p in picks)
         per_subscriber.append(seconds / count * 1e6)
         print(
-            f"{count:>7} subscribers x {args.papers} papers: {seconds:6.1f}s "
-            f"({per_subscriber[-1]:.0f} us/subscriber), peak RSS {peak_rss_mb():.0f} MB"
+            f"{count:>7} subscribers x {args.papers} papers ({trained} with their own model): "
+            f"{seconds:6.1f}s, {cpu_seconds:.1f}s CPU ({per_subscriber[-1]:.0f} us/subscriber), "
+            f"peak RSS {peak_rss_mb():.0f} MB"
         )
         del profiles, picks
     if len(per_subscriber) > 1:
         ratio = per_subscriber[-1] / per_subscriber[0]
-        print(f"cost per subscriber, largest/smallest run: {ratio:.2f}")
+        print(f"cost per subscriber, last run / first run: {ratio:.2f}")
 
 
 if __name__ == "__main__":

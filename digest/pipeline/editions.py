@@ -2,9 +2,10 @@
 
 A paper is not sent to a subscriber who already received it, nor to one who received
 another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`).
-Which pool papers copy which paper of the pool or of the pools of the COPY_LOOKBACK_DAYS
-days before is worked out once per pool and process; who received what is looked up per
-batch, in the one query that finds the papers they received.
+Which pool papers copy which paper of the pool or of the pools of the days before (the
+pool's `copy_lookback_days`, DIGEST_NEAR_DUPLICATE_LOOKBACK_DAYS) is worked out once per
+pool and process; who received what is looked up per batch, in the one query that finds
+the papers they received.
 """
 
 from __future__ import annotations
@@ -25,10 +26,6 @@ from digest.rank.why import WhyLines
 from digest.settings import RankingSettings
 from digest.store.models import Subscriber
 from digest.store.profiles import papers_pooled_before, papers_received, ratings_of
-
-# How far back a copy of a pool paper is looked for: new versions and second listings of a
-# work come within weeks; each day back adds a pool's papers to compare once per process.
-COPY_LOOKBACK_DAYS = 90
 
 # Per pool (the candidates object lives as long as the process keeps the pool): for each
 # paper id that may have been sent before, the pool paper ids that are copies of it.
@@ -75,13 +72,16 @@ def copies_in_pool(session: Session, pool: DayPool) -> dict[int, tuple[int, ...]
     if found is not None:
         return found
     papers = pool.candidates.papers
-    earlier = papers_pooled_before(session, pool.day, COPY_LOOKBACK_DAYS)
+    # New versions and second listings of a work come within weeks; each day back adds a
+    # pool's papers to compare, once per process.
+    earlier = papers_pooled_before(session, pool.day, pool.copy_lookback_days)
     for paper in papers:
         earlier.pop(paper.paper_id, None)
     seen_ids = [paper.paper_id for paper in papers] + list(earlier)
     seen = [paper.text for paper in papers] + list(earlier.values())
     found = {}
-    for seen_id, indices in zip(seen_ids, copies_of([p.text for p in papers], seen), strict=True):
+    matches = copies_of([p.text for p in papers], seen, resemblance=pool.copy_resemblance)
+    for seen_id, indices in zip(seen_ids, matches, strict=True):
         others = tuple(papers[i].paper_id for i in indices if papers[i].paper_id != seen_id)
         if others:
             found[seen_id] = others

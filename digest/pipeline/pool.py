@@ -8,7 +8,7 @@ have stored embeddings for the configured model, the pool gets them and the mode
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from digest.rank.embed import Embedder, from_bytes
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.rank.trend import rank_by_trend
 from digest.semantic import load_embedder, stored_model_name
-from digest.settings import RankingSettings, Settings, get_settings
+from digest.settings import EmbeddingSettings, RankingSettings, Settings, get_settings
 from digest.store.db import Database
 from digest.store.models import Pool
 from digest.store.papers import paper_embeddings
@@ -48,6 +48,10 @@ class DayPool:
     pool_id: int
     candidates: CandidatePool
     entries: list[EditionEntry]  # the pool's papers in trend order
+    # Copies of its papers sent before (digest.pipeline.editions) are looked for this many
+    # days back, and found at this share of common word pairs.
+    copy_lookback_days: int = 90
+    copy_resemblance: float = 0.5
     # Renderers built for this pool, so their inlined fragments serve every batch.
     renderers: dict[Any, Any] = field(default_factory=dict, compare=False)
 
@@ -76,6 +80,7 @@ def build_pool(session: Session, day: date, ranking: RankingSettings, now: datet
     duplicates = duplicate_of(
         [paper_text(papers[item.paper_id]) for item, _ in ranked],
         ranking.near_duplicate_similarity,
+        resemblance=ranking.near_duplicate_resemblance,
     )
     kept = [
         trend for (_, trend), duplicate in zip(ranked, duplicates, strict=True) if duplicate is None
@@ -89,20 +94,36 @@ def day_pool(db: Database, ranking: RankingSettings, day: date, now: datetime) -
         pool = build_pool(session, day, ranking, now)
         if pool is None:
             return None
-        return _ready(db, session, pool)
+        return _ready(db, session, pool, ranking)
 
 
-def pool_by_id(db: Database, pool_id: int) -> DayPool | None:
-    """A stored pool ready for ranking; None if it is gone."""
+def pool_by_id(
+    db: Database, pool_id: int, ranking: RankingSettings | None = None
+) -> DayPool | None:
+    """A stored pool ready for ranking; None if it is gone.
+
+    Without `ranking`, the process's settings (a caller should pass its own).
+    """
     cached = _cached(db, pool_id)
     if cached is not None:
         return cached
     with db.session() as session:
         pool = session.get(Pool, pool_id)
-        return None if pool is None else _ready(db, session, pool)
+        if pool is None:
+            return None
+        return _ready(db, session, pool, ranking or _process_ranking())
 
 
-def _ready(db: Database, session: Session, pool: Pool) -> DayPool | None:
+def _process_ranking() -> RankingSettings:
+    """The process's ranking settings; with invalid ones, the defaults without embeddings."""
+    try:
+        return get_settings().ranking
+    except ConfigError:
+        defaults = Settings.model_construct().ranking  # not validated: nothing to read
+        return replace(defaults, embedding=EmbeddingSettings(model="off"))
+
+
+def _ready(db: Database, session: Session, pool: Pool, ranking: RankingSettings) -> DayPool | None:
     cached = _cached(db, pool.id)
     if cached is not None:
         return cached
@@ -118,12 +139,14 @@ def _ready(db: Database, session: Session, pool: Pool) -> DayPool | None:
     ]
     if not candidates:
         return None
-    dense, embedder = _semantic(session, [c.paper_id for c in candidates])
+    dense, embedder = _semantic(session, [c.paper_id for c in candidates], ranking.embedding)
     ready = DayPool(
         pool.date,
         pool.id,
         CandidatePool(candidates, dense=dense, embedder=embedder),
         pool_entries(session, pool),
+        copy_lookback_days=ranking.near_duplicate_lookback_days,
+        copy_resemblance=ranking.near_duplicate_resemblance,
     )
     _kept[(db.instance, pool.id)] = ready
     while len(_kept) > POOLS_KEPT:
@@ -140,17 +163,13 @@ def _cached(db: Database, pool_id: int) -> DayPool | None:
 
 
 def _semantic(
-    session: Session, paper_ids: list[int], settings: Settings | None = None
+    session: Session, paper_ids: list[int], settings: EmbeddingSettings
 ) -> tuple[npt.NDArray[np.float32] | None, Embedder | None]:
     """The papers' stored vectors (zero rows where missing) and the model that made them.
 
     (None, None) when semantic ranking is off, or none of the papers has a vector of the
     configured model: the model is loaded only for a pool it can serve.
     """
-    try:
-        settings = settings or get_settings()
-    except ConfigError:
-        return None, None
     model = stored_model_name(settings)
     if model is None:
         return None, None

@@ -69,7 +69,7 @@ def preview_edition(
         if latest is None:
             return None
         pool_id = latest.id
-    pool = pool_by_id(db, pool_id)
+    pool = pool_by_id(db, pool_id, settings.ranking)
     if pool is None:
         return None
     with db.session() as session:

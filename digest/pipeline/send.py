@@ -118,7 +118,7 @@ def _send_claims(
     counts: SendCounts,
     now: datetime,
 ) -> None:
-    pool = pool_by_id(db, pool_id)
+    pool = pool_by_id(db, pool_id, settings.ranking)
     if pool is None:
         for claim in claims:
             recorder.failed(claim.delivery_id, "the edition has no papers", now)

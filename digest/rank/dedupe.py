@@ -30,7 +30,8 @@ ALPHANUMERIC_RUN = re.compile(r"[a-z0-9]+")
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 # Share of word pairs (shingles) of title and abstract two papers have in common, over all
 # they have (Jaccard). A revision that rewrites a sentence or two of an abstract keeps well
-# above this; two different papers on one topic share a few per cent.
+# above this; two different papers on one topic share a few per cent. The default of
+# DIGEST_NEAR_DUPLICATE_RESEMBLANCE.
 COPY_RESEMBLANCE = 0.5
 # Below this many word pairs a text is a title and a line: too little to call two papers one
 # work by resemblance (the title rule still applies).
@@ -44,13 +45,16 @@ def title_key(title: str) -> str:
     return NON_ALPHANUMERIC.sub("", title.lower())
 
 
-def duplicate_of(papers: Sequence[PaperText], threshold: float) -> list[int | None]:
+def duplicate_of(
+    papers: Sequence[PaperText], threshold: float, resemblance: float = COPY_RESEMBLANCE
+) -> list[int | None]:
     """For each paper, the index of an earlier paper it duplicates, or None.
 
     Papers come best first, so the kept copy of a work is its best-ranked one. Two papers
     are the same work when their titles match letter for letter, when the tf-idf cosine
     of title and abstract reaches `threshold`, or when they are copies by the rule of
-    `copies_of`, so a pool never holds what would be withheld as a copy the next day.
+    `copies_of` (at `resemblance`), so a pool never holds what would be withheld as a copy
+    the next day.
     """
     result: list[int | None] = [None] * len(papers)
     first_with_title: dict[str, int] = {}
@@ -73,7 +77,7 @@ def duplicate_of(papers: Sequence[PaperText], threshold: float) -> list[int | No
     rows, sizes = _shingle_rows(papers)
     for start in range(0, len(papers), SEEN_CHUNK):
         stop = start + SEEN_CHUNK
-        first, second = _resembling(rows[start:stop], sizes[start:stop], rows, sizes)
+        first, second = _resembling(rows[start:stop], sizes[start:stop], rows, sizes, resemblance)
         found.update(
             (int(j), start + int(i))
             for i, j in zip(first, second, strict=True)
@@ -119,11 +123,15 @@ def _shingle_rows(
     return rows, sizes
 
 
-def copies_of(papers: Sequence[PaperText], seen: Sequence[PaperText]) -> list[list[int]]:
+def copies_of(
+    papers: Sequence[PaperText],
+    seen: Sequence[PaperText],
+    resemblance: float = COPY_RESEMBLANCE,
+) -> list[list[int]]:
     """For each paper of `seen`, the indices of `papers` that are the same work.
 
     Same work: the same title letter for letter (case and punctuation aside), or at least
-    COPY_RESEMBLANCE of their word pairs in common, both having MIN_SHINGLES or more.
+    `resemblance` of their word pairs in common, both having MIN_SHINGLES or more.
     """
     result: list[set[int]] = [set() for _ in seen]
     if not papers or not seen:
@@ -138,7 +146,8 @@ def copies_of(papers: Sequence[PaperText], seen: Sequence[PaperText]) -> list[li
     rows, sizes = _shingle_rows(papers)
     for start in range(0, len(seen), SEEN_CHUNK):
         chunk_rows, chunk_sizes = _shingle_rows(seen[start : start + SEEN_CHUNK])
-        for j, i in zip(*_resembling(chunk_rows, chunk_sizes, rows, sizes), strict=True):
+        found = _resembling(chunk_rows, chunk_sizes, rows, sizes, resemblance)
+        for j, i in zip(*found, strict=True):
             result[start + int(j)].add(int(i))
     return [sorted(found) for found in result]
 
@@ -148,10 +157,11 @@ def _resembling(
     a_sizes: npt.NDArray[np.float32],
     b: sparse.csr_matrix,
     b_sizes: npt.NDArray[np.float32],
+    resemblance: float,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """The (row of a, row of b) pairs that share COPY_RESEMBLANCE of their word pairs."""
+    """The (row of a, row of b) pairs that share `resemblance` of their word pairs."""
     common = (a @ b.T).tocoo()
     union = a_sizes[common.row] + b_sizes[common.col] - common.data
     enough = (a_sizes[common.row] >= MIN_SHINGLES) & (b_sizes[common.col] >= MIN_SHINGLES)
-    similar = enough & (common.data >= COPY_RESEMBLANCE * union)
+    similar = enough & (common.data >= resemblance * union)
     return common.row[similar], common.col[similar]

@@ -71,6 +71,8 @@ class Follows:
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # nothing to fold, and most text is: skip the character loop
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

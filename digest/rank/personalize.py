@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
@@ -34,9 +35,9 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from digest.papers import PaperText
-from digest.rank.embed import Embedder, paper_text_for_embedding
+from digest.rank.embed import paper_text_for_embedding
 from digest.rank.features import Follows
-from digest.rank.learned import background_sample, learned_scores
+from digest.rank.learned import FeatureRows, LearnedModels, Ratings, background_sample
 from digest.rank.pool import CandidatePool
 from digest.settings import BlendSettings
 
@@ -47,6 +48,12 @@ DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above t
 DENSE_MATCH_Z = 1.5  # a paper this many sd closer than the pool's mean matches in meaning
 
 Array = npt.NDArray[np.float32]
+
+# Per pool, the background side of the rating-trained models, for one dense weight and the
+# pool's dense rows: computed once per process however many batches rank from the pool.
+_learned: WeakKeyDictionary[CandidatePool, tuple[float, object, LearnedModels]] = (
+    WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -92,21 +99,20 @@ def personalize(
 
 @dataclass
 class _DenseSpace:
-    """The pool's embedding rows and the encoder for what is not in the pool."""
+    """The pool's embedding rows; what is not in the pool is encoded by the pool's model."""
 
     rows: Array
-    encoder: Embedder
+    pool: CandidatePool
     by_text: dict[PaperText, int]
 
     @classmethod
     def of(cls, pool: CandidatePool) -> _DenseSpace | None:
-        rows, encoder = pool.dense, pool.embedder
-        if rows is None or encoder is None:
+        if pool.dense is None or pool.embedder is None:
             return None
         by_text: dict[PaperText, int] = {}
         for i, paper in enumerate(pool.papers):
             by_text.setdefault(paper.text, i)
-        return cls(np.asarray(rows, dtype=np.float32), encoder, by_text)
+        return cls(np.asarray(pool.dense, dtype=np.float32), pool, by_text)
 
     def papers(self, texts: Sequence[PaperText]) -> Array:
         """Unit rows for papers: the pool's row when the paper is in it, else encoded."""
@@ -133,9 +139,7 @@ class _DenseSpace:
     def _encode_into(self, out: Array, wanted: dict[str, list[int]]) -> None:
         if not wanted:
             return
-        texts = sorted(wanted)
-        encoded = np.asarray(self.encoder.encode(texts), dtype=np.float32)
-        for text, row in zip(texts, encoded, strict=True):
+        for text, row in zip(wanted, self.pool.encode(wanted), strict=True):
             out[wanted[text]] = row
 
 
@@ -159,12 +163,18 @@ def _dense_mean_rows(owners: list[int], vectors: Array, count: int) -> Array:
 
 @dataclass
 class _Sides:
-    """Per subscriber: what they want (follows + liked) and what they do not (disliked)."""
+    """Per subscriber: what they want (follows + liked) and what they do not (disliked),
+    and the rows they were made of, which the rating-trained model reuses."""
 
     want: sparse.csr_matrix
     avoid: sparse.csr_matrix
     dense_want: Array | None
     dense_avoid: Array | None
+    follows: sparse.csr_matrix  # unit tf-idf row of each profile's follows
+    dense_follows: Array | None  # unit mean of each profile's typed topics
+    rated_owners: list[int]  # the profile of each rated paper: the liked ones, then disliked
+    rated: sparse.csr_matrix | None  # their tf-idf rows
+    dense_rated: Array | None  # and their embedding rows
 
 
 def _sides(
@@ -172,13 +182,15 @@ def _sides(
     space: _DenseSpace | None,
     profiles: Sequence[SubscriberProfile],
     feedback_weight: float,
+    rows_needed: bool,
 ) -> _Sides:
     count = len(profiles)
     follows = normalize(pool.vectors([p.follows for p in profiles])).tocsr()
     liked = [(i, text) for i, p in enumerate(profiles) for text in p.liked]
     disliked = [(i, text) for i, p in enumerate(profiles) for text in p.disliked]
     rated = [text for _, text in liked + disliked]
-    vectors = pool.vectors(rated) if rated else None
+    owners = [i for i, _ in liked + disliked]
+    vectors = pool.paper_vectors(rated) if rated else None
     f = feedback_weight
     want, avoid = follows, sparse.csr_matrix(follows.shape, dtype=np.float32)
     if vectors is not None and f > 0:
@@ -187,7 +199,7 @@ def _sides(
             f * DISLIKE_WEIGHT * _mean_rows([i for i, _ in disliked], vectors[len(liked) :], count)
         )
     if space is None:
-        return _Sides(want.tocsr(), avoid.tocsr(), None, None)
+        return _Sides(want.tocsr(), avoid.tocsr(), None, None, follows, None, owners, vectors, None)
 
     topics = [(i, topic) for i, p in enumerate(profiles) for topic in p.follows.topics]
     dense_follows = _dense_mean_rows(
@@ -195,8 +207,8 @@ def _sides(
     )
     dense_want = dense_follows
     dense_avoid = np.zeros_like(dense_follows)
-    if rated and f > 0:
-        rows = space.papers(rated)
+    rows = space.papers(rated) if rated and (f > 0 or rows_needed) else None
+    if rows is not None and f > 0:
         dense_want = dense_follows + f * _dense_mean_rows(
             [i for i, _ in liked], rows[: len(liked)], count
         )
@@ -205,7 +217,17 @@ def _sides(
             * DISLIKE_WEIGHT
             * _dense_mean_rows([i for i, _ in disliked], rows[len(liked) :], count)
         )
-    return _Sides(want.tocsr(), avoid.tocsr(), dense_want, dense_avoid)
+    return _Sides(
+        want.tocsr(),
+        avoid.tocsr(),
+        dense_want,
+        dense_avoid,
+        follows,
+        dense_follows,
+        owners,
+        vectors,
+        rows,
+    )
 
 
 def _standard(scores: Array) -> Array:
@@ -220,54 +242,76 @@ def _dense_product(a: sparse.csr_matrix, b: sparse.csr_matrix) -> Array:
     return np.asarray((a @ b.T).todense(), dtype=np.float32)
 
 
+def _trained(profiles: Sequence[SubscriberProfile], blend: BlendSettings) -> list[int]:
+    """The rows of the profiles with enough ratings (one up at least) for their own model."""
+    least = blend.learned_min_ratings
+    return [
+        row
+        for row, p in enumerate(profiles)
+        if least > 0 and p.liked and len(p.liked) + len(p.disliked) >= least
+    ]
+
+
+def _learned_models(pool: CandidatePool, space: _DenseSpace | None, d: float) -> LearnedModels:
+    """The pool's side of the models (its rows, the background's), once per pool and `d`."""
+    dense = space.rows if space is not None and d > 0 else None
+    cached = _learned.get(pool)
+    if cached is not None and cached[0] == d and cached[1] is pool.dense:
+        return cached[2]
+    rows = FeatureRows(
+        pool.matrix * np.float32(np.sqrt(1.0 - d)),
+        None if dense is None else dense * np.float32(np.sqrt(d)),
+    )
+    models = LearnedModels(rows, background_sample(len(pool)))
+    _learned[pool] = (d, pool.dense, models)
+    return models
+
+
 def _learned_relevance(
     pool: CandidatePool,
     space: _DenseSpace | None,
     profiles: Sequence[SubscriberProfile],
     blend: BlendSettings,
+    sides: _Sides,
 ) -> dict[int, Array]:
     """Standardised model scores for the subscribers with enough ratings, by chunk row."""
-    trained = [
-        row
-        for row, p in enumerate(profiles)
-        if p.liked and len(p.liked) + len(p.disliked) >= blend.learned_min_ratings > 0
-    ]
-    if not trained:
+    trained = _trained(profiles, blend)
+    if not trained or sides.rated is None:
         return {}
-    d = blend.dense_weight if space is not None else 0.0
-    sparse_part = np.float32(np.sqrt(1.0 - d))
-    dense_part = np.float32(np.sqrt(d))
-
-    def features(matrix: sparse.csr_matrix, dense: Array | None) -> sparse.csr_matrix:
-        if dense is None or d == 0:
-            return matrix
-        return sparse.hstack([matrix * sparse_part, sparse.csr_matrix(dense * dense_part)]).tocsr()
-
-    pool_features = features(pool.matrix, space.rows if space is not None else None)
-    background = background_sample(len(pool))
+    d = blend.dense_weight if space is not None and sides.dense_rated is not None else 0.0
+    models = _learned_models(pool, space, d)
+    sparse_part, dense_part = np.float32(np.sqrt(1.0 - d)), np.float32(np.sqrt(d))
+    position = {row: k for k, row in enumerate(trained)}
+    liked_count = sum(len(p.liked) for p in profiles)
+    # Their ratings (liked, then disliked), then what they follow as one more positive.
+    picked = [i for i, row in enumerate(sides.rated_owners) if row in position]
+    followers = [row for row in trained if not profiles[row].follows.empty]
+    owner = np.array(
+        [position[sides.rated_owners[i]] for i in picked] + [position[r] for r in followers],
+        dtype=np.int64,
+    )
+    liked = np.array([i < liked_count for i in picked] + [True] * len(followers), dtype=bool)
+    rows_sparse = sparse.vstack([sides.rated[picked], sides.follows[followers]]).tocsr()
+    rows_dense = None
+    if d > 0 and sides.dense_rated is not None and sides.dense_follows is not None:
+        rows_dense = np.vstack([sides.dense_rated[picked], sides.dense_follows[followers]])
+    background = {int(index): k for k, index in enumerate(models.background_index)}
     by_text = {paper.text: i for i, paper in reversed(list(enumerate(pool.papers)))}
-    scores: dict[int, Array] = {}
-    for row in trained:
-        profile = profiles[row]
-        texts = list(profile.liked) + list(profile.disliked)
-        dense = space.papers(texts) if space is not None and d > 0 else None
-        rated = features(pool.vectors(texts), dense)
-        positives = rated[: len(profile.liked)]
-        if not profile.follows.empty:
-            follow_dense = None
-            if dense is not None and space is not None:
-                follow_dense = _dense_mean_rows(
-                    [0] * len(profile.follows.topics), space.topics(profile.follows.topics), 1
-                )
-            follow = features(normalize(pool.vectors([profile.follows])).tocsr(), follow_dense)
-            positives = sparse.vstack([positives, follow]).tocsr()
-        in_pool = {by_text[t] for t in profile.liked if t in by_text}
-        negatives_background = np.array([i for i in background if i not in in_pool], dtype=np.int64)
-        model = learned_scores(
-            pool_features, positives, rated[len(profile.liked) :], negatives_background
-        )
-        scores[row] = _standard(model[None, :])[0]
-    return scores
+    excluded = [
+        [background[by_text[t]] for t in profiles[row].liked if by_text.get(t, -1) in background]
+        for row in trained
+    ]
+    ratings = Ratings(
+        FeatureRows(
+            rows_sparse * sparse_part, None if rows_dense is None else rows_dense * dense_part
+        ),
+        owner,
+        liked,
+        excluded,
+    )
+    scores, solved = models.scores(ratings, len(trained))
+    standard = _standard(scores[solved])
+    return dict(zip(np.asarray(trained)[solved].tolist(), standard, strict=True))
 
 
 def _personalize_chunk(
@@ -276,31 +320,39 @@ def _personalize_chunk(
     profiles: Sequence[SubscriberProfile],
     blend: BlendSettings,
 ) -> Iterator[list[Pick]]:
-    sides = _sides(pool, space, profiles, blend.feedback_weight)
+    sides = _sides(pool, space, profiles, blend.feedback_weight, bool(_trained(profiles, blend)))
+    # What they rated down is scored only for those who rated something down: for the others
+    # it is zero, and most subscribers are others.
+    disliking = np.flatnonzero([bool(p.disliked) for p in profiles])
     want = _dense_product(sides.want, pool.matrix)
-    avoid = _dense_product(sides.avoid, pool.matrix)
+    avoid = _dense_product(sides.avoid[disliking], pool.matrix)
     # A profile is a unit vector: the cosine of (want - avoid), per subscriber.
     norms = sparse.linalg.norm(sides.want - sides.avoid, axis=1).astype(np.float32)[:, None]
     norms = np.where(norms > 0, norms, np.float32(1.0))
-    cosine: Array = np.asarray((want - avoid) / norms, dtype=np.float32)
+    cosine: Array = np.asarray(want / norms, dtype=np.float32)
+    cosine[disliking] = (want[disliking] - avoid) / norms[disliking]
     relevance = _standard(cosine)
     matches = want > 0
     avoid_z = _standard(avoid)
-    leans_away = avoid > want
+    leans_away = avoid > want[disliking]
     if space is not None and sides.dense_want is not None and sides.dense_avoid is not None:
         d = np.float32(blend.dense_weight)
-        dense_want = sides.dense_want @ space.rows.T
-        dense_avoid = sides.dense_avoid @ space.rows.T
         dense_profile = normalize(sides.dense_want - sides.dense_avoid)
         dense_cosine = (dense_profile @ space.rows.T).astype(np.float32)
         has_dense = np.abs(dense_profile).sum(axis=1, keepdims=True) > 0
         dense_relevance = np.where(has_dense, _standard(dense_cosine), relevance)
         relevance = np.asarray((1 - d) * relevance + d * dense_relevance, dtype=np.float32)
         cosine = np.asarray((1 - d) * cosine + d * dense_cosine, dtype=np.float32)
-        matches |= has_dense & (_standard(dense_want) >= DENSE_MATCH_Z)
-        avoid_z = (1 - d) * avoid_z + d * _standard(dense_avoid)
-        leans_away = (1 - d) * (avoid - want) + d * (dense_avoid - dense_want) > 0
-    for row, scores in _learned_relevance(pool, space, profiles, blend).items():
+        # Without dislikes the dense profile is their wants scaled: the same standard scores.
+        dense_want_z = _standard(dense_cosine)
+        if disliking.size:
+            dense_want = sides.dense_want[disliking] @ space.rows.T
+            dense_avoid = sides.dense_avoid[disliking] @ space.rows.T
+            dense_want_z[disliking] = _standard(dense_want)
+            avoid_z = (1 - d) * avoid_z + d * _standard(dense_avoid)
+            leans_away = (1 - d) * (avoid - want[disliking]) + d * (dense_avoid - dense_want) > 0
+        matches |= has_dense & (dense_want_z >= DENSE_MATCH_Z)
+    for row, scores in _learned_relevance(pool, space, profiles, blend, sides).items():
         relevance[row] = scores
 
     fresh = np.ones(relevance.shape, dtype=bool)
@@ -321,9 +373,8 @@ def _personalize_chunk(
     trending = np.zeros(len(pool), dtype=bool)
     trending[: blend.trending_slots] = True  # the pool is in trend order
     interested = np.array([p.interested for p in profiles])[:, None]
-    has_disliked = np.array([bool(p.disliked) for p in profiles])[:, None]
-    not_disliked = ~(has_disliked & leans_away & (avoid_z >= DISLIKE_Z))
-    qualifies = fresh & not_disliked & np.where(interested, matches | trending, True)
+    qualifies = fresh & np.where(interested, matches | trending, True)
+    qualifies[disliking] &= ~(leans_away & (avoid_z >= DISLIKE_Z))
     score = np.where(qualifies, score, -np.inf)
     for row, subscriber in enumerate(profiles):
         yield _top(score[row], cosine[row], subscriber.size)

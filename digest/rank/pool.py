@@ -6,7 +6,7 @@ stored at ingest) and the model (`embedder`) that embeds what a subscriber types
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from digest.papers import PaperText
 from digest.rank.embed import Embedder, encode_papers, unit_rows
 from digest.rank.features import Follows, features_of, paper_features
+
+# Texts the pool's model encoded at ranking time (typed follows, rated papers from outside
+# the pool) are kept, so each is encoded once per pool and process: up to this many
+# (some 77 MB of 384-d vectors). Rated papers' tf-idf rows likewise.
+ENCODED_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class CandidatePool:
         top = float(trend.max()) if trend.size else 0.0
         self.trend: npt.NDArray[np.float32] = trend / top if top > 0 else trend
         self.feature_sets = [frozenset(paper_features(paper.text)) for paper in self.papers]
+        self._encoded: dict[str, npt.NDArray[np.float32]] = {}
+        self._rows: dict[PaperText, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -67,6 +74,52 @@ class CandidatePool:
     def vectors(self, documents: Sequence[PaperText | Follows]) -> sparse.csr_matrix:
         """Documents in the pool's feature space (words the pool never saw are dropped)."""
         return self.vectorizer.transform(list(documents)).tocsr()
+
+    def paper_vectors(self, papers: Sequence[PaperText]) -> sparse.csr_matrix:
+        """`vectors` of papers, each distinct paper transformed once per pool (the same
+        rated papers come back in every batch of subscribers)."""
+        rows = {paper: self._rows[paper] for paper in papers if paper in self._rows}
+        missing = [paper for paper in dict.fromkeys(papers) if paper not in rows]
+        if missing:
+            fresh = self.vectorizer.transform(missing).tocsr()
+            if len(self._rows) + len(missing) > ENCODED_KEPT:
+                self._rows.clear()
+            for i, paper in enumerate(missing):
+                start, stop = fresh.indptr[i], fresh.indptr[i + 1]
+                rows[paper] = self._rows[paper] = (
+                    fresh.indices[start:stop].astype(np.int32),
+                    fresh.data[start:stop].astype(np.float32),
+                )
+        parts = [rows[paper] for paper in papers]
+        pointers = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([indices.size for indices, _ in parts], out=pointers[1:])
+        return sparse.csr_matrix(
+            (
+                np.concatenate([data for _, data in parts] or [np.zeros(0, np.float32)]),
+                np.concatenate([indices for indices, _ in parts] or [np.zeros(0, np.int32)]),
+                pointers,
+            ),
+            shape=(len(parts), self.matrix.shape[1]),
+        )
+
+    def encode(self, texts: Iterable[str]) -> npt.NDArray[np.float32]:
+        """Unit rows of `texts` from the pool's embedder, each text encoded once per pool."""
+        if self.embedder is None:
+            raise ValueError("this pool has no embedder")
+        texts = list(texts)
+        missing = sorted({text for text in texts if text not in self._encoded})
+        if missing:
+            encoded = np.asarray(self.embedder.encode(missing), dtype=np.float32)
+            if len(self._encoded) + len(missing) > ENCODED_KEPT:
+                self._encoded.clear()
+            self._encoded.update(zip(missing, encoded, strict=True))
+            found = dict(zip(missing, encoded, strict=True))
+        else:
+            found = {}
+        out = np.zeros((len(texts), self.embedder.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row] = found[text] if text in found else self._encoded[text]
+        return out
 
 
 def _complete_dense(

@@ -7,6 +7,7 @@ import pytest
 from digest.papers import PaperText
 from digest.rank import dedupe
 from digest.rank.dedupe import copies_of, title_key
+from digest.settings import Settings
 
 ABSTRACT = (
     "We propose a sparse mixture of experts that routes each token to two experts, train "
@@ -77,3 +78,32 @@ def test_a_pool_keeps_one_copy_by_the_same_rule() -> None:
     other = PaperText("Galaxy shapes from telescope images", "Morphology of distant galaxies.")
     # A cosine threshold no pair reaches: the copy is found by its word pairs.
     assert dedupe.duplicate_of([SENT, other, revised], 0.999) == [None, None, 0]
+
+
+def test_the_share_of_common_word_pairs_that_makes_a_copy_is_a_setting() -> None:
+    # Half the abstract rewritten: a quarter to a third of the word pairs still in common.
+    sentences = ABSTRACT.split(", ")
+    reworded = PaperText(
+        "Experts, sparsely, at scale",
+        ", ".join([*sentences[:2], "we route with a learned hash", "and halve the bill"]),
+    )
+    assert copies_of([reworded], [SENT]) == [[]]  # the default: half of them
+    assert copies_of([reworded], [SENT], resemblance=0.2) == [[0]]
+    assert dedupe.duplicate_of([SENT, reworded], 0.999) == [None, None]
+    assert dedupe.duplicate_of([SENT, reworded], 0.999, resemblance=0.2) == [None, 0]
+
+
+def test_the_near_duplicate_settings_reach_the_ranking_settings() -> None:
+    ranking = Settings(
+        near_duplicate_similarity=0.9,
+        near_duplicate_resemblance=0.7,
+        near_duplicate_lookback_days=30,
+    ).ranking
+    assert ranking.near_duplicate_similarity == 0.9
+    assert ranking.near_duplicate_resemblance == 0.7
+    assert ranking.near_duplicate_lookback_days == 30
+    defaults = Settings().ranking
+    assert (defaults.near_duplicate_resemblance, defaults.near_duplicate_lookback_days) == (
+        dedupe.COPY_RESEMBLANCE,
+        90,
+    )

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from digest.papers import PaperText
+from digest.rank import learned
 from digest.rank.embed import paper_text_for_embedding
 from digest.rank.features import Follows
+from digest.rank.learned import SVM_C, FeatureRows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.settings import BlendSettings
@@ -174,3 +177,65 @@ def test_without_embeddings_the_same_profiles_rank_on_tfidf_alone() -> None:
     )
     [picks] = personalize(pool, [profile], BLEND)
     assert set(_themes(picks, themes)) <= {"diffusion", "robots"}
+
+
+def _reference_svm(
+    pool: FeatureRows, rated: FeatureRows, liked: list[bool], background: list[int]
+) -> npt.NDArray[np.float64]:
+    """liblinear's LinearSVC on the same rows, the model the closed form stands for."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    def joined(rows: FeatureRows) -> sparse.csr_matrix:
+        assert rows.dense is not None
+        return sparse.hstack([rows.sparse, sparse.csr_matrix(rows.dense)]).tocsr()
+
+    features = sparse.vstack([joined(rated), joined(pool)[background]]).tocsr()
+    labels = np.r_[np.array(liked, dtype=np.int64), np.zeros(len(background), np.int64)]
+    model = LinearSVC(C=SVM_C, class_weight="balanced", max_iter=100_000, tol=1e-10)
+    return np.asarray(model.fit(features, labels).decision_function(joined(pool)))
+
+
+def test_the_closed_form_is_the_svm_liblinear_would_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool, _ = _day2(per_theme=8)
+    rng = np.random.default_rng(3)
+    dense = rng.standard_normal((len(pool) + 6, 8)).astype(np.float32)
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    part = np.float32(np.sqrt(0.5))
+    rows = FeatureRows(pool.matrix * part, dense[: len(pool)] * part)
+    monkeypatch.setattr(learned, "BACKGROUND_PAPERS", 20)  # a sample, not the whole pool
+    background = learned.background_sample(len(pool))
+    outside = [_paper("robots", 1), _paper("robots", 2), _paper("agents", 3)]
+    inside = int(background[5])  # rated up, and in the background: left out of it
+    texts = [*outside, pool.papers[inside].text]
+    rated = FeatureRows(
+        pool.vectors(texts) * part, np.vstack([dense[len(pool) :][:3], dense[inside]]) * part
+    )
+    liked = [True, True, False, True]
+    models = learned.LearnedModels(rows, background)
+    scores, solved = models.scores(
+        learned.Ratings(rated, np.zeros(4, np.int64), np.array(liked), [[5]]), 1
+    )
+    reference = _reference_svm(rows, rated, liked, [int(i) for i in background if i != inside])
+    assert solved.tolist() == [True]
+    assert np.corrcoef(scores[0], reference)[0, 1] > 0.999
+    assert np.argsort(-scores[0])[:5].tolist() == np.argsort(-reference)[:5].tolist()
+
+
+def test_the_model_scores_do_not_depend_on_who_is_trained_alongside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool, _ = _day2()
+    profiles = [
+        SubscriberProfile(
+            i,
+            size=6,
+            liked=(_paper("robots", i), _paper(("diffusion", "proofs")[i % 2], i)),
+            disliked=(_paper("agents", i),) * (i % 3),
+        )
+        for i in range(7)
+    ]
+    together = personalize(pool, profiles, BLEND)
+    monkeypatch.setattr(learned, "GROUP", 2)
+    assert personalize(CandidatePool(pool.papers), profiles, BLEND) == together
+    assert [personalize(pool, [p], BLEND)[0] for p in profiles] == together

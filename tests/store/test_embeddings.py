@@ -19,7 +19,7 @@ from digest.pipeline import pool as pipeline_pool
 from digest.pipeline.fetch import embed_papers, fetch_window
 from digest.pipeline.pool import day_pool
 from digest.rank.embed import from_bytes
-from digest.settings import Settings
+from digest.settings import EmbeddingSettings, Settings
 from digest.sources.sample import SampleSource
 from digest.store.db import Database
 from digest.store.models import Paper
@@ -145,6 +145,33 @@ def test_semantic_ranking_can_be_turned_off(caplog: pytest.LogCaptureFixture) ->
         assert semantic.load_embedder(settings) is None
     assert semantic.stored_model_name(settings) is None
     assert "semantic ranking off: DIGEST_EMBEDDING_MODEL=off" in caplog.text
+
+
+def test_int8_and_float_vectors_are_stored_under_different_names() -> None:
+    path = "/models/minilm"
+    int8 = semantic.stored_model_name(Settings(embedding_model=path))
+    full = semantic.stored_model_name(Settings(embedding_model=path, embedding_quantized=False))
+    assert (int8, full) == (f"{path}@128{semantic.QUANTIZED_SUFFIX}", f"{path}@128")
+    assert semantic.stored_model_name(EmbeddingSettings(model=path)) == int8
+    long = "/" + "m" * 300  # the store keeps 200 characters: the suffix must survive
+    name = semantic.stored_model_name(Settings(embedding_model=long))
+    assert name is not None and len(name) == 200 and name.endswith(semantic.QUANTIZED_SUFFIX)
+
+
+def test_each_variant_is_loaded_and_cached_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[tuple[str, bool]] = []
+
+    def load(spec: str, quantized: bool) -> WordHashEmbedder:
+        loads.append((spec, quantized))
+        return WordHashEmbedder(name=f"{spec}/{quantized}")
+
+    monkeypatch.setattr(semantic, "_load", load)
+    int8 = semantic.load_embedder(Settings(embedding_model="m"))
+    full = semantic.load_embedder(Settings(embedding_model="m", embedding_quantized=False))
+    assert int8 is not full
+    assert semantic.load_embedder(EmbeddingSettings(model="m")) is int8
+    assert semantic.load_embedder(Settings(embedding_model="m").ranking.embedding) is int8
+    assert loads == [("m", True), ("m", False)]
 
 
 def test_a_model_that_cannot_load_is_reported(
