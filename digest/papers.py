@@ -16,6 +16,7 @@ from digest.text import disallowed_in, readable
 
 ARXIV_ABS_BASE = "https://arxiv.org/abs/"
 ARXIV_PDF_BASE = "https://arxiv.org/pdf/"
+HF_PAPER_BASE = "https://huggingface.co/papers/"
 
 # New-style ids (2611.01234) and the pre-2007 archive/number form (hep-th/9901001); bounded,
 # so an id always fits its column and a version its INTEGER.
@@ -58,6 +59,10 @@ def abs_url(arxiv_id: str) -> str:
 
 def pdf_url(arxiv_id: str) -> str:
     return f"{ARXIV_PDF_BASE}{arxiv_id}"
+
+
+def hf_paper_url(arxiv_id: str) -> str:
+    return f"{HF_PAPER_BASE}{arxiv_id}"
 
 
 # What a fetched paper may hold. Counts are clamped into range (a huge count still means
@@ -264,6 +269,14 @@ class EditionEntry:
     paper_id: int = 0
     why: str = ""  # one short line: why this paper is in this reader's digest
     categories: list[str] = field(default_factory=list)
+    summary: str | None = None  # the source's machine-written one-liner (HF's ai_summary)
+    keywords: list[str] = field(default_factory=list)
+    thumbnail_url: str | None = None
+
+    @property
+    def hf_url(self) -> str | None:
+        """The paper's Hugging Face page, for papers that came from Hugging Face."""
+        return hf_paper_url(self.arxiv_id) if self.source == "hf" else None
 
 
 @dataclass(frozen=True)

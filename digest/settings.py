@@ -84,6 +84,7 @@ class EmailSettings:
     dkim_domain: str | None = None
     template_dir: Path | None = None
     return_path: str | None = None  # VERP base: bounces come back to a signed variant of it
+    show_thumbnails: bool = False  # the source's paper thumbnail in the digest (an image load)
 
     @property
     def sender_domain(self) -> str:
@@ -212,6 +213,7 @@ class Settings(BaseSettings):
     dns_resolver: str | None = None  # host[:port] `digest doctor` asks; None: the system's
     postal_address: str | None = Field(default=None, max_length=300)
     template_dir: Path | None = None  # templates here take precedence over the built-in ones
+    email_thumbnails: bool = False
 
     # Ingestion: polite HTTP, paging, and arXiv's one-request-every-3-seconds rule.
     http_retries: int = Field(default=3, ge=0, le=10)
@@ -338,6 +340,7 @@ class Settings(BaseSettings):
             dkim_domain=self.dkim_domain,
             template_dir=self.template_dir,
             return_path=self.return_path,
+            show_thumbnails=self.email_thumbnails,
         )
 
     @property

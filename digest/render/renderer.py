@@ -62,6 +62,10 @@ def paper_key(entry: EditionEntry) -> PaperKey:
         entry.comments,
         entry.stars,
         tuple(entry.categories),
+        entry.summary,
+        tuple(entry.keywords),
+        entry.thumbnail_url,
+        entry.source,
     )
 
 
@@ -190,7 +194,7 @@ class DigestRenderer:
                 personal.feedback(entry.arxiv_id, True),
                 personal.feedback(entry.arxiv_id, False),
             )
-            html_rows.append(self._paper_html(*args))
+            html_rows.append(self._paper_html(*args, self.settings.show_thumbnails))
             text_rows.append(self._paper_text(*args))
         html = inline_css(self._page(self._html, values, Markup("".join(html_rows))))
         text = self._page(self._text, values, "".join(text_rows))
@@ -225,7 +229,8 @@ class DigestRenderer:
         html_rows: list[str] = [ph.marker("rows")]
         for index, (key, entry) in enumerate(missing.items()):
             args = (entry, ph["position"], ph["why"], ph["more"], ph["less"])
-            html_rows += [ph.marker(f"s{index}"), self._paper_html(*args), ph.marker(f"e{index}")]
+            row = self._paper_html(*args, self.settings.show_thumbnails)
+            html_rows += [ph.marker(f"s{index}"), row, ph.marker(f"e{index}")]
             text, self._text_why = self._cut_why(self._paper_text(*args), TEXT_WHY)
             self._text_rows[key] = ph.compile(text)
         html_rows.append(ph.marker("end"))

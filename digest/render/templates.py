@@ -40,6 +40,7 @@ def environment(overrides: Path | None = None) -> Environment:
         compact=compact_number,
         trend=trend_line,
         topics=topics_line,
+        keywords=keywords_line,
         http_url=http_url,
     )
     return env
@@ -70,6 +71,18 @@ def shorten_authors(names: Sequence[str], limit: int = 3) -> str:
     shown = [excerpt(name, 80) for name in names[:limit] if name.strip()]
     suffix = " et al." if len(names) > limit else ""
     return ", ".join(shown) + suffix
+
+
+def keywords_line(keywords: Sequence[str], limit: int = 6) -> str:
+    """'token routing · efficiency' for the first `limit` keywords, case-insensitively distinct."""
+    seen: set[str] = set()
+    shown: list[str] = []
+    for keyword in keywords:
+        name = excerpt(keyword, 40)
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            shown.append(name)
+    return " · ".join(shown[:limit])
 
 
 def topics_line(categories: Sequence[str], limit: int = 4) -> str:

@@ -169,6 +169,9 @@ def pool_entries(session: Session, pool: Pool, limit: int | None = None) -> list
                 source=paper.source,
                 paper_id=paper.id,
                 categories=list(paper.categories),
+                summary=paper.summary,
+                keywords=list(paper.keywords),
+                thumbnail_url=paper.thumbnail_url,
             )
         )
     return entries
