@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse
 
 from digest.links import http_url
 from digest.papers import EditionEntry
-from digest.render.templates import shorten_authors, trend_line
+from digest.render.templates import excerpt, shorten_authors, trend_line
 from digest.settings import Settings
 from digest.web.security import CSRF_FIELD, Csrf, page_csp
 
@@ -36,6 +36,7 @@ TIMEZONE_AREAS = frozenset(
         "Pacific",
     }
 )
+TLDR_CHARACTERS = 220
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -51,6 +52,9 @@ class PaperCard:
     trend: str
     code_url: str | None
     why: str
+    tldr: str  # the source's one-line summary, else the abstract's opening
+    sample: bool  # one of the built-in sample papers, labelled as in the email
+    pdf_url: str | None = None
 
 
 def paper_card(entry: EditionEntry) -> PaperCard:
@@ -63,7 +67,16 @@ def paper_card(entry: EditionEntry) -> PaperCard:
         trend=trend_line(entry),
         code_url=http_url(entry.code_url),
         why=entry.why,
+        tldr=tldr(entry),
+        sample=entry.source == "sample",
+        pdf_url=http_url(entry.pdf_url),
     )
+
+
+def tldr(entry: EditionEntry, limit: int = TLDR_CHARACTERS) -> str:
+    """The paper in a sentence or two: its source's summary, else its abstract cut short."""
+    summary = (entry.summary or "").strip()
+    return excerpt(summary or entry.abstract, limit)
 
 
 def human_date(day: date) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -102,6 +102,9 @@ class PreferencesPages:
             return owner
         subject, subscriber = owner
         typed = PreferencesForm.read(form)
+        if not typed.send_weekday:
+            # The page disables the weekday while "every day" is chosen: keep the stored one.
+            typed = replace(typed, send_weekday=str(subscriber.send_weekday))
         prefs, problems = parse_preferences(asdict(typed))
         errors = {name: sentence(problem) for name, problem in problems.items()}
         if prefs is None:

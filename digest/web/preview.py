@@ -9,13 +9,18 @@ from digest.pipeline.preview import preview_edition
 from digest.preferences import Preferences
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.web.pages import PaperCard, paper_card
+from digest.web.pages import PaperCard, human_date, paper_card
 
 
 @dataclass(frozen=True)
 class Preview:
     edition_date: date
     papers: list[PaperCard]
+    asked: int  # the number of papers the settings ask for
+
+    @property
+    def day_label(self) -> str:
+        return human_date(self.edition_date)
 
 
 def preview_cards(
@@ -33,4 +38,6 @@ def preview_cards(
     )
     if preview is None:
         return None
-    return Preview(preview.day, [paper_card(entry) for entry in preview.entries])
+    return Preview(
+        preview.day, [paper_card(entry) for entry in preview.entries], prefs.edition_size
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -13,9 +12,9 @@ from starlette.routing import Route
 
 from digest.addresses import normalise_email
 from digest.errors import ExpiredToken, InvalidEmail, InvalidToken
+from digest.pipeline.landing import landing_papers
 from digest.preferences import InvalidPreference, check_timezone, parse_topics
 from digest.store.models import Subscriber, SubscriberState
-from digest.store.pools import latest_pool, pool_entries
 from digest.store.subscribers import (
     confirm_subscription,
     may_confirm,
@@ -23,6 +22,7 @@ from digest.store.subscribers import (
     resend_confirmation,
     subscriber_for_token,
 )
+from digest.store.types import utcnow
 from digest.tokens import Purpose, TokenSubject
 from digest.web.pages import (
     PaperCard,
@@ -49,6 +49,16 @@ class SubscribeForm:
     topics: str = ""
     timezone: str = ""
     timezone_chosen: bool = False
+
+
+@dataclass(frozen=True)
+class LatestPapers:
+    """The landing page's papers: the latest edition's head, or today's ranking before one."""
+
+    day: str
+    papers: list[PaperCard]
+    sample: bool
+    edition_url: str | None  # the whole edition in the archive, once it is frozen
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ class SubscribePages:
         problem: FieldError | None = None,
         status: int = 200,
     ) -> Response:
-        edition_day, papers = await self.site.in_thread(self._latest_papers)
+        latest = await self.site.in_thread(self._latest_papers)
         return self.site.pages.render(
             request,
             "index.html",
@@ -156,8 +166,7 @@ class SubscribePages:
             problem=problem,
             timezones=self.timezones,
             send_hour=self.site.settings.default_send_hour,
-            edition_day=human_date(edition_day) if edition_day else None,
-            papers=papers,
+            latest=latest,
         )
 
     def _subscribe_form(self, form: FormData) -> SubscribeForm:
@@ -169,13 +178,17 @@ class SubscribePages:
             timezone_chosen=bool(timezone.strip()),
         )
 
-    def _latest_papers(self) -> tuple[date | None, list[PaperCard]]:
-        with self.site.db.session() as session:
-            pool = latest_pool(session)
-            if pool is None:
-                return None, []
-            entries = pool_entries(session, pool, limit=LANDING_PAPERS)
-            return pool.date, [paper_card(entry) for entry in entries]
+    def _latest_papers(self) -> LatestPapers | None:
+        found = landing_papers(self.site.db, self.site.settings.ranking, utcnow(), LANDING_PAPERS)
+        if found is None:
+            return None
+        archive_url = f"{self.site.root}/archive/{found.day.isoformat()}"
+        return LatestPapers(
+            day=human_date(found.day),
+            papers=[paper_card(entry) for entry in found.entries],
+            sample=found.is_sample,
+            edition_url=archive_url if found.in_archive else None,
+        )
 
     def _request_subscription(self, form: SubscribeForm) -> None:
         # The session commits on leaving the block, before the caller kicks the outbox.

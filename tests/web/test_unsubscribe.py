@@ -8,11 +8,12 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
+from digest.preferences import Frequency
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
 from digest.tokens import Purpose
-from tests.web.support import add, browser_post, subscriber, tampered, token
+from tests.web.support import BROWSER, add, browser_post, subscriber, tampered, token
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -27,7 +28,7 @@ def link(settings: Settings, active: Subscriber) -> dict[str, str]:
     return {"token": token(settings, Purpose.UNSUBSCRIBE, active)}
 
 
-def test_get_shows_address_and_one_button_without_changing_state(
+def test_get_shows_address_the_button_and_two_gentler_ways_without_changing_state(
     db: Database, client: TestClient, link: dict[str, str]
 ) -> None:
     response = client.get("/unsubscribe", params=link)
@@ -35,8 +36,90 @@ def test_get_shows_address_and_one_button_without_changing_state(
     assert response.status_code == 200
     assert "reader@example.com" in response.text
     assert f'<form method="post" action="/unsubscribe?token={link["token"]}">' in response.text
-    assert response.text.count("<button") == 1
-    assert subscriber(db, "reader@example.com").state is SubscriberState.ACTIVE
+    assert f'action="/unsubscribe/weekly?token={link["token"]}"' in response.text
+    assert f'action="/unsubscribe/fewer?token={link["token"]}"' in response.text
+    assert response.text.count("<button") == 3
+    assert "5 papers in each digest instead of 10." in response.text
+    row = subscriber(db, "reader@example.com")
+    assert (row.state, row.frequency, row.edition_size) == (
+        SubscriberState.ACTIVE,
+        Frequency.DAILY,
+        10,
+    )
+
+
+def test_weekly_instead_keeps_the_subscription_and_says_what_changed(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    page = f"/unsubscribe?token={link['token']}"
+
+    response = browser_post(client, page, f"/unsubscribe/weekly?token={link['token']}")
+
+    assert response.status_code == 200
+    assert "once a week instead of every day" in response.text
+    assert "/preferences?token=" in response.text
+    row = subscriber(db, "reader@example.com")
+    assert (row.state, row.frequency, row.edition_size) == (
+        SubscriberState.ACTIVE,
+        Frequency.WEEKLY,
+        10,
+    )
+    again = client.get("/unsubscribe", params=link)
+    assert "/unsubscribe/weekly" not in again.text  # weekly already: only "fewer" is left
+    assert "/unsubscribe/fewer" in again.text
+
+
+def test_fewer_papers_halves_the_edition_and_says_what_changed(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    page = f"/unsubscribe?token={link['token']}"
+
+    response = browser_post(client, page, f"/unsubscribe/fewer?token={link['token']}")
+
+    assert response.status_code == 200
+    assert "has 5 papers instead of 10" in response.text
+    row = subscriber(db, "reader@example.com")
+    assert (row.state, row.frequency, row.edition_size) == (
+        SubscriberState.ACTIVE,
+        Frequency.DAILY,
+        5,
+    )
+
+
+@pytest.mark.parametrize("choice", ["weekly", "fewer"])
+def test_gentler_ways_refuse_a_browser_post_without_the_csrf_token(
+    db: Database, client: TestClient, link: dict[str, str], choice: str
+) -> None:
+    response = client.post(
+        f"/unsubscribe/{choice}", params=link, data={"csrf_token": "forged"}, headers=BROWSER
+    )
+
+    assert response.status_code == 403
+    row = subscriber(db, "reader@example.com")
+    assert (row.frequency, row.edition_size) == (Frequency.DAILY, 10)
+
+
+@pytest.mark.parametrize("choice", ["weekly", "fewer"])
+def test_gentler_ways_refuse_a_tampered_link(
+    db: Database, client: TestClient, link: dict[str, str], choice: str
+) -> None:
+    response = client.post(f"/unsubscribe/{choice}", params={"token": tampered(link["token"])})
+
+    assert response.status_code == 400
+    row = subscriber(db, "reader@example.com")
+    assert (row.frequency, row.edition_size) == (Frequency.DAILY, 10)
+
+
+def test_gentler_ways_change_nothing_once_unsubscribed(
+    db: Database, client: TestClient, link: dict[str, str]
+) -> None:
+    client.post("/unsubscribe", params=link, data=ONE_CLICK)
+
+    response = client.post("/unsubscribe/weekly", params=link)
+
+    assert response.status_code == 409
+    row = subscriber(db, "reader@example.com")
+    assert (row.state, row.frequency) == (SubscriberState.UNSUBSCRIBED, Frequency.DAILY)
 
 
 def test_post_unsubscribes_and_twice_is_fine(
