@@ -81,6 +81,16 @@ def _quoted(value: str) -> str:
     return quote_plus(value)
 
 
+def personal_feed_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
+    """The secret address of a subscriber's own Atom feed (their id and an HMAC, no address)."""
+    token = make_token(settings.secret_key, Purpose.FEED, subscriber_id, email)
+    return _url(settings, "/feed.atom", token=token)
+
+
+def archive_feed_url(settings: LinkSettings) -> str:
+    return _url(settings, "/archive.atom")
+
+
 def archive_url(settings: LinkSettings, day: date | None = None) -> str:
     return _url(settings, f"/archive/{day.isoformat()}" if day else "/archive")
 

@@ -25,6 +25,7 @@ class Purpose(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
     FEEDBACK = "feedback"
+    FEED = "feed"  # the personal Atom feed
 
 
 @dataclass(frozen=True)

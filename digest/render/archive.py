@@ -57,3 +57,17 @@ def render_archive_html(
             "rows": Markup(rows),
         }
     )
+
+
+def render_paper_rows(settings: EmailSettings, entries: Sequence[EditionEntry]) -> Markup:
+    """The email's own paper rows (its paper.html partial) for the public web page: the same
+    markup as the email, in rank order, with no reason line and no feedback links."""
+    env = environment(settings.template_dir)
+    paper_row = env.get_template("email/digest/paper.html").module.paper_row  # type: ignore[attr-defined]
+    ordered = sorted(entries, key=attrgetter("rank"))
+    return Markup(
+        "".join(
+            paper_row(entry, str(position), "", None, None)
+            for position, entry in enumerate(ordered, start=1)
+        )
+    )

@@ -24,6 +24,7 @@ from digest.store.db import Database, DatabaseUnavailable
 from digest.web.archive import ArchivePages
 from digest.web.errors import ErrorPages, RequestGuard
 from digest.web.feedback import FeedbackPages
+from digest.web.feeds import FeedRoutes
 from digest.web.inputs import UnsafeInput
 from digest.web.metrics import metrics_routes
 from digest.web.pages import Pages, root_path
@@ -67,6 +68,7 @@ def create_app(
         *PreferencesPages(site).routes(),
         *FeedbackPages(site).routes(),
         *ArchivePages(site).routes(),
+        *FeedRoutes(site).routes(),
         Route("/healthz", errors.healthz, methods=["GET"]),
         *metrics_routes(db),
         *webhook_routes(settings, db),

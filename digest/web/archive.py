@@ -1,5 +1,5 @@
-"""The public archive: the list of editions, and each day's general edition as the email's
-"view in browser" page (the same templates, no personal links)."""
+"""The public archive: the list of days (each with its paper count and top title), and each
+day's general edition in the site's chrome around the email's own paper rows."""
 
 from __future__ import annotations
 
@@ -13,19 +13,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.papers import EditionEntry
-from digest.render.archive import render_archive_html
-from digest.store.pools import find_pool, list_pools, pool_entries
+from digest.render.archive import render_paper_rows
+from digest.store.archive import archive_days
+from digest.store.pools import find_pool, pool_entries
 from digest.web.pages import human_date
 from digest.web.site import Site
 
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ARCHIVE_LENGTH = 120
+NEAREST_SHOWN = 3
 
 
 @dataclass(frozen=True)
 class EditionLink:
     day: str
     label: str
+    count: int = 0
+    top_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,32 +52,43 @@ class ArchivePages:
         ]
 
     async def index(self, request: Request) -> Response:
-        editions = await self.site.in_thread(self._editions)
+        editions = await self.site.in_thread(self._editions, ARCHIVE_LENGTH)
         return self.site.pages.render(request, "archive.html", editions=editions)
 
     async def edition(self, request: Request) -> Response:
-        """The day's general edition as the email's "view in browser" page."""
+        """The day's general edition, the web copy of the email ("view in browser")."""
         day = parse_day(request.path_params["day"])
         page = await self.site.in_thread(self._edition, day)
         if page is None:
-            raise HTTPException(404)
-        email = self.site.settings.email
-        return self.site.pages.render_html(
-            lambda nonce: render_archive_html(
-                email,
-                page.day,
-                page.entries,
-                sample=page.sample,
-                style_nonce=nonce,
-                site_root=self.site.root,
-            ),
+            return await self._missing(request, day)
+        rows = render_paper_rows(self.site.settings.email, page.entries)
+        return self.site.pages.render(
+            request,
+            "archive_day.html",
+            label=human_date(page.day),
+            weekday=f"{page.day:%A}",
+            day_month_year=f"{page.day.day} {page.day:%B %Y}",
+            sample=page.sample,
+            count=len(page.entries),
+            rows=rows,
         )
 
-    def _editions(self) -> list[EditionLink]:
+    async def _missing(self, request: Request, day: date) -> Response:
+        editions = await self.site.in_thread(self._editions, ARCHIVE_LENGTH)
+        nearest = sorted(editions, key=lambda e: abs((date.fromisoformat(e.day) - day).days))[
+            :NEAREST_SHOWN
+        ]
+        nearest.sort(key=lambda e: e.day, reverse=True)
+        return self.site.pages.render(
+            request, "archive_missing.html", 404, label=human_date(day), nearest=nearest
+        )
+
+    def _editions(self, limit: int) -> list[EditionLink]:
+        size = self.site.settings.web.archive_size
         with self.site.db.session() as session:
             return [
-                EditionLink(e.date.isoformat(), human_date(e.date))
-                for e in list_pools(session, limit=ARCHIVE_LENGTH)
+                EditionLink(d.day.isoformat(), human_date(d.day), d.count, d.top_title)
+                for d in archive_days(session, size, limit)
             ]
 
     def _edition(self, day: date) -> EditionPage | None:

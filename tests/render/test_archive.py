@@ -67,3 +67,15 @@ def test_hostile_papers_are_inert_on_the_archive_page(settings: Settings) -> Non
 def test_empty_archive_day(settings: Settings) -> None:
     page = render_archive_html(settings.email, EDITION, [], weekly=True)
     assert "No papers are trending this week" in page
+
+
+def test_web_rows_are_the_emails_paper_partial_without_personal_parts(settings: Settings) -> None:
+    from digest.render.archive import render_paper_rows
+
+    entries = [make_entry(2), make_entry(1, title="First <i>", why="You follow cs.LG")]
+    rows = str(render_paper_rows(settings.email, entries))
+
+    assert rows.index("First &lt;i&gt;") < rows.index("Paper ranked 2")
+    assert rows.count('<td class="paper">') == 2 and 'class="paper-title"' in rows
+    for personal in ("token=", "Why it's here", "More like this"):
+        assert personal not in rows
