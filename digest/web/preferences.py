@@ -194,6 +194,12 @@ class PreferencesPages:
             export_url=with_token(f"{self.site.root}/preferences/export", token),
             delete_action=with_token(f"{self.site.root}/preferences/delete", token),
             unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
+            # The personal feed answers only while the subscription is active.
+            feed_url=(
+                links.personal_feed_url(settings, subscriber.id, subscriber.email)
+                if subscriber.state is SubscriberState.ACTIVE
+                else None
+            ),
         )
 
     async def _preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:

@@ -256,3 +256,23 @@ def _id(db: Database, email: str) -> int:
 
 def _unused(moment: datetime) -> None:  # pragma: no cover
     del moment
+
+
+def test_preferences_page_gives_the_personal_feed_address(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings
+) -> None:
+    now = utcnow()
+    add_edition(sqlite_db, now.date(), now, PAPERS)
+    email = "reader.prefs@example.org"
+    _reader(sqlite_db, settings, email, ["diffusion"])
+    prefs = links.preferences_url(settings, _id(sqlite_db, email), email)
+
+    page = sqlite_client.get(prefs.removeprefix(settings.base_url)).text
+
+    found = re.search(r'<input id="feed-url" type="url" value="([^"]+)" readonly', page)
+    assert found, "no feed address on the preferences page"
+    feed_url = found.group(1).replace("&amp;", "&")
+    assert feed_url.startswith(f"{settings.base_url}/feed.atom?token=")
+    assert email not in feed_url and "reader.prefs" not in feed_url
+    feed = parsed(sqlite_client.get(feed_url.removeprefix(settings.base_url)).content)
+    assert "Diffusion" in feed.entries[0].title
