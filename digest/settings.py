@@ -400,8 +400,9 @@ class Settings(BaseSettings):
         return Path.cwd() / SECRET_FILE_NAME
 
 
-def resolve_secret_key(settings: Settings) -> str:
-    """The signing key: configured, or (development only) generated once and kept on disk."""
+def resolve_secret_key(settings: Settings, *, keep: bool = True) -> str:
+    """The signing key: configured, or (development only) generated once and kept on disk;
+    with `keep=False` a missing one is made for this process only and nothing is written."""
     if settings.secret_key:
         return settings.secret_key
     if settings.env == "production":  # the validator makes this unreachable; belt and braces
@@ -410,14 +411,17 @@ def resolve_secret_key(settings: Settings) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     key = secrets.token_urlsafe(48)
+    if not keep:
+        return key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(key + "\n", encoding="utf-8")
     path.chmod(0o600)
     return key
 
 
-def load_settings() -> Settings:
-    """Read settings, turning validation errors into one readable ConfigError."""
+def load_settings(*, keep_secret: bool = True) -> Settings:
+    """Read settings, turning validation errors into one readable ConfigError; read-only
+    commands pass `keep_secret=False` so that they leave no secret file behind."""
     from pydantic import ValidationError
 
     try:
@@ -425,7 +429,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
-    settings.secret_key = resolve_secret_key(settings)
+    settings.secret_key = resolve_secret_key(settings, keep=keep_secret)
     return settings
 
 

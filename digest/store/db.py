@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import ConfigError, DigestError
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
 
 class DatabaseUnavailable(DigestError):
     """The database could not be reached."""
@@ -27,6 +29,11 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"DIGEST_DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"DIGEST_DATABASE_URL: {parsed.get_backend_name()} is not supported; "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+        )
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
