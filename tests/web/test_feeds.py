@@ -87,6 +87,7 @@ def test_archive_feed_lists_each_day_with_its_papers(
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/atom+xml")
+    assert response.headers["cache-control"] == "public, max-age=300"
     check_rfc4287(response.content)
     feed = parsed(response.content)
     assert [entry.link for entry in feed.entries] == [
