@@ -52,7 +52,8 @@ class PaperCard:
     trend: str
     code_url: str | None
     why: str
-    tldr: str  # the source's one-line summary, else the abstract's opening
+    tldr: str  # the source's machine-written one-line summary, if it has one
+    excerpt: str  # the abstract's opening, shown when there is no TL;DR
     sample: bool  # one of the built-in sample papers, labelled as in the email
     pdf_url: str | None = None
 
@@ -67,16 +68,11 @@ def paper_card(entry: EditionEntry) -> PaperCard:
         trend=trend_line(entry),
         code_url=http_url(entry.code_url),
         why=entry.why,
-        tldr=tldr(entry),
+        tldr=excerpt((entry.summary or "").strip(), TLDR_CHARACTERS),
+        excerpt=excerpt(entry.abstract, TLDR_CHARACTERS),
         sample=entry.source == "sample",
         pdf_url=http_url(entry.pdf_url),
     )
-
-
-def tldr(entry: EditionEntry, limit: int = TLDR_CHARACTERS) -> str:
-    """The paper in a sentence or two: its source's summary, else its abstract cut short."""
-    summary = (entry.summary or "").strip()
-    return excerpt(summary or entry.abstract, limit)
 
 
 def human_date(day: date) -> str:
