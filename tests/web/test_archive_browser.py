@@ -155,6 +155,9 @@ def test_edition_page_reads_like_the_email(
     email: list[dict[str, Any]] = email_page.evaluate(PAPER_BLOCKS)
     assert len(web) == len(TITLES)
     assert web == email  # same parts in the same order, same title, abstract and links
+    blocks = "[...document.querySelectorAll('td.paper')].reduce((h, td) => h + td.offsetHeight, 0)"
+    web_height, email_height = page.evaluate(blocks), email_page.evaluate(blocks)
+    assert web_height <= email_height * 1.1, "the web copy's papers take much more room"
     # Titles read as headings, as in the email: not underlined.
     decorations = page.evaluate(
         "[...document.querySelectorAll('.paper-title a')]"
