@@ -75,6 +75,11 @@ class SubscriberLinks:
         # The query urlencode(token=…, paper=…, vote=…) gives, in that order.
         return f"{self.feedback_prefix}{_quoted(arxiv_id)}&vote={'more' if more else 'less'}"
 
+    def rate(self, day: date) -> str:
+        """The page of one edition's papers, each with its feedback links (same token)."""
+        page = self.feedback_prefix.replace("/feedback?", "/rate?", 1).removesuffix("paper=")
+        return f"{page}edition={day.isoformat()}"
+
 
 @lru_cache(maxsize=8192)
 def _quoted(value: str) -> str:

@@ -144,6 +144,7 @@ class DigestRenderer:
             "email": email,
             "unsubscribe": personal.unsubscribe,
             "preferences": personal.preferences,
+            "rate": personal.rate(self.edition_date),
             "intro": intro_line(len(ordered), weekly=self.weekly),
             "preheader": preheader_text(top_title, len(ordered)),
         }
@@ -180,6 +181,7 @@ class DigestRenderer:
             "email": email,
             "unsubscribe_url": personal.unsubscribe,
             "preferences_url": personal.preferences,
+            "rate_url": personal.rate(self.edition_date),
             "intro": intro_line(len(ordered), weekly=self.weekly),
             "preheader": preheader_text(top_title, len(ordered)),
             "has_entries": bool(ordered),
@@ -211,6 +213,7 @@ class DigestRenderer:
             "email": ph["email"],
             "unsubscribe_url": ph["unsubscribe"],
             "preferences_url": ph["preferences"],
+            "rate_url": ph["rate"],
             "intro": ph["intro"],
             "preheader": ph["preheader"],
             "has_entries": has_entries,

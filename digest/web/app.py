@@ -29,6 +29,7 @@ from digest.web.inputs import UnsafeInput
 from digest.web.metrics import metrics_routes
 from digest.web.pages import Pages, root_path
 from digest.web.preferences import PreferencesPages
+from digest.web.rate import RatePages
 from digest.web.ratelimit import RateLimiter, SubscribeLimits, limiter_for
 from digest.web.security import Csrf, CsrfRefused, SecurityHeadersMiddleware
 from digest.web.site import MAX_FORM_BYTES, Site
@@ -67,6 +68,7 @@ def create_app(
         *UnsubscribePages(site).routes(),
         *PreferencesPages(site).routes(),
         *FeedbackPages(site).routes(),
+        *RatePages(site).routes(),
         *ArchivePages(site).routes(),
         *FeedRoutes(site).routes(),
         Route("/healthz", errors.healthz, methods=["GET"]),

@@ -274,7 +274,13 @@ def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> No
     for url in urls:
         subject = read_token(settings.secret_key, Purpose.FEEDBACK, _query(url)["token"])
         assert subject.subscriber_id == 42 and subject.matches(READER)
-        assert url in text
+        assert url not in text
+    # The text part has one link to rate the edition, not two long URLs per paper.
+    [rate] = re.findall(r"Rate these papers \(more or less like this\):\n(\S+)\n", text)
+    assert rate.startswith("https://digest.example.org/rate?") and "/feedback?" not in text
+    assert _query(rate)["edition"] == "2026-11-25"
+    subject = read_token(settings.secret_key, Purpose.FEEDBACK, _query(rate)["token"])
+    assert subject.subscriber_id == 42 and subject.matches(READER)
     assert page.count(">More like this</a>") == 2 and page.count(">Less like this</a>") == 2
     expected = links.feedback_url(settings, 42, READER, "hep-th/9901001", False)
     assert urls[3].split("?")[1].split("&", 1)[1] == expected.split("?")[1].split("&", 1)[1]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from email.message import EmailMessage
 
+from starlette.testclient import TestClient
+
+from digest import links
+from digest.links import SubscriberLinks
 from digest.pipeline.notices import (
     LocalOutbox,
     queue_notice,
@@ -138,3 +143,21 @@ def test_a_kick_returns_at_once_even_when_the_broker_takes_seconds_to_refuse() -
     while not fallbacks and time.monotonic() < deadline:
         time.sleep(0.02)
     assert fallbacks == ["local"]
+
+
+def test_rate_page_refuses_other_tokens_and_editions_not_received(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings
+) -> None:
+    reader = add(sqlite_db, "rater@example.org", SubscriberState.ACTIVE)
+    rate = SubscriberLinks.make(settings, reader.id, reader.email).rate(date(2026, 11, 24))
+    path = rate.removeprefix(settings.base_url)
+
+    nothing_sent = sqlite_client.get(path)
+    assert nothing_sent.status_code == 404 and "No papers to rate here" in nothing_sent.text
+
+    bad_day = sqlite_client.get(path.replace("2026-11-24", "2026-13-40"))
+    assert bad_day.status_code == 404
+
+    unsubscribe = links.unsubscribe_url(settings, reader.id, reader.email).split("token=")[1]
+    wrong_token = sqlite_client.get(f"/rate?token={unsubscribe}&edition=2026-11-24")
+    assert wrong_token.status_code == 400 and "This link does not work" in wrong_token.text
