@@ -123,3 +123,37 @@ def test_edition_page_is_the_emails_web_copy_without_personal_links(
     assert nonce is not None and page.count("<style") >= 1
     assert page.count("<style") == page.count(f'<style nonce="{nonce.group(1)}">')
     assert ' style="' not in page  # the CSP allows no style attributes
+
+
+TOPICS = [
+    "Protein folding with sparse attention",
+    "Robot grasping from tactile images",
+    "Speech recognition for low-resource languages",
+    "Weather forecasting with graph networks",
+    "Compilers that learn loop schedules",
+    "Galaxy morphology from citizen science labels",
+    "Differential privacy for federated recommendation",
+    "Legal contract clause extraction",
+    "Quantum error correction decoders",
+    "Music generation with symbolic transformers",
+    "Crop yield estimation from satellites",
+    "Theorem proving with retrieval",
+]
+
+
+def test_archive_index_and_feed_on_both_databases(db: Database, client: TestClient) -> None:
+    now = utcnow()
+    add_edition(
+        db,
+        now.date(),
+        now,
+        [PaperSpec(f"2501.{n:05d}", title, upvotes=100 - n) for n, title in enumerate(TOPICS)],
+    )
+
+    html = client.get("/archive").text
+    feed = client.get("/archive.atom")
+
+    # The public edition is the head of the pool: DIGEST_EDITION_SIZE (10) of the 12.
+    counts = re.findall(r"class=\"count\">([^<]*)<", html)
+    assert counts == ["· 10 papers"] and f"Top: {TOPICS[0]}" in html
+    assert feed.status_code == 200 and feed.text.count("&lt;li&gt;") == 10  # escaped HTML content
