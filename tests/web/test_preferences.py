@@ -141,6 +141,36 @@ def test_preview_shows_the_unsaved_settings_and_saves_nothing(
     assert subscriber(sqlite_db, "reader@example.com").edition_size == 10
 
 
+def test_preview_comes_first_and_says_what_it_shows(
+    sqlite_db: Database, sqlite_client: TestClient, page: str
+) -> None:
+    with_edition(sqlite_db)
+    day = utcnow().date() - timedelta(days=1)
+
+    html = browser_post(sqlite_client, page, page, {**CHANGES, "action": "preview"}).text
+
+    assert html.index('id="preview-heading"') < html.index("What you follow")
+    assert f"The 3 papers you would get, picked for you from the edition of {day:%A}" in html
+    assert day.isoformat() not in html
+
+
+def test_a_daily_reader_without_a_weekday_keeps_the_stored_one(
+    sqlite_db: Database, sqlite_client: TestClient, page: str, reader: Subscriber
+) -> None:
+    daily = {**CHANGES, "frequency": "daily", "action": "save"}
+    del daily["send_weekday"]  # the page disables the weekday while "every day" is chosen
+
+    response = browser_post(sqlite_client, page, page, daily)
+
+    assert response.status_code == 200
+    row = subscriber(sqlite_db, "reader@example.com")
+    assert (row.frequency, row.send_weekday, row.edition_size) == (
+        Frequency.DAILY,
+        reader.send_weekday,
+        3,
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
