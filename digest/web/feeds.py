@@ -11,6 +11,7 @@ from digest.errors import InvalidToken
 from digest.pipeline.feeds import FeedGone, build_archive_feed, build_personal_feed
 from digest.render.atom import ATOM_MEDIA_TYPE
 from digest.tokens import Purpose, TokenSubject
+from digest.web.pages import with_token
 from digest.web.site import Site
 
 ATOM_CONTENT_TYPE = f"{ATOM_MEDIA_TYPE}; charset=utf-8"
@@ -52,7 +53,8 @@ class FeedRoutes:
 
     def _personal(self, subject: TokenSubject, request: Request) -> bytes:
         # The address asked for is the feed's own (a fresh token differs in its timestamp).
-        self_url = f"{self.site.settings.base_url}/feed.atom?{request.url.query}"
+        token = request.query_params.get("token", "")
+        self_url = with_token(f"{self.site.settings.base_url}/feed.atom", token)
         return build_personal_feed(self.site.db, self.site.settings, subject, self_url=self_url)
 
     @staticmethod

@@ -181,6 +181,8 @@ def test_personal_feed_entry_ids_are_stable_and_paper_links_kept(
     second = parsed(sqlite_client.get(fresh).content)
 
     assert first.feed.id == second.feed.id
+    self_links = [link.href for link in first.feed.links if link.rel == "self"]
+    assert self_links == [f"{settings.base_url}{path}"]
     assert [e.id for e in first.entries] == [e.id for e in second.entries]
     assert {e.link for e in first.entries} == {
         f"https://arxiv.org/abs/{paper.arxiv_id}" for paper in PAPERS
