@@ -124,6 +124,7 @@ def paper_problem(paper: FetchedPaper) -> str | None:
         return "no title"
     texts = {"title": (paper.title, MAX_TITLE), "abstract": (paper.abstract, MAX_ABSTRACT)}
     texts["summary"] = (paper.summary or "", MAX_ABSTRACT)
+    texts["organisation"] = (paper.organisation or "", MAX_NAME)
     for name in ("url", "pdf_url", "code_url", "project_url", "thumbnail_url"):
         texts[name] = (getattr(paper, name) or "", MAX_URL)
     for name, (value, limit) in texts.items():
@@ -196,6 +197,7 @@ class FetchedPaper:
     summary: str | None = None
     keywords: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    organisation: str | None = None  # the lab or company the source names for the paper
     published_at: datetime | None = None
     listed_on: date | None = None
     announced_on: date | None = None
@@ -272,6 +274,7 @@ class EditionEntry:
     summary: str | None = None  # the source's machine-written one-liner (HF's ai_summary)
     keywords: list[str] = field(default_factory=list)
     thumbnail_url: str | None = None
+    organisation: str | None = None
 
     @property
     def hf_url(self) -> str | None:

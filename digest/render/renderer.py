@@ -65,6 +65,7 @@ def paper_key(entry: EditionEntry) -> PaperKey:
         entry.summary,
         tuple(entry.keywords),
         entry.thumbnail_url,
+        entry.organisation,
         entry.source,
     )
 

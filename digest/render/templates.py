@@ -41,6 +41,7 @@ def environment(overrides: Path | None = None) -> Environment:
         trend=trend_line,
         topics=topics_line,
         keywords=keywords_line,
+        byline=byline,
         http_url=http_url,
     )
     return env
@@ -71,6 +72,12 @@ def shorten_authors(names: Sequence[str], limit: int = 3) -> str:
     shown = [excerpt(name, 80) for name in names[:limit] if name.strip()]
     suffix = " et al." if len(names) > limit else ""
     return ", ".join(shown) + suffix
+
+
+def byline(entry: EditionEntry) -> str:
+    """'A, B, C et al. · Example Lab': the authors and the organisation the source names."""
+    organisation = excerpt(entry.organisation or "", 80)
+    return " · ".join(part for part in (shorten_authors(entry.authors), organisation) if part)
 
 
 def keywords_line(keywords: Sequence[str], limit: int = 6) -> str:

@@ -283,6 +283,7 @@ def parse_item(item: object, default_day: date | None = None) -> FetchedPaper:
         thumbnail_url=http_url(item.get("thumbnail")),
         summary=text(paper.get("ai_summary")),
         keywords=strings(paper.get("ai_keywords")),
+        organisation=organisation(paper.get("organization")),
         published_at=timestamp(paper.get("publishedAt")) or timestamp(item.get("publishedAt")),
         listed_on=day_of(paper.get("submittedOnDailyAt")) or default_day,
         upvotes=count(paper.get("upvotes")) or 0,
@@ -330,6 +331,13 @@ def strings(value: object) -> list[str]:
             seen.add(cleaned.lower())
             found.append(cleaned)
     return found
+
+
+def organisation(value: object) -> str | None:
+    """The organisation's full name (`{"name": "caltech", "fullname": "…"}`), else its name."""
+    if not isinstance(value, Mapping):
+        return None
+    return text(value.get("fullname")) or text(value.get("name"))
 
 
 def authors(value: object) -> list[str]:

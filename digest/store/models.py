@@ -111,6 +111,7 @@ class Paper(Base):
     code_url: Mapped[str | None] = mapped_column(String(500))
     project_url: Mapped[str | None] = mapped_column(String(500))
     thumbnail_url: Mapped[str | None] = mapped_column(String(500))
+    organisation: Mapped[str | None] = mapped_column(String(500))
     published_at: Mapped[datetime | None]
     listed_on: Mapped[date | None] = mapped_column(Date, index=True)  # day it was featured
     announced_on: Mapped[date | None] = mapped_column(Date, index=True)  # arXiv's first listing

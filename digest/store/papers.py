@@ -42,6 +42,7 @@ OPTIONAL_FIELDS = (
     "code_url",
     "project_url",
     "thumbnail_url",
+    "organisation",
     "listed_on",
 )
 
@@ -207,6 +208,7 @@ def _row(fetched: FetchedPaper, observed_at: datetime, source: str) -> dict[str,
         "code_url": fetched.code_url,
         "project_url": fetched.project_url,
         "thumbnail_url": fetched.thumbnail_url,
+        "organisation": fetched.organisation,
         "published_at": fetched.published_at,
         "listed_on": fetched.listed_on,
         "announced_on": fetched.announced_on,

@@ -172,6 +172,7 @@ def pool_entries(session: Session, pool: Pool, limit: int | None = None) -> list
                 summary=paper.summary,
                 keywords=list(paper.keywords),
                 thumbnail_url=paper.thumbnail_url,
+                organisation=paper.organisation,
             )
         )
     return entries

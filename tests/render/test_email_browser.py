@@ -40,6 +40,7 @@ def hf_entries() -> list:  # type: ignore[type-arg]
             summary="Easy tokens skip layers, saving a third of the compute.",
             keywords=["token routing", "efficiency", "Token Routing", "mixture of depths"],
             thumbnail_url=THUMBNAIL,
+            organisation="Example Lab",
             why="You follow efficiency",
         ),
         make_entry(2, source="hf", summary="A one-line summary " * 30, keywords=["x" * 120]),
@@ -120,6 +121,9 @@ def test_digest_shows_what_the_source_gave_within_the_screen(
     assert requests == [] and page.locator("img").count() == 0  # thumbnails are off by default
 
     first = page.locator(".paper").nth(0)
+    assert first.locator(".authors").inner_text() == (
+        "Ada Lovelace, Alan Turing, Grace Hopper et al. · Example Lab"
+    )
     tldr = first.locator(".tldr")
     assert "TL;DR" in tldr.inner_text() and "machine-written" in tldr.inner_text()
     assert "Easy tokens skip layers" in tldr.inner_text()

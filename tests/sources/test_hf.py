@@ -14,7 +14,7 @@ import pytest
 from digest.errors import SourceError
 from digest.papers import Validator
 from digest.sources.base import FetchResult, collect
-from digest.sources.hf import HuggingFaceDailyPapers
+from digest.sources.hf import HuggingFaceDailyPapers, organisation
 from tests.sources.support import (
     API_URL,
     DAY,
@@ -60,6 +60,7 @@ def test_new_shape_gives_every_field_a_reader_sees() -> None:
     assert routing.thumbnail_url == (
         "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2611.00101.png"
     )
+    assert routing.organisation == "Example Lab"  # the full name over the short one
     assert (routing.upvotes, routing.comments) == (142, 7)
     assert routing.published_at == datetime(2026, 11, 18, tzinfo=UTC)
     assert routing.listed_on == date(2026, 11, 20)
@@ -88,6 +89,7 @@ def test_old_shape_without_ai_fields_still_parses() -> None:
     # No submittedOnDailyAt: it was listed on the day we asked for.
     assert second.listed_on == date(2023, 11, 8)
     assert second.thumbnail_url is None
+    assert first.organisation is None and second.organisation is None
 
 
 def test_broken_items_are_skipped_with_a_logged_reason(caplog: pytest.LogCaptureFixture) -> None:
@@ -115,6 +117,7 @@ def test_fields_of_the_wrong_type_are_dropped_one_by_one() -> None:
     assert wrong.title == "Every Field Has The Wrong Type"
     assert wrong.abstract == "" and wrong.authors == [] and wrong.keywords == []
     assert wrong.summary is None
+    assert wrong.organisation is None
     assert (wrong.upvotes, wrong.comments, wrong.stars) == (0, 0, None)
     assert wrong.code_url is None and wrong.project_url is None and wrong.thumbnail_url is None
     assert wrong.published_at is None
@@ -392,3 +395,9 @@ def test_conditional_request_and_not_modified_page() -> None:
     assert [p.arxiv_id for p in pages[1].papers] == ["2611.00003"]
     assert pages[1].validator is not None and pages[1].validator.etag == '"etag-2"'
     assert pages[1].validator.url.endswith("p=1")
+
+
+def test_organisation_is_its_full_name_else_its_short_one() -> None:
+    assert organisation({"_id": "o1", "name": "caltech", "fullname": "Caltech"}) == "Caltech"
+    assert organisation({"name": "umich", "fullname": 7}) == "umich"
+    assert organisation("Example Lab") is None and organisation(None) is None
