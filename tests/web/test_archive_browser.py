@@ -12,15 +12,17 @@ from typing import Any, Literal
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
 
+from digest import links
 from digest.pipeline.pool import build_pool
 from digest.render import render_digest
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Paper, SignalSnapshot
+from digest.store.models import Paper, SignalSnapshot, SubscriberState
 from digest.store.pools import find_pool, pool_entries
 from digest.store.types import utcnow
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, free_port, serve_in_thread
+from tests.web.support import add
 
 VIEWPORTS: dict[str, ViewportSize] = {
     "1280": {"width": 1280, "height": 900},
@@ -195,4 +197,27 @@ def test_archive_index_and_missing_day(
     assert page.locator("h1").inner_text() == "No edition on Wednesday 1 January 2020"
     page.locator(f'a[href="/archive/{live.day.isoformat()}"]').click()
     assert page.locator("td.paper").count() == len(TITLES)
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+def test_preferences_page_offers_the_personal_feed(
+    live: Live, browser: Browser, sqlite_db: Database, settings: Settings, width: str
+) -> None:
+    email = "feed.reader@example.org"
+    row = add(sqlite_db, email, SubscriberState.ACTIVE)
+    app_settings = settings.model_copy(update={"base_url": live.url})
+    page = _page(browser, width, "light")
+
+    page.goto(links.preferences_url(app_settings, row.id, email))
+    section = page.locator("#personal-feed")
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=str(ARTIFACTS / f"archive-personal-feed-{width}.png"))
+
+    assert _fits_width(page)
+    feed_url = page.get_by_label("Your feed address").input_value()
+    assert feed_url.startswith(f"{live.url}/feed.atom?token=") and "feed.reader" not in feed_url
+    response = page.request.get(feed_url)
+    assert response.status == 200 and "<feed" in response.text()
+    assert email not in response.text()
     page.context.close()
