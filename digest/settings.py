@@ -258,6 +258,17 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # Checked here, before a secret file is written or an engine looks for a driver.
+        backend = value.split(":", 1)[0].split("+", 1)[0]
+        if ":" in value and backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"{backend} is not supported; use sqlite:///PATH or postgresql+psycopg://…"
+            )
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
