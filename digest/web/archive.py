@@ -66,8 +66,7 @@ class ArchivePages:
             request,
             "archive_day.html",
             label=human_date(page.day),
-            weekday=f"{page.day:%A}",
-            day_month_year=f"{page.day.day} {page.day:%B %Y}",
+            heading=heading_date(page.day),
             sample=page.sample,
             count=len(page.entries),
             rows=rows,
@@ -80,7 +79,12 @@ class ArchivePages:
         ]
         nearest.sort(key=lambda e: e.day, reverse=True)
         return self.site.pages.render(
-            request, "archive_missing.html", 404, label=human_date(day), nearest=nearest
+            request,
+            "archive_missing.html",
+            404,
+            label=human_date(day),
+            heading=heading_date(day),
+            nearest=nearest,
         )
 
     def _editions(self, limit: int) -> list[EditionLink]:
@@ -100,6 +104,19 @@ class ArchivePages:
             entries = pool_entries(session, pool, limit=self.site.settings.web.archive_size)
         sample = bool(entries) and all(entry.source == "sample" for entry in entries)
         return EditionPage(day, entries, sample)
+
+
+@dataclass(frozen=True)
+class HeadingDate:
+    """The weekday and the rest apart: a heading may wrap after the weekday, never inside
+    "1 December 2026"."""
+
+    weekday: str
+    day_month_year: str
+
+
+def heading_date(day: date) -> HeadingDate:
+    return HeadingDate(f"{day:%A}", f"{day.day} {day:%B %Y}")
 
 
 def parse_day(raw: str) -> date:

@@ -195,6 +195,7 @@ def test_archive_index_and_missing_day(
     assert response is not None and response.status == 404
     assert _fits_width(page)
     assert page.locator("h1").inner_text() == "No edition on Wednesday 1 January 2020"
+    assert page.locator("h1 .nowrap").evaluate("s => s.getClientRects().length") == 1
     page.locator(f'a[href="/archive/{live.day.isoformat()}"]').click()
     assert page.locator("td.paper").count() == len(TITLES)
     page.context.close()
