@@ -24,7 +24,8 @@ def render_archive_html(
     style_nonce: str | None = None,
     site_root: str | None = None,
 ) -> str:
-    """The email's "view in browser" page without personal links, for /archive/YYYY-MM-DD.
+    """The email's "view in browser" page without personal links, as one standalone page in
+    the email's own chrome (the site's /archive/YYYY-MM-DD puts `render_paper_rows` in its own).
 
     Its one <style> carries `style_nonce` for the CSP: CSS stays in that block (not inlined),
     which a page's CSP can allow by nonce, whereas inline style attributes would need
