@@ -62,6 +62,9 @@ class ArchivePages:
         if page is None:
             return await self._missing(request, day)
         rows = render_paper_rows(self.site.settings.email, page.entries)
+        editions = await self.site.in_thread(self._editions, ARCHIVE_LENGTH)
+        earlier = next((e for e in editions if e.day < page.day.isoformat()), None)
+        later = next((e for e in reversed(editions) if e.day > page.day.isoformat()), None)
         return self.site.pages.render(
             request,
             "archive_day.html",
@@ -70,6 +73,8 @@ class ArchivePages:
             sample=page.sample,
             count=len(page.entries),
             rows=rows,
+            earlier=earlier,
+            later=later,
         )
 
     async def _missing(self, request: Request, day: date) -> Response:

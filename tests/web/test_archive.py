@@ -157,3 +157,19 @@ def test_archive_index_and_feed_on_both_databases(db: Database, client: TestClie
     counts = re.findall(r"class=\"count\">([^<]*)<", html)
     assert counts == ["· 10 papers"] and f"Top: {TOPICS[0]}" in html
     assert feed.status_code == 200 and feed.text.count("&lt;li&gt;") == 10  # escaped HTML content
+
+
+def test_edition_page_links_the_days_before_and_after(
+    sqlite_db: Database, sqlite_client: TestClient
+) -> None:
+    now = utcnow()
+    days = [now - timedelta(days=ago) for ago in (40, 20, 0)]  # apart: each its own papers
+    for n, moment in enumerate(days):
+        add_edition(sqlite_db, moment.date(), moment, [PaperSpec(f"2501.0010{n}", TOPICS[n], 5)])
+
+    middle = sqlite_client.get(f"/archive/{days[1].date().isoformat()}").text
+    newest = sqlite_client.get(f"/archive/{days[2].date().isoformat()}").text
+
+    assert f'rel="prev" href="/archive/{days[0].date().isoformat()}"' in middle
+    assert f'rel="next" href="/archive/{days[2].date().isoformat()}"' in middle
+    assert '<a rel="next"' not in newest and '<a rel="prev"' in newest
