@@ -10,6 +10,8 @@ import logging
 import sys
 
 import typer
+
+# Typer carries its own copy of click: these, not the click package's, are what it raises.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from digest.cli import launch, mailboxes, papers, reports, sending, subscribers

@@ -21,6 +21,7 @@ class SendProgress:
         self.total: int | None = None
         self.done = 0
         self._next_line = 0
+        self._shown = 0  # the count the last plain line gave
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
@@ -54,8 +55,8 @@ class SendProgress:
     ) -> None:
         if self._bar is not None:
             self._bar.__exit__(kind, error, trace)
-        elif kind is None and self.total and self.done < self._next_line:
-            self._line()  # the last count when the run ended between two tenths
+        elif kind is None and self.total and self.done != self._shown:
+            self._line()  # the last count, when the run ended between two tenths
 
     def planned(self, total: int) -> None:
         """The number of messages this run has to handle, known once it has planned."""
@@ -81,6 +82,7 @@ class SendProgress:
 
     def _line(self) -> None:
         self.console.print(f"{self.label}: {self.done}/{self.total}")
+        self._shown = self.done
         self._next_line = self.done + self._step()
 
     def _step(self) -> int:
