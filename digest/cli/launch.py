@@ -79,7 +79,10 @@ def beat(ctx: typer.Context) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply database migrations (creates a SQLite database that is not there yet)."""
+    """Apply database migrations.
+
+    Creates the SQLite database when it is not there yet.
+    """
     from digest.store.migrate import upgrade
 
     current = settings()
