@@ -13,8 +13,13 @@ from digest.papers import EditionEntry
 from digest.rank.trend import rank_by_trend
 from digest.settings import RankingSettings
 from digest.store.db import Database
-from digest.store.models import Paper
-from digest.store.pools import candidate_papers, latest_pool, paper_signals, pool_entries
+from digest.store.pools import (
+    candidate_papers,
+    edition_entry,
+    latest_pool,
+    paper_signals,
+    pool_entries,
+)
 
 
 @dataclass(frozen=True)
@@ -56,38 +61,13 @@ def unfrozen_head(
     signals = paper_signals(session, list(papers.values()), now, ranking.trend.window_hours)
     ranked = rank_by_trend(signals, now, ranking.trend)[:limit]
     return [
-        entry_of(
+        edition_entry(
             papers[signal.paper_id],
             rank,
             score.score,
-            signal.upvotes,
-            signal.comments,
-            signal.stars,
+            upvotes=signal.upvotes,
+            comments=signal.comments,
+            stars=signal.stars,
         )
         for rank, (signal, score) in enumerate(ranked, start=1)
     ]
-
-
-def entry_of(
-    paper: Paper, rank: int, score: float, upvotes: int, comments: int, stars: int | None
-) -> EditionEntry:
-    return EditionEntry(
-        rank=rank,
-        score=score,
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        url=paper.url,
-        authors=list(paper.authors),
-        pdf_url=paper.pdf_url,
-        code_url=paper.code_url,
-        project_url=paper.project_url,
-        published_at=paper.published_at,
-        upvotes=upvotes,
-        comments=comments,
-        stars=stars,
-        source=paper.source,
-        paper_id=paper.id,
-        categories=list(paper.categories),
-        summary=paper.summary,
-    )

@@ -149,30 +149,44 @@ def pool_entries(session: Session, pool: Pool, limit: int | None = None) -> list
     snapshots = _latest_snapshots(session, [item.paper_id for item in items], pool.created_at)
     entries = []
     for item in items:
-        paper, snapshot = item.paper, snapshots.get(item.paper_id)
+        snapshot = snapshots.get(item.paper_id)
         entries.append(
-            EditionEntry(
-                rank=item.rank,
-                score=item.score,
-                arxiv_id=paper.arxiv_id,
-                title=paper.title,
-                abstract=paper.abstract,
-                url=paper.url,
-                authors=list(paper.authors),
-                pdf_url=paper.pdf_url,
-                code_url=paper.code_url,
-                project_url=paper.project_url,
-                published_at=paper.published_at,
+            edition_entry(
+                item.paper,
+                item.rank,
+                item.score,
                 upvotes=snapshot.upvotes if snapshot else 0,
                 comments=snapshot.comments if snapshot else 0,
                 stars=snapshot.stars if snapshot else None,
-                source=paper.source,
-                paper_id=paper.id,
-                categories=list(paper.categories),
-                summary=paper.summary,
-                keywords=list(paper.keywords),
-                thumbnail_url=paper.thumbnail_url,
-                organisation=paper.organisation,
             )
         )
     return entries
+
+
+def edition_entry(
+    paper: Paper, rank: int, score: float, *, upvotes: int, comments: int, stars: int | None
+) -> EditionEntry:
+    """A stored paper as an edition shows it, with the signals given."""
+    return EditionEntry(
+        rank=rank,
+        score=score,
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract,
+        url=paper.url,
+        authors=list(paper.authors),
+        pdf_url=paper.pdf_url,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        published_at=paper.published_at,
+        upvotes=upvotes,
+        comments=comments,
+        stars=stars,
+        source=paper.source,
+        paper_id=paper.id,
+        categories=list(paper.categories),
+        summary=paper.summary,
+        keywords=list(paper.keywords),
+        thumbnail_url=paper.thumbnail_url,
+        organisation=paper.organisation,
+    )
