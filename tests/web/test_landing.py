@@ -131,7 +131,8 @@ def test_landing_before_the_first_send_shows_stored_papers_and_freezes_nothing(
     assert "coming soon" not in html
     titles = re.findall(r'class="title" href="[^"]+"[^>]*>([^<]+)<', html)
     assert titles == ["Rising paper", "Slower paper"]
-    assert "TL;DR</span> A one-line summary of the rising paper." in html
+    machine_written = '<span class="tldr-note">(machine-written)</span>'
+    assert f"TL;DR</span> {machine_written} A one-line summary of the rising paper." in html
     assert "An abstract that says what the paper found." in html  # the other's excerpt
     assert "…" in html  # excerpts are cut short
     assert "What the email looks like" in html

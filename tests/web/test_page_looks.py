@@ -193,7 +193,7 @@ def test_landing_and_subscribing(site: Site, browser: Browser, width: int, schem
 
     page.goto(f"{site.url}/")
     expect(page.locator("ol.papers li")).to_have_count(3)
-    expect(page.locator("ol.papers li").first).to_contain_text(f"TL;DR {TLDR}")
+    expect(page.locator("ol.papers li").first).to_contain_text(f"TL;DR (machine-written) {TLDR}")
     second = page.locator("ol.papers li").nth(1)
     expect(second).to_contain_text("An abstract.")  # no TL;DR: the abstract's opening
     expect(second.locator(".tldr-label")).to_have_count(0)
