@@ -89,6 +89,9 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # How and when an imported subscriber opted in, as the operator stated it (--consent).
+    consent: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[datetime | None]
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
