@@ -466,6 +466,45 @@ def held_rows(db: Database, now: datetime) -> HeldRows:
     return HeldRows(int(live), until, int(expired or 0))
 
 
+@dataclass(frozen=True)
+class ReleasedRows:
+    """Rows given back to the queue; `in_flight` of them had a message handed to the SMTP
+    server, so they were counted as uncertain."""
+
+    rows: int = 0
+    in_flight: int = 0
+
+
+def release_expired_claims(db: Database, now: datetime, pool_id: int | None = None) -> ReleasedRows:
+    """Put every row whose sender's lease ran out before `now` back to pending (one pool's
+    only, with `pool_id`); a live sender's rows are never touched.
+
+    A row that was in flight is counted as uncertain first, as `claim_batch` does, so its
+    re-send carries the same Message-ID.
+    """
+    expired = [Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until < now]
+    if pool_id is not None:
+        expired.append(Delivery.pool_id == pool_id)
+    with db.session() as session:
+        # Both statements repeat the lease test, so a row a sender claims between them (a
+        # fresh lease) is left to it.
+        in_flight = session.execute(
+            update(Delivery)
+            .where(*expired, Delivery.in_flight_since.is_not(None))
+            .values(uncertain=Delivery.uncertain + 1, in_flight_since=None)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        released = session.execute(
+            update(Delivery)
+            .where(*expired)
+            .values(status=DeliveryStatus.PENDING, lease_until=None, in_flight_since=None)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return ReleasedRows(len(released), len(in_flight))
+
+
 def uncertain_rows(db: Database) -> int:
     """Rows whose message was in flight when its sender died: sent again with the same
     Message-ID, so the subscriber may hold two copies (most mail systems show one)."""
