@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
 
 import typer
 
@@ -118,3 +122,102 @@ def subscribers_remove(email: Annotated[str, typer.Argument()]) -> None:
     if not removed:
         raise DigestError(f"no subscriber {email}")
     console().print(f"removed {email}", markup=False)
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row, or JSON Lines")],
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: by the file's name)")
+    ] = None,
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="They opted in already: no confirmation email")
+    ] = False,
+    consent: Annotated[
+        str | None, typer.Option(help="How and when they opted in (kept per subscriber)")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the rejected lines here instead of stderr")
+    ] = None,
+) -> None:
+    """Import subscribers from a file; new addresses get the double opt-in email.
+
+    Known, suppressed, bounced and complained addresses are left as they are, so a second
+    run changes nothing. Each rejected row is reported as `line N: reason`.
+    """
+    from digest.pipeline.imports import FORMATS, Consent, import_subscribers
+
+    if confirmed and not (consent and consent.strip()):
+        raise typer.BadParameter(
+            "--confirmed needs --consent 'how and when they opted in'", param_hint="--consent"
+        )
+    if file_format is not None and file_format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    current = settings()
+    database = open_database(current)
+    with _report_stream(report) as out:
+
+        def rejected(line: int, reason: str) -> None:
+            out.write(f"line {line}: {reason}\n")
+
+        result = import_subscribers(
+            database,
+            file,
+            file_format,
+            Consent(confirmed, consent.strip() if consent else None),
+            current.web,
+            rejected,
+        )
+    console().print(
+        f"added {result.added} · already there {result.already_there} · "
+        f"suppressed {result.suppressed} · invalid {result.invalid} · "
+        f"duplicates {result.duplicates} · confirmation emails queued "
+        f"{result.confirmations_queued}",
+        markup=False,
+    )
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    state: Annotated[str | None, typer.Option(help="Only this state")] = None,
+    file_format: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
+) -> None:
+    """Write every subscriber (or those of one state) as CSV or JSON Lines.
+
+    Read-only: it creates no database and no secret file.
+    """
+    from digest.pipeline.exports import export_subscribers
+    from digest.pipeline.imports import FORMATS
+    from digest.store.models import SubscriberState
+
+    if file_format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    try:
+        wanted = SubscriberState(state) if state else None
+    except ValueError:
+        choices = ", ".join(s.value for s in SubscriberState)
+        raise typer.BadParameter(f"must be one of {choices}", param_hint="--state") from None
+    database = open_database(settings(read_only=True), read_only=True)
+    if out is None:
+        export_subscribers(database, sys.stdout, file_format, wanted)
+        return
+    try:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            count = export_subscribers(database, handle, file_format, wanted)
+    except OSError as exc:
+        raise DigestError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"exported {count} subscribers to {out}", file=sys.stderr)
+
+
+@contextmanager
+def _report_stream(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stderr
+        return
+    try:
+        handle = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise DigestError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle

@@ -1,0 +1,334 @@
+"""`digest subscribers import`: read a CSV or JSON Lines file of subscribers row by row,
+check each row as the subscribe path and the preferences page do, and store new addresses
+a batch per transaction. Known, suppressed, bounced and complained addresses are never
+changed, so running the same file twice changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from digest.addresses import normalise_email
+from digest.errors import DigestError, InvalidEmail
+from digest.preferences import (
+    InvalidPreference,
+    check_edition_size,
+    check_send_hour,
+    check_timezone,
+    check_weekday,
+    parse_authors,
+    parse_categories,
+    parse_frequency,
+    parse_topics,
+)
+from digest.settings import WebSettings
+from digest.store.bulk import find_known, insert_subscribers
+from digest.store.db import Database
+from digest.store.models import SubscriberState
+from digest.store.subscribers import SUPPRESSED_STATES
+from digest.store.types import utcnow
+
+BATCH_SIZE = 1000
+MAX_LINE_LENGTH = 64 * 1024
+# A column's other accepted names, e.g. the export's `edition_size` is `papers` here too.
+ALIASES = {"papers": "edition_size", "hour": "send_hour", "weekday": "send_weekday"}
+FIELDS = {
+    "email",
+    "topics",
+    "categories",
+    "authors",
+    "timezone",
+    "send_hour",
+    "frequency",
+    "send_weekday",
+    "edition_size",
+}
+# Written by `digest subscribers export`; read back, they are ignored (state and consent
+# come from the command line, never from the file).
+IGNORED = {"state", "created_at", "confirmed_at", "unsubscribed_at", "consent", "consent_at"}
+FORMATS = ("csv", "jsonl")
+
+
+class UnreadableFile(DigestError):
+    """The file cannot be opened or is not the CSV or JSON Lines the import reads."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The operator's statement that the file's addresses opted in, and how."""
+
+    confirmed: bool
+    text: str | None
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    already_there: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    duplicates: int = 0  # lines that repeat an earlier line's address
+    confirmations_queued: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, Any]
+
+
+def import_subscribers(
+    database: Database,
+    path: Path,
+    file_format: str | None,
+    consent: Consent,
+    web: WebSettings,
+    on_rejected: Callable[[int, str], None] | None = None,
+) -> ImportReport:
+    """Import the file; each rejected row goes to `on_rejected(line, reason)` as it is found
+    (and is counted), so a huge file's report is streamed too."""
+    report = ImportReport()
+    now = utcnow()
+
+    def reject(line: int, reason: str) -> None:
+        if on_rejected is not None:
+            on_rejected(line, reason)
+
+    try:
+        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
+        rows = read_rows(handle, file_format or guess_format(path, handle))
+        batch: list[_Row] = []
+        for item in rows:
+            if isinstance(item, tuple):
+                report.invalid += 1
+                reject(*item)
+                continue
+            checked = check_row(item, web)
+            if isinstance(checked, str):
+                report.invalid += 1
+                reject(item.line, checked)
+                continue
+            batch.append(checked)
+            if len(batch) >= BATCH_SIZE:
+                _store_batch(database, batch, consent, now, report, reject)
+                batch = []
+        _store_batch(database, batch, consent, now, report, reject)
+    return report
+
+
+def guess_format(path: Path, handle: IO[str]) -> str:
+    """JSON Lines for .jsonl/.ndjson/.json, CSV for .csv, else by the first character."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    start = handle.tell()
+    first = handle.read(1)
+    handle.seek(start)
+    return "jsonl" if first == "{" else "csv"
+
+
+def read_rows(handle: IO[str], file_format: str) -> Iterator[_Row | tuple[int, str]]:
+    """The file's rows with their line numbers, or (line, reason) for one that can't be read."""
+    if file_format == "csv":
+        return _read_csv(handle)
+    if file_format == "jsonl":
+        return _read_jsonl(handle)
+    raise DigestError(f"--format must be one of {', '.join(FORMATS)}")
+
+
+def _columns(names: Iterable[str]) -> list[str]:
+    columns = [ALIASES.get(name.strip().lower(), name.strip().lower()) for name in names]
+    unknown = [name for name in columns if name not in FIELDS | IGNORED]
+    if unknown:
+        raise UnreadableFile(
+            f"unknown column {unknown[0][:40]!r} (known: {', '.join(sorted(FIELDS))})"
+        )
+    if "email" not in columns:
+        raise UnreadableFile("the file has no email column")
+    return columns
+
+
+def _read_csv(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
+    reader = csv.reader(handle, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UnreadableFile("the file is empty: a CSV import needs a header row") from None
+    except csv.Error as exc:
+        raise UnreadableFile(f"line 1: {exc}") from None
+    columns = _columns(header)
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, f"not a readable CSV row ({exc})"
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(columns):
+            yield line, f"{len(cells)} cells where the header has {len(columns)}"
+            continue
+        yield _Row(line, dict(zip(columns, cells, strict=False)))  # missing cells: defaults
+
+
+def _read_jsonl(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
+    line = 0
+    while True:
+        text = handle.readline(MAX_LINE_LENGTH)
+        if not text:
+            return
+        line += 1
+        if len(text) >= MAX_LINE_LENGTH and not text.endswith("\n"):
+            while text and not text.endswith("\n"):  # skip the rest of the long line
+                text = handle.readline(MAX_LINE_LENGTH)
+            yield line, f"longer than {MAX_LINE_LENGTH} characters"
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            yield line, "not valid JSON"
+            continue
+        if not isinstance(value, dict):
+            yield line, "not a JSON object"
+            continue
+        try:
+            columns = _columns(value)
+        except UnreadableFile as exc:
+            yield line, str(exc)
+            continue
+        yield _Row(line, dict(zip(columns, value.values(), strict=True)))
+
+
+def check_row(row: _Row, web: WebSettings) -> _Row | str:
+    """The row's values as the store takes them, or the reason it is rejected."""
+    values = {name: value for name, value in row.values.items() if name in FIELDS}
+    try:
+        for value in values.values():
+            for piece in value if isinstance(value, list) else [value]:
+                if isinstance(piece, str):
+                    piece.encode("utf-8")
+        email = values.get("email")
+        if not isinstance(email, str):
+            return "the email is missing or not text"
+        checked = {
+            "email": normalise_email(email),
+            "topics": parse_topics(_text_list(values.get("topics"), "topics")),
+            "categories": parse_categories(_text_list(values.get("categories"), "categories")),
+            "authors": parse_authors(_text_list(values.get("authors"), "authors")),
+            "timezone": check_timezone(_text(values.get("timezone")) or web.default_timezone),
+            "send_hour": check_send_hour(
+                _whole(values.get("send_hour"), "send hour", web.default_send_hour)
+            ),
+            "frequency": parse_frequency(_text(values.get("frequency")) or "daily"),
+            "send_weekday": check_weekday(_whole(values.get("send_weekday"), "weekday", 0)),
+            "edition_size": check_edition_size(
+                _whole(values.get("edition_size"), "number of papers", 10)
+            ),
+        }
+    except UnicodeEncodeError:
+        return "not valid UTF-8"
+    except (InvalidEmail, InvalidPreference) as exc:
+        return str(exc)
+    return _Row(row.line, checked)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidPreference(f"expected text, got {json.dumps(value)[:40]}")
+    return value.strip()
+
+
+def _text_list(value: object, what: str) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise InvalidPreference(f"the {what} must be text or a list of text")
+
+
+def _whole(value: object, what: str, default: int) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidPreference(f"the {what} must be a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidPreference(f"the {what} must be a whole number") from None
+
+
+def _store_batch(
+    database: Database,
+    batch: list[_Row],
+    consent: Consent,
+    now: datetime,
+    report: ImportReport,
+    reject: Callable[[int, str], None],
+) -> None:
+    if not batch:
+        return
+    with database.session() as session:
+        known = find_known(session, [row.values["email"] for row in batch])
+        first_line: dict[str, int] = {}
+        new_rows: list[dict[str, Any]] = []
+        for row in batch:
+            email = row.values["email"]
+            if email in first_line:
+                report.duplicates += 1
+                reject(row.line, f"{email} repeats line {first_line[email]}")
+                continue
+            first_line[email] = row.line
+            found = known.get(email)
+            if found is None:
+                new_rows.append(_new_subscriber(row.values, consent, now))
+            elif found.created_at == now:
+                # Stored by an earlier batch of this same import.
+                report.duplicates += 1
+                reject(row.line, f"{email} repeats an earlier line")
+            elif found.state is None or found.state in SUPPRESSED_STATES:
+                report.suppressed += 1
+                reject(row.line, f"{email} {_suppressed_reason(found.state)}")
+            else:
+                report.already_there += 1
+        inserted = insert_subscribers(session, new_rows, now)
+    report.added += len(inserted)
+    report.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
+    report.confirmations_queued += sum(
+        1 for _, state in inserted if state == SubscriberState.PENDING.value
+    )
+
+
+def _suppressed_reason(state: SubscriberState | None) -> str:
+    if state is None:
+        return "was deleted at its owner's request and is never mailed again"
+    return f"is {state.value} and stays suppressed"
+
+
+def _new_subscriber(values: Mapping[str, Any], consent: Consent, now: datetime) -> dict[str, Any]:
+    return {
+        **values,
+        "state": SubscriberState.ACTIVE if consent.confirmed else SubscriberState.PENDING,
+        "confirmed_at": now if consent.confirmed else None,
+        "consent": consent.text,
+        "consent_at": now if consent.text else None,
+        "confirmation_sent_at": None,
+        "unsubscribed_at": None,
+    }

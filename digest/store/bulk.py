@@ -1,0 +1,126 @@
+"""Subscribers in bulk: one batch of already-checked rows per transaction, and a streamed
+read of every subscriber, for the operator's import and export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.store.models import (
+    OutboxEmail,
+    OutboxStatus,
+    Subscriber,
+    SubscriberState,
+    Suppression,
+)
+from digest.store.subscribers import CONFIRMATION_EMAIL
+from digest.store.suppression import suppression_hash
+
+
+@dataclass(frozen=True)
+class KnownAddress:
+    """An address of the batch that is already stored (or on the suppression list)."""
+
+    state: SubscriberState | None  # None: deleted at its owner's request (suppressed)
+    created_at: datetime | None
+
+
+def find_known(session: Session, emails: Sequence[str]) -> dict[str, KnownAddress]:
+    """The batch's addresses that are stored or suppressed, by address: two queries."""
+    known = {
+        email: KnownAddress(state, created_at)
+        for email, state, created_at in session.execute(
+            select(Subscriber.email, Subscriber.state, Subscriber.created_at).where(
+                Subscriber.email.in_(emails)
+            )
+        )
+    }
+    by_hash = {suppression_hash(email): email for email in emails}
+    for email_hash in session.scalars(
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(by_hash))
+    ):
+        known[by_hash[email_hash]] = KnownAddress(None, None)
+    return known
+
+
+def insert_subscribers(
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[tuple[int, str]]:
+    """Insert new subscribers in one statement, skipping any address stored meanwhile;
+    returns the (id, state) of each row inserted. A pending one gets its confirmation
+    queued in the outbox, in the same transaction."""
+    if not rows:
+        return []
+    values = [{**row, "created_at": now, "updated_at": now} for row in rows]
+    statement = (
+        _insert(session, Subscriber)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(Subscriber.id, Subscriber.state)
+    )
+    inserted = [(row_id, state.value) for row_id, state in session.execute(statement, values)]
+    pending = [row_id for row_id, state in inserted if state == SubscriberState.PENDING.value]
+    if pending:
+        session.execute(
+            _insert(session, OutboxEmail).on_conflict_do_nothing(index_elements=["queue_key"]),
+            [
+                {
+                    "kind": CONFIRMATION_EMAIL,
+                    "subscriber_id": row_id,
+                    "request": {},
+                    "queue_key": f"{CONFIRMATION_EMAIL}:{row_id}",
+                    "status": OutboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for row_id in pending
+            ],
+        )
+    return inserted
+
+
+EXPORTED_COLUMNS = (
+    "email",
+    "state",
+    "topics",
+    "categories",
+    "authors",
+    "timezone",
+    "send_hour",
+    "frequency",
+    "send_weekday",
+    "edition_size",
+    "created_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "consent",
+    "consent_at",
+)
+
+
+def stream_subscribers(
+    session: Session, state: SubscriberState | None, batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Every subscriber (of `state`, if given) in id order, fetched `batch` at a time."""
+    columns = [getattr(Subscriber, name) for name in EXPORTED_COLUMNS]
+    last_id = 0
+    while True:
+        query = select(Subscriber.id, *columns).where(Subscriber.id > last_id)
+        if state is not None:
+            query = query.where(Subscriber.state == state)
+        rows = session.execute(query.order_by(Subscriber.id).limit(batch)).all()
+        for row in rows:
+            yield dict(zip(EXPORTED_COLUMNS, row[1:], strict=True))
+        if len(rows) < batch:
+            return
+        last_id = rows[-1][0]
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
