@@ -246,6 +246,12 @@ class Settings(BaseSettings):
     subscribe_limit_per_address: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=3600, ge=1)
 
+    # The operator dashboard at /admin: absent unless a password hash is set.
+    admin_user: str = Field(default="admin", min_length=1, max_length=100)
+    admin_password_hash: str | None = None  # `digest admin hash-password` prints one
+    admin_attempts_per_client: int = Field(default=10, ge=1)  # wrong logins per window
+    admin_attempts_window_seconds: int = Field(default=300, ge=1)
+
     @property
     def rate_limit_redis_url(self) -> str:
         return self.redis_url or self.broker_url

@@ -21,6 +21,7 @@ from digest.errors import ConfigError
 from digest.pipeline.notices import Kick, LocalOutbox
 from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
+from digest.web.admin import AdminPages
 from digest.web.archive import ArchivePages
 from digest.web.errors import ErrorPages, RequestGuard
 from digest.web.feedback import FeedbackPages
@@ -71,6 +72,7 @@ def create_app(
         *RatePages(site).routes(),
         *ArchivePages(site).routes(),
         *FeedRoutes(site).routes(),
+        *AdminPages(site).routes(),
         Route("/healthz", errors.healthz, methods=["GET"]),
         *metrics_routes(db),
         *webhook_routes(settings, db),

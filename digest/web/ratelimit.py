@@ -49,6 +49,10 @@ class LocalCounters:
                 counts.append(self._counts[key])
             return counts
 
+    def peek(self, keys: list[str], now: float) -> list[int]:
+        with self._lock:
+            return [self._counts.get(k, 0) if self._window.get(k, 0) > now else 0 for k in keys]
+
 
 class RateLimiter:
     """Counts hits per (bucket, key) and window in Redis; in this process while Redis is
@@ -79,6 +83,22 @@ class RateLimiter:
             ends = [(now // limit.window_seconds + 1) * limit.window_seconds for *_, limit in hits]
             counts = self.local.incr(keys, ends, now)
         return all(int(n) <= limit.count for n, (_, _, limit) in zip(counts, hits, strict=True))
+
+    def over(self, hits: list[tuple[str, str, Limit]], now: float | None = None) -> bool:
+        """Whether any (bucket, key, limit) has already gone past its limit; counts nothing."""
+        if not hits:
+            return False
+        now = time.time() if now is None else now
+        keys = [self._key(bucket, key, limit, now) for bucket, key, limit in hits]
+        counts: list[int] | None = None
+        if self.client is not None:
+            try:
+                counts = [int(n or 0) for n in self.client.mget(keys)]
+            except redis.RedisError as exc:
+                self._warn(exc)
+        if counts is None:
+            counts = self.local.peek(keys, now)
+        return any(n > limit.count for n, (_, _, limit) in zip(counts, hits, strict=True))
 
     def _count_in_redis(
         self, keys: list[str], hits: list[tuple[str, str, Limit]]

@@ -1,0 +1,138 @@
+"""The operator dashboard at /admin, behind HTTP Basic; absent (404) without a password hash.
+
+Read-only but for POST /admin/release (CSRF-checked), which gives back stale claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from datetime import date
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from digest.pipeline.dashboard import build_dashboard
+from digest.pipeline.queue import release_stale_claims
+from digest.store.types import utcnow
+from digest.web.admin_password import PasswordHash, hash_password, parse_password_hash
+from digest.web.ratelimit import Limit, client_network
+from digest.web.security import client_ip
+from digest.web.site import Site, form_text
+
+log = logging.getLogger(__name__)
+
+REALM = 'Basic realm="digest admin", charset="UTF-8"'
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+BUCKET = "admin-login"
+# Checked against when the user name is wrong, so a wrong name costs what a wrong password does.
+DECOY = hash_password("not the password")
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic …` header, or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
+class AdminPages:
+    """GET /admin and POST /admin/release."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        settings = site.settings
+        self.user = settings.admin_user
+        line = settings.admin_password_hash
+        self.password: PasswordHash | None = parse_password_hash(line) if line else None
+        self.limit = Limit(
+            settings.admin_attempts_per_client, settings.admin_attempts_window_seconds
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/admin", self.dashboard, methods=["GET"]),
+            Route("/admin/release", self.release, methods=["POST"]),
+        ]
+
+    def _verify(self, user: str, password: str) -> bool:
+        # Both checks always run: neither the answer nor its timing says which one failed.
+        expected = self.password or DECOY
+        user_ok = hmac.compare_digest(user.encode(), self.user.encode())
+        password_ok = expected.matches(password)
+        return user_ok and password_ok
+
+    async def _refusal(self, request: Request) -> Response | None:
+        """None if the request carries the operator's credentials, else the 404/401/429."""
+        if self.password is None:
+            raise HTTPException(404)
+        limiter = self.site.limits.limiter
+        hit = [(BUCKET, client_network(client_ip(request)), self.limit)]
+        if limiter.over(hit):
+            return PlainTextResponse(
+                "Too many attempts. Try again later.\n",
+                status_code=429,
+                headers={**PRIVATE, "Retry-After": str(self.limit.window_seconds)},
+            )
+        credentials = basic_credentials(request.headers.get("authorization", ""))
+        if credentials is not None:
+            if await self.site.in_thread(self._verify, *credentials):
+                return None
+            log.warning("wrong dashboard credentials from %s", client_ip(request))
+            if not limiter.allow(hit):
+                return PlainTextResponse(
+                    "Too many attempts. Try again later.\n",
+                    status_code=429,
+                    headers={**PRIVATE, "Retry-After": str(self.limit.window_seconds)},
+                )
+        return PlainTextResponse(
+            "Authentication required.\n",
+            status_code=401,
+            headers={**PRIVATE, "WWW-Authenticate": REALM},
+        )
+
+    async def dashboard(self, request: Request) -> Response:
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
+        dashboard = await self.site.in_thread(build_dashboard, self.site.db, utcnow())
+        released = request.query_params.get("released", "")
+        return self.site.pages.render(
+            request,
+            "admin.html",
+            headers=PRIVATE,
+            dashboard=dashboard,
+            released=int(released) if released.isdigit() else None,
+            release_action=f"{self.site.root}/admin/release",
+        )
+
+    async def release(self, request: Request) -> Response:
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
+        form = await self.site.checked_form(request)
+        edition = _edition(form_text(form, "edition"))
+        released = await self.site.in_thread(release_stale_claims, self.site.db, utcnow(), edition)
+        log.info("operator released %d stale claims (edition %s)", released.rows, edition)
+        return RedirectResponse(
+            f"{self.site.root}/admin?released={released.rows}", status_code=303, headers=PRIVATE
+        )
+
+
+def _edition(text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400) from None
