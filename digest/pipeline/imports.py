@@ -90,6 +90,7 @@ def import_subscribers(
     consent: Consent,
     web: WebSettings,
     on_rejected: Callable[[int, str], None] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import the file; each rejected row goes to `on_rejected(line, reason)` as it is found
     (and is counted), so a huge file's report is streamed too."""
@@ -118,7 +119,7 @@ def import_subscribers(
                 reject(item.line, checked)
                 continue
             batch.append(checked)
-            if len(batch) >= BATCH_SIZE:
+            if len(batch) >= batch_size:
                 _store_batch(database, batch, consent, now, report, reject)
                 batch = []
         _store_batch(database, batch, consent, now, report, reject)

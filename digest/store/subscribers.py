@@ -328,6 +328,7 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
         "confirmation_sent_at": _iso(subscriber.confirmation_sent_at),
         "confirmed_at": _iso(subscriber.confirmed_at),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "consent": {"statement": subscriber.consent, "at": _iso(subscriber.consent_at)},
         "deliveries": [
             {
                 "edition": delivery.pool.date.isoformat(),
