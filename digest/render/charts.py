@@ -32,9 +32,10 @@ def _plot_box() -> tuple[float, float, float, float]:
 
 
 def _nice_top(value: float) -> float:
-    """The y-axis top: at least 1, rounded up to 1, 2 or 5 times a power of ten."""
-    if value <= 1:
-        return 1.0
+    """The y-axis top: at least GRID_LINES (whole-number ticks for counts), else rounded up
+    to 1, 2 or 5 times a power of ten."""
+    if value <= GRID_LINES:
+        return float(GRID_LINES)
     magnitude = 10 ** (len(str(int(value))) - 1)
     for step in (1, 2, 5, 10):
         if value <= step * magnitude:
