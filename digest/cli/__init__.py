@@ -14,13 +14,22 @@ import typer
 # Typer carries its own copy of click: these, not the click package's, are what it raises.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from digest.cli import admin, launch, mailboxes, papers, reports, sending, subscribers
+from digest.cli import (
+    admin,
+    deliveries,
+    launch,
+    mailboxes,
+    papers,
+    reports,
+    sending,
+    subscribers,
+)
 from digest.cli.apps import app
 from digest.errors import ConfigError, DigestError
 
 __all__ = ["app", "main"]
 # registered on import
-COMMANDS = (launch, papers, sending, reports, subscribers, mailboxes, admin)
+COMMANDS = (launch, papers, sending, deliveries, reports, subscribers, mailboxes, admin)
 
 USAGE_EXIT = 2  # the command as given cannot run: a typo, a missing value, a bad setting
 FAILURE_EXIT = 1  # it ran and failed: an unreachable database, a failed check

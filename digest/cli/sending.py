@@ -1,4 +1,4 @@
-"""Commands around an edition: send it, preview one subscriber's copy."""
+"""Commands around an edition: plan who is due, send it, preview one subscriber's copy."""
 
 from __future__ import annotations
 
@@ -13,6 +13,28 @@ from digest.cli.progress import SendProgress
 
 if TYPE_CHECKING:
     from digest.store.deliveries import HeldRows
+
+
+@app.command()
+def plan(
+    edition: Annotated[
+        str | None, typer.Option(help="Pool date (default: each subscriber's today)")
+    ] = None,
+) -> None:
+    """Queue who is due without sending (the step beat runs); per day, how many."""
+    from digest.pipeline.plan import plan_deliveries
+    from digest.store.types import utcnow
+
+    current = settings()
+    database = open_database(current)
+    report = plan_deliveries(database, current, utcnow(), edition=parse_day(edition, "--edition"))
+    out = console()
+    for day, count in sorted(report.queued.items()):
+        out.print(f"{day.isoformat()}: queued {count} (already queued ones stay as they are)")
+    for day in sorted(report.no_papers):
+        out.print(f"{day.isoformat()}: no papers yet, nobody queued", style="yellow")
+    if not report.queued and not report.no_papers:
+        out.print("nobody is due")
 
 
 @app.command()
