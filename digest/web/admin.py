@@ -19,7 +19,7 @@ from starlette.routing import Route
 from digest.pipeline.dashboard import build_dashboard
 from digest.pipeline.queue import release_stale_claims
 from digest.store.types import utcnow
-from digest.web.admin_password import PasswordHash, hash_password, parse_password_hash
+from digest.web.admin_password import PasswordHash, parse_password_hash
 from digest.web.ratelimit import Limit, client_network
 from digest.web.security import client_ip
 from digest.web.site import Site, form_text
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 REALM = 'Basic realm="digest admin", charset="UTF-8"'
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 BUCKET = "admin-login"
-# Checked against when the user name is wrong, so a wrong name costs what a wrong password does.
-DECOY = hash_password("not the password")
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -65,16 +63,17 @@ class AdminPages:
             Route("/admin/release", self.release, methods=["POST"]),
         ]
 
-    def _verify(self, user: str, password: str) -> bool:
-        # Both checks always run: neither the answer nor its timing says which one failed.
-        expected = self.password or DECOY
+    def _verify(self, expected: PasswordHash, user: str, password: str) -> bool:
+        # Both checks always run, the scrypt work too for a wrong name: neither the answer
+        # nor its timing says which one failed.
         user_ok = hmac.compare_digest(user.encode(), self.user.encode())
         password_ok = expected.matches(password)
         return user_ok and password_ok
 
     async def _refusal(self, request: Request) -> Response | None:
         """None if the request carries the operator's credentials, else the 404/401/429."""
-        if self.password is None:
+        expected = self.password
+        if expected is None:
             raise HTTPException(404)
         limiter = self.site.limits.limiter
         hit = [(BUCKET, client_network(client_ip(request)), self.limit)]
@@ -86,7 +85,7 @@ class AdminPages:
             )
         credentials = basic_credentials(request.headers.get("authorization", ""))
         if credentials is not None:
-            if await self.site.in_thread(self._verify, *credentials):
+            if await self.site.in_thread(self._verify, expected, *credentials):
                 return None
             log.warning("wrong dashboard credentials from %s", client_ip(request))
             if not limiter.allow(hit):

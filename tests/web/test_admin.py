@@ -69,7 +69,9 @@ def test_wrong_or_missing_credentials_get_401_with_no_hint(
     assert "no-store" in response.headers["cache-control"]
 
 
-def test_attempts_are_rate_limited_per_client(admin: TestClient) -> None:
+def test_attempts_are_rate_limited_per_client(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
     wrong = basic(ADMIN_USER, "nope")
     answers = [admin.get("/admin", headers=wrong).status_code for _ in range(4)]
     assert answers == [401, 401, 401, 429]
@@ -77,6 +79,12 @@ def test_attempts_are_rate_limited_per_client(admin: TestClient) -> None:
     blocked = admin.get("/admin", headers=OPERATOR)
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
+    # Another client, counted in the same Redis by a second app process, is not held back.
+    other_app = create_app(with_admin(settings), db, lambda: None)
+    with TestClient(other_app, client=("203.0.113.9", 40000)) as other:
+        assert other.get("/admin", headers=OPERATOR).status_code == 200
+    with TestClient(other_app) as same_client:
+        assert same_client.get("/admin", headers=OPERATOR).status_code == 429
 
 
 def test_right_credentials_show_every_panel(admin: TestClient, db: Database) -> None:
