@@ -3,12 +3,13 @@ read of every subscriber, for the operator's import and export."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,6 +58,8 @@ def insert_subscribers(
     queued in the outbox, in the same transaction."""
     if not rows:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_subscribers_postgresql(session, rows, now)
     values = [{**row, "created_at": now, "updated_at": now} for row in rows]
     statement = (
         _insert(session, Subscriber)
@@ -119,6 +122,58 @@ def stream_subscribers(
         if len(rows) < batch:
             return
         last_id = rows[-1][0]
+
+
+# Batched VALUES lists cost psycopg ~0.4 s a thousand rows to convert; one JSON parameter
+# read by json_to_recordset costs nothing, and the outbox rows come from the ids in SQL.
+_POSTGRESQL_INSERT = text(
+    """
+    WITH added AS (
+        INSERT INTO subscribers (email, state, topics, categories, authors, timezone,
+            send_hour, frequency, send_weekday, edition_size, created_at, updated_at,
+            confirmed_at, consent, consent_at)
+        SELECT email, state, topics, categories, authors, timezone, send_hour, frequency,
+            send_weekday, edition_size, :now, :now, confirmed_at, consent, consent_at
+        FROM json_to_recordset(CAST(:rows AS json)) AS r(email text, state text,
+            topics json, categories json, authors json, timezone text, send_hour integer,
+            frequency text, send_weekday integer, edition_size integer,
+            confirmed_at timestamptz, consent text, consent_at timestamptz)
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id, state
+    ), queued AS (
+        INSERT INTO outbox (kind, subscriber_id, request, queue_key, status, attempts,
+            created_at)
+        SELECT CAST(:kind AS text), id, CAST('{}' AS json), CAST(:kind AS text) || ':' || id,
+            CAST(:status AS text), 0, :now
+        FROM added WHERE state = CAST(:pending AS text)
+        ON CONFLICT (queue_key) DO NOTHING
+    )
+    SELECT id, state FROM added
+    """
+)
+
+
+def _insert_subscribers_postgresql(
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[tuple[int, str]]:
+    payload = json.dumps([{**row} for row in rows], default=_json_value)
+    result = session.execute(
+        _POSTGRESQL_INSERT,
+        {
+            "rows": payload,
+            "now": now,
+            "kind": CONFIRMATION_EMAIL,
+            "status": OutboxStatus.PENDING.value,
+            "pending": SubscriberState.PENDING.value,
+        },
+    )
+    return [(row_id, state) for row_id, state in result]
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _insert(session: Session, model: type[Any]) -> Any:
