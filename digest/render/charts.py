@@ -75,11 +75,16 @@ def _x_labels(labels: list[str], xs: list[float]) -> list[str]:
     _, _, _, lower = _plot_box()
     every = max(1, len(labels) // 6)  # about six labels, so they never overlap
     return [
-        f'<text x="{x:.1f}" y="{lower + 16}" font-size="10" text-anchor="middle" '
+        f'<text x="{x:.1f}" y="{lower + 16}" font-size="10" text-anchor="{_anchor(x)}" '
         f'fill="#555">{escape(label)}</text>'
         for i, (label, x) in enumerate(zip(labels, xs, strict=True))
         if i % every == 0 or i == len(labels) - 1
     ]
+
+
+def _anchor(x: float) -> str:
+    # A label centred on the right edge would be cut off by the viewBox.
+    return "end" if x > WIDTH - MARGIN_RIGHT - 20 else "middle"
 
 
 def line_chart(title: str, labels: list[str], series: list[Series], y_label: str = "") -> str:

@@ -67,6 +67,8 @@ def _state_at(
     last change on."""
     if created_at > end:
         return None
+    if state is SubscriberState.ACTIVE and confirmed_at is None:
+        confirmed_at = created_at  # added --confirmed by an operator: active from the start
     if state in SUPPRESSED_STATES and updated_at <= end:
         return state.value
     if unsubscribed_at is not None and unsubscribed_at <= end:

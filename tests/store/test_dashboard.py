@@ -35,6 +35,8 @@ def test_subscribers_by_day_rebuilds_past_states(db: Database) -> None:
                     unsubscribed_at=at(26),
                 ),
                 Subscriber(email="b@example.org", state=SubscriberState.PENDING, created_at=at(25)),
+                # Added --confirmed: active with no confirmation time.
+                Subscriber(email="c@example.org", state=SubscriberState.ACTIVE, created_at=at(26)),
             ]
         )
     with db.session() as session:
@@ -44,7 +46,7 @@ def test_subscribers_by_day_rebuilds_past_states(db: Database) -> None:
     assert (by_day[23]["pending"], by_day[23]["active"]) == (1, 0)
     assert (by_day[24]["pending"], by_day[24]["active"]) == (0, 1)
     assert (by_day[25]["pending"], by_day[25]["active"]) == (1, 1)
-    assert (by_day[26]["unsubscribed"], by_day[26]["active"], by_day[26]["pending"]) == (1, 0, 1)
+    assert (by_day[26]["unsubscribed"], by_day[26]["active"], by_day[26]["pending"]) == (1, 1, 1)
 
 
 def test_sent_per_minute_counts_each_minute_and_shows_stalls(db: Database) -> None:
