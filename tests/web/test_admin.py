@@ -160,3 +160,14 @@ def test_hash_password_command_prints_a_line_that_verifies(tmp_path: Path) -> No
     hashed = parse_password_hash(line)
     assert hashed.matches("s3cret pass")
     assert not hashed.matches("s3cret pass ")
+
+
+def test_without_redis_the_limit_is_counted_in_the_process(
+    sqlite_db: Database, settings: Settings
+) -> None:
+    local = with_admin(settings.model_copy(update={"redis_url": "none://"}))
+    with TestClient(create_app(local, sqlite_db, lambda: None)) as client:
+        wrong = basic(ADMIN_USER, "nope")
+        answers = [client.get("/admin", headers=wrong).status_code for _ in range(4)]
+        assert answers == [401, 401, 401, 429]
+        assert client.get("/admin", headers=OPERATOR).status_code == 429
