@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from digest.store.models import (
-    OutboxEmail,
     OutboxStatus,
     Subscriber,
     SubscriberState,
@@ -22,6 +20,7 @@ from digest.store.models import (
 )
 from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.store.suppression import suppression_hash
+from digest.store.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -60,31 +59,7 @@ def insert_subscribers(
         return []
     if session.get_bind().dialect.name == "postgresql":
         return _insert_subscribers_postgresql(session, rows, now)
-    values = [{**row, "created_at": now, "updated_at": now} for row in rows]
-    statement = (
-        _insert(session, Subscriber)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(Subscriber.id, Subscriber.state)
-    )
-    inserted = [(row_id, state.value) for row_id, state in session.execute(statement, values)]
-    pending = [row_id for row_id, state in inserted if state == SubscriberState.PENDING.value]
-    if pending:
-        session.execute(
-            _insert(session, OutboxEmail).on_conflict_do_nothing(index_elements=["queue_key"]),
-            [
-                {
-                    "kind": CONFIRMATION_EMAIL,
-                    "subscriber_id": row_id,
-                    "request": {},
-                    "queue_key": f"{CONFIRMATION_EMAIL}:{row_id}",
-                    "status": OutboxStatus.PENDING.value,
-                    "attempts": 0,
-                    "created_at": now,
-                }
-                for row_id in pending
-            ],
-        )
-    return inserted
+    return _insert_subscribers_sqlite(session, rows, now)
 
 
 EXPORTED_COLUMNS = (
@@ -170,12 +145,57 @@ def _insert_subscribers_postgresql(
     return [(row_id, state) for row_id, state in result]
 
 
+_SQLITE_INSERT = text(
+    """
+    INSERT INTO subscribers (email, state, topics, categories, authors, timezone, send_hour,
+        frequency, send_weekday, edition_size, created_at, updated_at, confirmed_at, consent,
+        consent_at)
+    SELECT json_extract(value, '$.email'), json_extract(value, '$.state'),
+        json_extract(value, '$.topics'), json_extract(value, '$.categories'),
+        json_extract(value, '$.authors'), json_extract(value, '$.timezone'),
+        json_extract(value, '$.send_hour'), json_extract(value, '$.frequency'),
+        json_extract(value, '$.send_weekday'), json_extract(value, '$.edition_size'),
+        :now, :now, CASE WHEN json_extract(value, '$.confirmed_at') IS NULL THEN NULL ELSE :now END,
+        json_extract(value, '$.consent'),
+        CASE WHEN json_extract(value, '$.consent_at') IS NULL THEN NULL ELSE :now END
+    FROM json_each(:rows) WHERE true  -- "WHERE true": SQLite's parser needs it before ON CONFLICT
+    ON CONFLICT (email) DO NOTHING
+    RETURNING id, state
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_SQLITE_QUEUE = text(
+    """
+    INSERT INTO outbox (kind, subscriber_id, request, queue_key, status, attempts, created_at)
+    SELECT :kind, value, '{}', :kind || ':' || value, :status, 0, :now
+    FROM json_each(:ids) WHERE true
+    ON CONFLICT (queue_key) DO NOTHING
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _insert_subscribers_sqlite(
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[tuple[int, str]]:
+    payload = json.dumps([{**row} for row in rows], default=_json_value)
+    inserted = [
+        (row_id, state)
+        for row_id, state in session.execute(_SQLITE_INSERT, {"rows": payload, "now": now})
+    ]
+    pending = [row_id for row_id, state in inserted if state == SubscriberState.PENDING.value]
+    if pending:
+        session.execute(
+            _SQLITE_QUEUE,
+            {
+                "ids": json.dumps(pending),
+                "kind": CONFIRMATION_EMAIL,
+                "status": OutboxStatus.PENDING.value,
+                "now": now,
+            },
+        )
+    return inserted
+
+
 def _json_value(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
