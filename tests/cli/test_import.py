@@ -254,3 +254,13 @@ def test_export_to_csv_reads_back_as_the_same_subscribers(db: Database, tmp_path
     columns = ["email", "topics", "categories", "authors", "timezone", "send_hour", "frequency"]
     again_rows = list(csv.DictReader(io.StringIO(reexported.stdout)))
     assert [[r[c] for c in columns] for r in again_rows] == [[r[c] for c in columns] for r in rows]
+
+
+def test_export_is_read_only_and_creates_no_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "digest.db"
+
+    result = digest(["subscribers", "export"], environment(f"sqlite:///{missing}"), tmp_path)
+
+    assert result.returncode == 1 and "no database" in result.stderr
+    assert not missing.parent.exists()
+    assert not (tmp_path / "digest.secret").exists()
