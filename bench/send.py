@@ -169,23 +169,28 @@ def wire_smtplib_parallel(sink: Sink, messages: list[bytes], connections: int) -
     for part in range(connections):
         pid = os.fork()
         if pid == 0:  # the child: connect, wait for the signal, send its share, exit
-            os.close(go_write)
-            smtp = smtplib.SMTP("127.0.0.1", sink.port)
-            smtp.ehlo()
-            os.read(go_read, 1)
-            for i in range(part, len(messages), connections):
-                smtp.sendmail(FROM, [f"reader{i:06d}@example.org"], messages[i])
-            smtp.quit()
-            os._exit(0)
+            status = 1
+            try:
+                os.close(go_write)
+                smtp = smtplib.SMTP("127.0.0.1", sink.port)
+                smtp.ehlo()
+                os.read(go_read, 1)
+                for i in range(part, len(messages), connections):
+                    smtp.sendmail(FROM, [f"reader{i:06d}@example.org"], messages[i])
+                smtp.quit()
+                status = 0
+            finally:
+                os._exit(status)  # never return into the parent's code
         children.append(pid)
     os.close(go_read)
     time.sleep(0.5)  # every child connected and waiting
     started = time.perf_counter()
     os.write(go_write, b"x" * connections)
-    for pid in children:
-        os.waitpid(pid, 0)
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
     seconds = time.perf_counter() - started
     os.close(go_write)
+    if any(statuses):
+        raise RuntimeError("a (b2) wire process failed: its figure would flatter the wire")
     return len(messages) / seconds
 
 
