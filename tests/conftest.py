@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import freezegun
 import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser
@@ -30,8 +31,46 @@ from digest.store.models import Base
 POSTGRES_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("DIGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def _redis_database() -> int:
+    """Redis database number of this test process: 1 alone, 2, 3, … for xdist's gw0, gw1, …
+
+    Parallel workers then never share a queue, a rate-limit bucket or a lock (database 0 is
+    left to whatever else runs on the machine)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = int(worker.removeprefix("gw")) + 1 if worker.startswith("gw") else 0
+    return 1 + number % 15
+
+
+REDIS_SERVER = os.environ.get("DIGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_URL = f"{REDIS_SERVER}/{_redis_database()}"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+# Entering freeze_time visits every attribute of every loaded module (about half a second
+# once torch and scikit-learn are loaded); these packages hold no clock a test freezes.
+freezegun.configure(
+    extend_ignore_list=[
+        "torch", "transformers", "sentence_transformers", "tokenizers", "safetensors",
+        "huggingface_hub", "sklearn", "scipy", "numpy", "sympy", "networkx", "playwright",
+    ]
+)  # fmt: skip
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the real parts they use, so `-m` can pick a part of the suite."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 def free_port() -> int:
@@ -181,6 +220,7 @@ def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
         base_url="https://digest.example.org",
         DIGEST_FROM="Trending Papers <digest@example.org>",
         hf_api_url="http://hf.invalid",
+        broker_url=REDIS_URL,  # this test process's own Redis database
         contact="ops@example.org",
     )
 

@@ -81,7 +81,7 @@ def test_a_worker_killed_mid_edition_is_replaced_without_loss_or_duplicate(
     subscribers = 2000
     seed(store, subscribers, TODAY)
     env = worker_env(
-        store.url, f"{REDIS_URL}/0", sink.url,
+        store.url, REDIS_URL, sink.url,
         DIGEST_SEND_LEASE_SECONDS="5", DIGEST_SEND_BATCH_SIZE="100",
         DIGEST_SEND_WINDOW=str(window),
     )  # fmt: skip
@@ -148,7 +148,7 @@ def test_the_database_dropping_every_connection_twice_mid_edition_loses_and_repe
     subscribers = 2000
     seed(store, subscribers, TODAY)
     env = worker_env(
-        store.url, f"{REDIS_URL}/0", sink.url,
+        store.url, REDIS_URL, sink.url,
         DIGEST_SEND_LEASE_SECONDS="5", DIGEST_SEND_BATCH_SIZE="100",
         DIGEST_SEND_JOURNAL=str(tmp_path / "journal.jsonl"),
     )  # fmt: skip
@@ -199,7 +199,7 @@ def test_dropped_connections_and_temporary_refusals_end_in_one_delivery_each(
     sink.on_rcpt = greylist_five_percent
     sink.drop_every = 100
     env = worker_env(
-        store.url, f"{REDIS_URL}/0", sink.url,
+        store.url, REDIS_URL, sink.url,
         DIGEST_RETRY_BASE_SECONDS="1", DIGEST_RETRY_MAX_SECONDS="2",
     )  # fmt: skip
     celery = _celery(monkeypatch, env)
@@ -258,7 +258,7 @@ def test_two_planners_at_once_duplicate_nothing(
 ) -> None:
     subscribers = 500
     seed(store, subscribers, TODAY)
-    env = worker_env(store.url, f"{REDIS_URL}/0", sink.url, DIGEST_SEND_BATCH_SIZE="25")
+    env = worker_env(store.url, REDIS_URL, sink.url, DIGEST_SEND_BATCH_SIZE="25")
     celery = _celery(monkeypatch, env)
     workers = [WorkerProcess(env, tmp_path / "worker.log", concurrency=2) for _ in range(2)]
     for worker in workers:
@@ -288,10 +288,10 @@ def test_the_send_rate_is_shared_by_all_workers(
 
     sink.before_accept = note_time
     env = worker_env(
-        store.url, f"{REDIS_URL}/0", sink.url,
+        store.url, REDIS_URL, sink.url,
         DIGEST_SEND_RATE_PER_SECOND="20", DIGEST_SEND_BATCH_SIZE="10",
     )  # fmt: skip
-    redis.Redis.from_url(f"{REDIS_URL}/0").delete("digest:send-rate")
+    redis.Redis.from_url(REDIS_URL).delete("digest:send-rate")
     celery = _celery(monkeypatch, env)
     workers = [WorkerProcess(env, tmp_path / "worker.log", concurrency=2) for _ in range(2)]
     for worker in workers:

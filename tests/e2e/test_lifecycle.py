@@ -97,7 +97,7 @@ def environment(
     queue = f"digest-test-{uuid.uuid4().hex[:8]}"
     env = {
         "DIGEST_DATABASE_URL": postgres_url,
-        "DIGEST_BROKER_URL": f"{REDIS_URL}/0",
+        "DIGEST_BROKER_URL": REDIS_URL,
         "DIGEST_SMTP_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": "https://digest.example.org",
