@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, WITHOUT_MODEL
 
 DIGEST = Path(sys.executable).parent / "digest"
 
 
 def clean_environment(env: dict[str, str]) -> dict[str, str]:
-    """This process's environment without its DIGEST_* settings, plus exactly `env`."""
+    """This process's environment without its DIGEST_* settings, plus exactly `env`.
+
+    Unless `env` says otherwise: this test process's own Redis database as the broker (xdist
+    workers run side by side), and no embedding model (see WITHOUT_MODEL)."""
     kept = {name: value for name, value in os.environ.items() if not name.startswith("DIGEST_")}
-    # Unless the test names a broker, this test process's own Redis database (xdist workers
-    # run side by side), not the default database 0.
-    return {**kept, "DIGEST_BROKER_URL": REDIS_URL, **env}
+    return {**kept, "DIGEST_BROKER_URL": REDIS_URL, **WITHOUT_MODEL, **env}
 
 
 def digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

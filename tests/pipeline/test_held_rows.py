@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.deliveries import Recorder, claim_batch, pools_with_work
+from tests.cli.command import digest_in_process
 from tests.conftest import TEST_SECRET, SmtpSink, run_digest
 from tests.factories import make_paper, make_subscriber
 
@@ -56,14 +59,18 @@ def test_send_without_waiting_names_the_held_rows_and_stats_too(
 
 
 def test_send_waits_for_a_dead_senders_lease_then_sends_each_once(
-    sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+    sqlite_db: Database,
+    settings: Settings,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Long enough to outlast `digest send` starting up on a loaded machine (imports take
-    # seconds), short enough for the test: it must find the rows still held, then wait.
-    _held_by_a_dead_sender(sqlite_db, settings, 3, lease=12)
+    # `digest send` runs in this process: it must find the rows still held, then wait, and
+    # a process can take longer than any short lease to start on a loaded machine.
+    _held_by_a_dead_sender(sqlite_db, settings, 3, lease=8)
     env = _env(settings, smtp_sink)
 
-    sent = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
+    sent = digest_in_process(["send", "--edition", DAY.isoformat()], env, tmp_path, monkeypatch)
     stats = run_digest(["stats"], env, tmp_path)
 
     assert sent.returncode == 0, sent.stderr
