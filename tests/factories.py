@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
+from digest.papers import EditionEntry
 from digest.preferences import Frequency
+from digest.store.deliveries import Claim, Recorder
+from digest.store.journal import SentMark
 from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
 
 _ids = itertools.count(1)
@@ -107,3 +111,27 @@ def make_paper(
     )
     session.flush()
     return paper
+
+
+def sent_mark(
+    delivery_id: int, message_id: str, entries: Sequence[EditionEntry], at: datetime
+) -> SentMark:
+    """The mark `Recorder.settle_and_begin` writes for a message the server accepted."""
+    papers: list[tuple[int, int, str | None]] = [(e.paper_id, e.rank, e.why) for e in entries]
+    return SentMark(delivery_id, message_id, at.isoformat(), papers)
+
+
+def begin_sending(recorder: Recorder, claim: Claim, at: datetime) -> bool:
+    """Note one claimed row in flight, as the sender does right before handing it over."""
+    return claim.delivery_id in recorder.settle_and_begin([], [claim], at)
+
+
+def record_sent(
+    recorder: Recorder,
+    delivery_id: int,
+    message_id: str,
+    entries: Sequence[EditionEntry],
+    at: datetime,
+) -> None:
+    """Write the sent mark of one message the server accepted, as the sender does."""
+    recorder.settle_and_begin([sent_mark(delivery_id, message_id, entries, at)], [], at)

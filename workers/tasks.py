@@ -52,12 +52,10 @@ def plan_deliveries(now: str | None = None) -> int:
 def send_pending(pool_id: int, now: str | None = None) -> dict[str, int]:
     """Claim one batch of the pool's queued editions and send it."""
     settings = get_settings()
+    # `now` is the planner's moment, kept in the task's arguments for tasks already queued;
+    # a batch's leases and marks are timed by the clock as it sends.
     counts = send_batch(
-        database(),
-        settings,
-        pool_id,
-        now=_moment(now),
-        limiter=shared_send_limiter(settings.delivery),
+        database(), settings, pool_id, limiter=shared_send_limiter(settings.delivery)
     )
     return {"sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed}
 

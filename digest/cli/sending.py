@@ -88,6 +88,12 @@ def send(
         f"deferred {counts.deferred} · "
         f"bounced {counts.bounced} · failed {counts.failed}"
     )
+    if counts.taken_over:
+        out.print(
+            f"  {counts.taken_over} rows were taken over by another sender after this one's "
+            "lease ran out; that sender sends them",
+            style="yellow",
+        )
     for error in sorted(set(counts.errors))[:5]:
         out.print(f"  {error}", style="yellow", markup=False)
     if not dry_run and not wait:

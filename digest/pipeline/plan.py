@@ -12,7 +12,7 @@ from datetime import date, datetime
 from digest.mail.ratelimit import SendLimiter
 from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.pool import day_pool
-from digest.pipeline.send import SendCounts, send_batch
+from digest.pipeline.send import Clock, SendCounts, send_batch
 from digest.settings import Settings
 from digest.store.db import Database, keep_statistics
 from digest.store.deliveries import HeldRows, held_rows, pools_with_work, queue_deliveries
@@ -128,25 +128,27 @@ def send_due_now(
     on_planned: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_held: Callable[[HeldRows], None] | None = None,
+    clock: Clock = utcnow,
 ) -> SendCounts:
     """Plan and send in this process until nothing is claimable (the CLI and the demo).
 
+    `now` is the run's logical moment: who is due, and whose local today it is. Leases,
+    marks and retries are timed by `clock` at each step, however long the run takes.
     With `on_held`, also wait for rows other senders hold (it is told each time), taking
     over those whose lease runs out, until none is left.
     """
     if dry_run:
         return _dry_run(db, settings, now, edition=edition, only_email=only_email)
     plan_deliveries(db, settings, now, edition=edition, only_email=only_email)
-    work = pools_with_work(db, now)
+    work = pools_with_work(db, clock())
     if on_planned is not None:
         on_planned(sum(count for _, count in work))
     total = SendCounts()
-    moment = now
     while True:
         for pool_id, _ in work:
             while True:
                 counts = send_batch(
-                    db, settings, pool_id, now=moment, limiter=limiter, on_progress=on_progress
+                    db, settings, pool_id, clock=clock, limiter=limiter, on_progress=on_progress
                 )
                 if counts.due == 0:
                     break
@@ -154,15 +156,14 @@ def send_due_now(
         if on_held is None:
             return total
         # Rows another sender holds: wait for it to finish them, or for its lease to run
-        # out and take them over, rather than leave them for a later run.
-        moment = max(now, utcnow())
-        held = held_rows(db, moment)
+        # out and take them over, rather than leave them for a later run. Leases are timed
+        # by the clock; `now` is only the run's logical moment, for who is due.
+        held = held_rows(db, clock())
         if held.live == 0 and held.expired == 0:
             return total
         on_held(held)
         time.sleep(HELD_POLL_SECONDS if held.live else 0.1)
-        moment = max(now, utcnow())
-        work = pools_with_work(db, moment)
+        work = pools_with_work(db, clock())
 
 
 def _dry_run(

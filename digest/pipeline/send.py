@@ -6,7 +6,7 @@ import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from functools import lru_cache
 
@@ -55,10 +55,20 @@ class SendCounts:
     deferred: int = 0
     failed: int = 0
     bounced: int = 0
+    taken_over: int = 0  # claimed by another sender after this one's lease ran out
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: SendCounts) -> None:
-        for name in ("due", "sent", "skipped", "empty", "deferred", "failed", "bounced"):
+        for name in (
+            "due",
+            "sent",
+            "skipped",
+            "empty",
+            "deferred",
+            "failed",
+            "bounced",
+            "taken_over",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -81,30 +91,58 @@ def _active_profiles(
     return {s.id: (s, p) for s, p in zip(subscribers, profiles, strict=True)}
 
 
+Clock = Callable[[], datetime]
+
+
 def send_batch(
     db: Database,
     settings: Settings,
     pool_id: int,
     *,
-    now: datetime | None = None,
+    clock: Clock = utcnow,
     limiter: SendLimiter | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SendCounts:
     """Claim one batch of the pool's queued deliveries and send it over one connection.
 
-    Returns the counts; `due == 0` means there was nothing left to claim.
+    Every lease, mark and retry is timed by `clock` when it happens, never by the moment a
+    run started. Returns the counts; `due == 0` means there was nothing left to claim.
     """
-    now = now or utcnow()
     delivery = settings.delivery
     journal = SendJournal(delivery.journal_path)
     journal.replay(db)  # marks a database outage kept from an earlier batch come first
-    claims = claim_batch(db, pool_id, now, delivery.batch_size, delivery.lease_seconds)
+    claims = claim_batch(db, pool_id, clock(), delivery.batch_size, delivery.lease_seconds)
     counts = SendCounts(due=len(claims))
     if not claims:
         return counts
     with Recorder.open(db, journal) as recorder:
-        _send_claims(db, settings, pool_id, claims, recorder, limiter, on_progress, counts, now)
+        lease = HeldLease(recorder, claims[0].token, delivery.lease_seconds, clock)
+        _send_claims(db, settings, pool_id, claims, lease, limiter, on_progress, counts)
     return counts
+
+
+class HeldLease:
+    """The lease on one batch's rows, renewed while the sender works through them.
+
+    A claim is leased for `seconds`; once a third of that has passed since the claim or the
+    last renewal, every row still held is leased again, so a live sender's rows never
+    become claimable by another sender however long the batch takes.
+    """
+
+    def __init__(self, recorder: Recorder, token: str, seconds: int, clock: Clock) -> None:
+        self.recorder = recorder
+        self.token = token
+        self.seconds = seconds
+        self.clock = clock
+        self.renewed_at = clock()
+
+    def keep(self) -> datetime:
+        """The clock now, after renewing the lease if it is due."""
+        now = self.clock()
+        if now - self.renewed_at >= timedelta(seconds=self.seconds / 3):
+            self.recorder.renew(self.token, now, self.seconds)
+            self.renewed_at = now
+        return now
 
 
 def _send_claims(
@@ -112,23 +150,23 @@ def _send_claims(
     settings: Settings,
     pool_id: int,
     claims: list[Claim],
-    recorder: Recorder,
+    lease: HeldLease,
     limiter: SendLimiter | None,
     on_progress: Callable[[int], None] | None,
     counts: SendCounts,
-    now: datetime,
 ) -> None:
+    recorder = lease.recorder
     pool = pool_by_id(db, pool_id, settings.ranking)
     if pool is None:
         for claim in claims:
-            recorder.failed(claim.delivery_id, "the edition has no papers", now)
+            recorder.failed(claim, "the edition has no papers", lease.keep())
         counts.failed = len(claims)
         return
     people = _active_profiles(db, pool, claims)
     ordered = [claim for claim in claims if claim.subscriber_id in people]
     for claim in claims:
         if claim.subscriber_id not in people:
-            recorder.skipped(claim.delivery_id, LEFT_BEFORE_SENDING, now)
+            recorder.skipped(claim, LEFT_BEFORE_SENDING, lease.keep())
             counts.skipped += 1
     editions = pick_editions(pool, [people[c.subscriber_id][1] for c in ordered], settings.ranking)
     renderers = Renderers(settings, pool)
@@ -151,21 +189,24 @@ def _send_claims(
         for start in range(0, len(sends), window):
             ready: list[Ready] = []
             for send in sends[start : start + window]:
-                prepared = _prepare(recorder, send, now)
+                prepared = _prepare(recorder, send, lease.keep())
                 if isinstance(prepared, Ready):
                     ready.append(prepared)
                 else:
                     _tally(counts, prepared, on_progress)
             if not isinstance(pace, Unlimited):
                 marks.flush()
-            allowed = marks.begin([item.send.claim for item in ready], now)
+            allowed = marks.begin([item.send.claim for item in ready], lease.keep())
             for position, item in enumerate(ready):
                 if item.send.claim.delivery_id not in allowed:
-                    # Checked right before sending: an unsubscribe that lands mid-batch counts.
-                    recorder.skipped(item.send.claim.delivery_id, LEFT_BEFORE_SENDING, now)
-                    _tally(counts, (Outcome.LEFT, None), on_progress)
+                    # Checked right before sending: an unsubscribe that lands mid-batch counts,
+                    # and a row another sender took over is left to it.
+                    if recorder.skipped(item.send.claim, LEFT_BEFORE_SENDING, lease.clock()):
+                        _tally(counts, (Outcome.LEFT, None), on_progress)
+                    else:
+                        _tally(counts, (Outcome.TAKEN_OVER, None), on_progress)
                     continue
-                result = _deliver(delivery, sender, recorder, marks, pace, item, now)
+                result = _deliver(delivery, sender, recorder, marks, pace, item, lease.clock)
                 _tally(counts, result, on_progress)
                 if result[0] is Outcome.UNREACHABLE:
                     # The server is down: put the rest back for a later run instead of timing
@@ -173,7 +214,9 @@ def _send_claims(
                     rest = [r.send.claim for r in ready[position + 1 :]]
                     rest += [later.claim for later in sends[start + window :]]
                     for claim in rest:
-                        recorder.defer_or_give_up(claim, "SMTP server unreachable", now, delivery)
+                        recorder.defer_or_give_up(
+                            claim, "SMTP server unreachable", lease.clock(), delivery
+                        )
                         counts.deferred += 1
                     return
 
@@ -216,7 +259,8 @@ class PendingMarks:
         )
 
     def begin(self, claims: list[Claim], now: datetime) -> set[int]:
-        """Write the held marks and note `claims` in flight; the ids that may be sent."""
+        """Write the held marks and note `claims` in flight; the ids that may be sent (still
+        this sender's, subscriber still active)."""
         held, self._held = self._held, []
         if not held and not claims:
             return set()
@@ -272,6 +316,7 @@ class Outcome(enum.Enum):
     UNREACHABLE = "unreachable"
     FAILED = "failed"
     BOUNCED = "bounced"
+    TAKEN_OVER = "taken over"  # another sender claimed the row after this one's lease ran out
 
 
 def _count(counts: SendCounts, outcome: Outcome) -> None:
@@ -288,6 +333,8 @@ def _count(counts: SendCounts, outcome: Outcome) -> None:
             counts.failed += 1
         case Outcome.BOUNCED:
             counts.bounced += 1
+        case Outcome.TAKEN_OVER:
+            counts.taken_over += 1
 
 
 @dataclass(frozen=True)
@@ -304,7 +351,7 @@ def _prepare(recorder: Recorder, send: Send, now: datetime) -> Ready | tuple[Out
     """Render one subscriber's digest, or record why there is nothing to send."""
     claim, subscriber = send.claim, send.subscriber
     if not send.entries:
-        recorder.skipped(claim.delivery_id, NOTHING_NEW, now)
+        recorder.skipped(claim, NOTHING_NEW, now)
         return Outcome.EMPTY, None
     try:
         message, message_id = _render(send)
@@ -313,7 +360,7 @@ def _prepare(recorder: Recorder, send: Send, now: datetime) -> Ready | tuple[Out
         )
     except Exception as exc:  # e.g. a value the email policy cannot encode safely
         reason = f"could not render ({type(exc).__name__}): {exc}"
-        recorder.failed(claim.delivery_id, reason, now)
+        recorder.failed(claim, reason, now)
         log.error("subscriber %d: %s", subscriber.id, reason)
         return Outcome.FAILED, reason
     return Ready(send, message, message_id, envelope)
@@ -326,38 +373,51 @@ def _deliver(
     marks: PendingMarks,
     limiter: SendLimiter,
     item: Ready,
-    now: datetime,
+    clock: Clock,
 ) -> tuple[Outcome, str | None]:
     """Hand one rendered message to the server; the outcome and what went wrong."""
     claim, subscriber = item.send.claim, item.send.subscriber
     limiter.acquire()
     try:
         sender.send(item.message, item.envelope)
-    except PermanentRejection as exc:
-        recorder.bounced(claim, str(exc), now)
-        log.warning("subscriber %d refused permanently: %s", subscriber.id, exc)
-        return Outcome.BOUNCED, str(exc)
-    except Unreachable as exc:
-        recorder.defer_or_give_up(claim, str(exc), now, delivery)
-        log.warning("SMTP server unreachable: %s", exc)
-        return Outcome.UNREACHABLE, str(exc)
-    except TemporaryFailure as exc:
-        deferred = recorder.defer_or_give_up(claim, str(exc), now, delivery)
-        log.warning(
-            "subscriber %d %s: %s", subscriber.id, "deferred" if deferred else "failed", exc
-        )
-        return (Outcome.DEFERRED if deferred else Outcome.FAILED), str(exc)
     except Exception as exc:
-        # One message that cannot be sent must not stop the batch or leave it claimed.
-        # Failed, not retried: the server may have taken it, and a second copy is worse.
-        reason = f"not sent ({type(exc).__name__}): {exc}"
-        recorder.failed(claim.delivery_id, reason, now)
-        log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
-        return Outcome.FAILED, reason
+        return _record_failure(delivery, recorder, claim, subscriber.id, exc, clock())
     # The window for a duplicate: the server has the message, the row is not yet 'sent'
     # (until the next window's begin, or the end of the batch, writes the mark).
-    marks.hold(claim, item.message_id, item.send.entries, now)
+    marks.hold(claim, item.message_id, item.send.entries, clock())
     return Outcome.SENT, None
+
+
+def _record_failure(
+    delivery: DeliverySettings,
+    recorder: Recorder,
+    claim: Claim,
+    subscriber_id: int,
+    error: Exception,
+    now: datetime,
+) -> tuple[Outcome, str | None]:
+    """Record why the server did not take a message; the outcome and what went wrong."""
+    match error:
+        case PermanentRejection():
+            recorder.bounced(claim, str(error), now)
+            log.warning("subscriber %d refused permanently: %s", subscriber_id, error)
+            return Outcome.BOUNCED, str(error)
+        case Unreachable():
+            recorder.defer_or_give_up(claim, str(error), now, delivery)
+            log.warning("SMTP server unreachable: %s", error)
+            return Outcome.UNREACHABLE, str(error)
+        case TemporaryFailure():
+            deferred = recorder.defer_or_give_up(claim, str(error), now, delivery)
+            log.warning(
+                "subscriber %d %s: %s", subscriber_id, "deferred" if deferred else "failed", error
+            )
+            return (Outcome.DEFERRED if deferred else Outcome.FAILED), str(error)
+    # One message that cannot be sent must not stop the batch or leave it claimed.
+    # Failed, not retried: the server may have taken it, and a second copy is worse.
+    reason = f"not sent ({type(error).__name__}): {error}"
+    recorder.failed(claim, reason, now)
+    log.error("subscriber %d: digest not sent (%s)", subscriber_id, type(error).__name__)
+    return Outcome.FAILED, reason
 
 
 def _render(send: Send) -> tuple[EmailMessage | bytes, str]:

@@ -11,13 +11,14 @@ without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the sa
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.errors import DigestError
-from digest.papers import EditionEntry
 from digest.settings import DeliverySettings
 from digest.store import leases
 from digest.store.db import Database, connection_lost, through_outages
@@ -41,6 +41,7 @@ class Claim:
     subscriber_id: int
     attempts: int  # including this one
     first_attempt_at: datetime
+    token: str  # the batch's claim: outcomes and sends need the row to still carry it
 
 
 def claimable(now: datetime) -> ColumnElement[bool]:
@@ -98,7 +99,8 @@ RETURNING id
 def claim_batch(
     db: Database, pool_id: int, now: datetime, size: int, lease_seconds: int
 ) -> list[Claim]:
-    """Take up to `size` claimable rows of the pool for this sender.
+    """Take up to `size` claimable rows of the pool for this sender, leased until `now` (the
+    clock at this claim, never a run's start) plus `lease_seconds`, under a fresh token.
 
     A row whose sender died with its message in flight (handed to the SMTP server, outcome
     not recorded) is counted as uncertain first: it is sent again, with the same
@@ -116,6 +118,7 @@ def claim_batch(
             .values(uncertain=Delivery.uncertain + 1, in_flight_since=None)
             .execution_options(synchronize_session=False)
         )
+    token = secrets.token_hex(16)
     rows = leases.claim_rows(
         db,
         Delivery,
@@ -132,18 +135,20 @@ def claim_batch(
         ],
         claimed_at=now,
         in_flight_since=None,
+        claim_token=token,
     )
-    return [Claim(row[0], row[1], row[2], row[3] or now) for row in rows]
+    return [Claim(row[0], row[1], row[2], row[3] or now, token) for row in rows]
 
 
-# `write_sent` for the rows of one window and `begin_sending` for those of the next, as one
+# `write_sent` for the rows of one window and the in-flight mark of the next, as one
 # PostgreSQL statement: one round trip a window instead of two a message.
 SETTLE_AND_BEGIN = text("""
 WITH marked AS (
     UPDATE deliveries
     SET status = :sent, message_id = m.message_id, error = NULL, lease_until = NULL,
-        in_flight_since = NULL, finished_at = :finished_at
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS text[])) AS m(id, message_id)
+        in_flight_since = NULL, finished_at = m.finished_at
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS text[]),
+                CAST(:finished_at AS timestamptz[])) AS m(id, message_id, finished_at)
     WHERE deliveries.id = m.id AND deliveries.status <> :sent
     RETURNING deliveries.id
 ), papers AS (
@@ -154,10 +159,14 @@ WITH marked AS (
          AS p(delivery_id, paper_id, rank, why)
     JOIN marked ON marked.id = p.delivery_id
 ), flight AS (
+    -- Only rows whose claim is still this sender's: a row another sender took over after
+    -- this one's lease ran out carries that sender's token.
     -- A lookup per row, whatever the statistics say: as a join, a stale estimate of the
     -- active subscribers made each window scan them, slower as the edition went on.
     UPDATE deliveries SET in_flight_since = :now
-    WHERE deliveries.id = ANY(CAST(:next_ids AS bigint[]))
+    FROM unnest(CAST(:next_ids AS bigint[]), CAST(:next_tokens AS text[])) AS f(id, token)
+    WHERE deliveries.id = f.id AND deliveries.claim_token = f.token
+      AND deliveries.status = :claimed
       AND (SELECT subscribers.state FROM subscribers
            WHERE subscribers.id = deliveries.subscriber_id) = :active
     RETURNING deliveries.id
@@ -245,69 +254,19 @@ class Recorder:
         connection.exec_driver_sql("COMMIT")
         return result
 
-    def is_active(self, subscriber_id: int) -> bool:
-        """Whether the subscriber may still be mailed."""
-        state = self._write(
-            lambda c: c.scalar(select(Subscriber.state).where(Subscriber.id == subscriber_id)),
-            one_statement=True,
-        )
-        return state == SubscriberState.ACTIVE
-
-    def begin_sending(self, claim: Claim, now: datetime) -> bool:
-        """Note the message as in flight, if its subscriber may still be mailed (checked
-        right before each message, so an unsubscribe a second ago counts); False if not."""
-        still_active = (
-            select(Subscriber.id)
-            .where(Subscriber.id == claim.subscriber_id, Subscriber.state == SubscriberState.ACTIVE)
-            .exists()
-        )
-        statement = (
-            update(Delivery)
-            .where(Delivery.id == claim.delivery_id, still_active)
-            .values(in_flight_since=now)
-        )
-        return bool(self._write(lambda c: c.execute(statement).rowcount == 1, one_statement=True))
-
-    def sent(
-        self, delivery_id: int, message_id: str, entries: Sequence[EditionEntry], now: datetime
-    ) -> None:
-        """Record a message the SMTP server accepted, with the papers it carried.
-
-        DatabaseLost if the database stays unreachable: the mark is then in the journal.
-        """
-        mark = SentMark(
-            delivery_id,
-            message_id,
-            now.isoformat(),
-            [(e.paper_id, e.rank, e.why) for e in entries],
-        )
-        self._write_mark(mark, lambda c: write_sent(c, mark))
-
-    def sent_then_begin(
-        self,
-        delivery_id: int,
-        message_id: str,
-        entries: Sequence[EditionEntry],
-        now: datetime,
-        following: Claim,
-    ) -> bool:
-        """`sent` for one message and `begin_sending` for the one that follows it, in one
-        transaction; True if `following` may be sent."""
-        mark = SentMark(
-            delivery_id, message_id, now.isoformat(), [(e.paper_id, e.rank, e.why) for e in entries]
-        )
-        return following.delivery_id in self.settle_and_begin([mark], [following], now)
-
     def settle_and_begin(
         self, marks: Sequence[SentMark], following: Sequence[Claim], now: datetime
     ) -> set[int]:
         """Write the sent marks of the messages the server accepted, and note `following`
         in flight, in one transaction (one statement on PostgreSQL); the delivery ids of
-        `following` whose subscriber may still be mailed. Idempotent.
+        `following` that may be sent: still under this sender's claim, their subscriber
+        still active. Idempotent.
 
         Every mark is written before the next messages go out, so what may be in flight
-        unrecorded is at most the messages of one window. DatabaseLost (the marks in the
-        journal) as `sent`.
+        unrecorded is at most the messages of one window. A sent mark is written whoever
+        holds the row now: it records what the server accepted, and stops a sender that
+        took the row over from sending it again. If the database stays unreachable the
+        marks go to the journal and DatabaseLost is raised.
         """
         next_ids = [claim.delivery_id for claim in following]
         if not marks and not next_ids:
@@ -319,12 +278,16 @@ class Recorder:
                 columns = list(zip(*papers, strict=True)) or [(), (), (), ()]
                 rows = connection.execute(
                     SETTLE_AND_BEGIN,
-                    {"sent": DeliveryStatus.SENT.value, "finished_at": now,
+                    {"sent": DeliveryStatus.SENT.value,
+                     "finished_at": [datetime.fromisoformat(m.finished_at) for m in marks],
                      "ids": [m.delivery_id for m in marks],
                      "message_ids": [m.message_id for m in marks],
                      "paper_rows": list(columns[0]), "paper_ids": list(columns[1]),
                      "ranks": list(columns[2]), "whys": list(columns[3]),
-                     "now": now, "next_ids": next_ids, "active": SubscriberState.ACTIVE.value},
+                     "now": now, "next_ids": next_ids,
+                     "next_tokens": [claim.token for claim in following],
+                     "claimed": DeliveryStatus.CLAIMED.value,
+                     "active": SubscriberState.ACTIVE.value},
                 )  # fmt: skip
                 return {int(row[0]) for row in rows}
             for mark in marks:
@@ -334,18 +297,13 @@ class Recorder:
             active = select(Subscriber.id).where(Subscriber.state == SubscriberState.ACTIVE)
             rows = connection.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(next_ids), Delivery.subscriber_id.in_(active))
+                .where(_still_held(following), Delivery.subscriber_id.in_(active))
                 .values(in_flight_since=now)
                 .returning(Delivery.id)
             )
             return {int(row[0]) for row in rows}
 
         return self._write_marks(marks, work, one_statement=self.postgres)
-
-    def _write_mark(
-        self, mark: SentMark, work: Callable[[Connection], T], *, one_statement: bool = False
-    ) -> T:
-        return self._write_marks([mark], work, one_statement=one_statement)
 
     def _write_marks(
         self,
@@ -368,18 +326,32 @@ class Recorder:
                 "next send"
             ) from None
 
+    def renew(self, token: str, now: datetime, lease_seconds: int) -> datetime:
+        """Extend the lease of every row still held under `token` to `now` + `lease_seconds`
+        (a live sender does this long before its lease ends); the new end of the lease."""
+        until = now + timedelta(seconds=lease_seconds)
+        statement = (
+            update(Delivery)
+            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+            .values(lease_until=until)
+        )
+        self._write(lambda c: c.execute(statement), one_statement=True)
+        return until
+
     def finish(
         self,
-        delivery_id: int,
+        claim: Claim,
         status: DeliveryStatus,
         now: datetime,
         *,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record the row's outcome, if its claim is still this sender's; False if another
+        sender took the row over (its outcome is then that sender's to write)."""
         statement = (
             update(Delivery)
-            .where(Delivery.id == delivery_id)
+            .where(_still_held([claim]))
             .values(
                 status=status,
                 error=error,
@@ -389,17 +361,18 @@ class Recorder:
                 finished_at=None if status is DeliveryStatus.DEFERRED else now,
             )
         )
-        self._write(lambda c: c.execute(statement), one_statement=True)
+        return bool(self._write(lambda c: c.execute(statement).rowcount == 1, one_statement=True))
 
-    def skipped(self, delivery_id: int, reason: str, now: datetime) -> None:
-        self.finish(delivery_id, DeliveryStatus.SKIPPED, now, error=reason)
+    def skipped(self, claim: Claim, reason: str, now: datetime) -> bool:
+        return self.finish(claim, DeliveryStatus.SKIPPED, now, error=reason)
 
-    def failed(self, delivery_id: int, reason: str, now: datetime) -> None:
-        self.finish(delivery_id, DeliveryStatus.FAILED, now, error=reason)
+    def failed(self, claim: Claim, reason: str, now: datetime) -> bool:
+        return self.finish(claim, DeliveryStatus.FAILED, now, error=reason)
 
     def bounced(self, claim: Claim, reason: str, now: datetime) -> None:
-        """A permanent refusal: record it and suppress the address."""
-        self.finish(claim.delivery_id, DeliveryStatus.BOUNCED, now, error=reason)
+        """A permanent refusal: record it and suppress the address (the refusal is about the
+        address, whichever sender holds the row now)."""
+        self.finish(claim, DeliveryStatus.BOUNCED, now, error=reason)
         statement = (
             update(Subscriber)
             .where(
@@ -419,14 +392,25 @@ class Recorder:
         """
         retry_at = leases.next_attempt(claim.attempts, claim.first_attempt_at, now, delivery)
         if retry_at is None:
-            self.failed(
-                claim.delivery_id, f"gave up after {claim.attempts} attempts: {reason}", now
-            )
+            self.failed(claim, f"gave up after {claim.attempts} attempts: {reason}", now)
             return False
-        self.finish(
-            claim.delivery_id, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at
-        )
+        self.finish(claim, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at)
         return True
+
+
+def _still_held(claims: Sequence[Claim]) -> ColumnElement[bool]:
+    """The rows of `claims` whose claim is still the one this sender took: claimed, under
+    its token. A lease that ran out does not lose the row until another sender claims it
+    (which changes the token), so this, not the clock, says whose the row is."""
+    return and_(
+        Delivery.status == DeliveryStatus.CLAIMED,
+        or_(
+            *(
+                and_(Delivery.id == claim.delivery_id, Delivery.claim_token == claim.token)
+                for claim in claims
+            )
+        ),
+    )
 
 
 def pools_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:

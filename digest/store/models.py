@@ -246,6 +246,9 @@ class Delivery(Base):
     first_attempt_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]  # a claim older than this was lost with its worker
+    # A fresh random value at every claim: a sender writes outcomes and starts sends only on
+    # rows that still carry its own token (its claim was not taken over after its lease).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     # Set right before the message is handed to the SMTP server, cleared with its outcome: a
     # row whose lease ran out with this set may have reached the server (see `uncertain`).
     in_flight_since: Mapped[datetime | None]

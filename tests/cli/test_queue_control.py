@@ -14,7 +14,7 @@ from digest.store.deliveries import Recorder, claim_batch, held_rows, uncertain_
 from digest.store.pools import find_pool
 from tests.cli.command import digest
 from tests.conftest import TEST_SECRET, SmtpSink
-from tests.factories import make_paper, make_subscriber
+from tests.factories import begin_sending, make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
 OTHER_DAY = date(2026, 11, 26)
@@ -49,7 +49,7 @@ def _claimed_by_a_sender(db: Database, day: date, claimed_at: datetime, lease: i
         pool_id = pool.id
     claims = claim_batch(db, pool_id, claimed_at, 100, lease)
     with Recorder.open(db) as recorder:
-        assert recorder.begin_sending(claims[0], claimed_at)
+        assert begin_sending(recorder, claims[0], claimed_at)
 
 
 def test_plan_queues_who_is_due_and_sends_nothing(

@@ -14,7 +14,7 @@ from digest.store.db import Database
 from digest.store.deliveries import Recorder, claim_batch, pools_with_work
 from tests.cli.command import digest_in_process
 from tests.conftest import TEST_SECRET, SmtpSink, run_digest
-from tests.factories import make_paper, make_subscriber
+from tests.factories import begin_sending, make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
 
@@ -31,7 +31,7 @@ def _held_by_a_dead_sender(db: Database, settings: Settings, readers: int, lease
     [(pool_id, _)] = pools_with_work(db, now)
     claims = claim_batch(db, pool_id, now, readers, lease)
     with Recorder.open(db) as recorder:
-        assert recorder.begin_sending(claims[0], now)
+        assert begin_sending(recorder, claims[0], now)
 
 
 def _env(settings: Settings, smtp_sink: SmtpSink) -> dict[str, str]:

@@ -20,6 +20,8 @@ from tests.factories import make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+SECONDS_5 = timedelta(seconds=5)
+HOURS_2 = timedelta(hours=2)
 
 
 @pytest.fixture
@@ -65,8 +67,8 @@ def test_a_redelivered_batch_sends_nothing_twice(
     plan_deliveries(db, store_settings, NOW, edition=DAY)  # two planners: no second row
     [(pool_id, queued)] = pools_with_work(db, NOW)
     assert queued == 2
-    first = send_batch(db, store_settings, pool_id, now=NOW)
-    again = send_batch(db, store_settings, pool_id, now=NOW)  # a task run twice
+    first = send_batch(db, store_settings, pool_id)
+    again = send_batch(db, store_settings, pool_id)  # a task run twice
     assert (first.sent, again.due, again.sent) == (2, 0, 0)
     assert len(smtp_sink.received) == 2
 
@@ -81,7 +83,7 @@ def test_unsubscribing_after_planning_stops_the_send(
     with db.session() as session:  # the row is queued; the reader clicks unsubscribe
         session.get_one(Subscriber, leaver.id).state = SubscriberState.UNSUBSCRIBED
     [(pool_id, _)] = pools_with_work(db, NOW)
-    counts = send_batch(db, store_settings, pool_id, now=NOW)
+    counts = send_batch(db, store_settings, pool_id)
     assert (counts.sent, counts.skipped) == (0, 1)
     assert smtp_sink.received == []
     with db.session() as session:
@@ -131,9 +133,10 @@ def test_permanent_rejection_bounces_and_temporary_failure_retries(
             make_subscriber(session, "ok@example.org")
             make_subscriber(session, "gone@example.org")
             make_subscriber(session, "busy@example.org")
-        counts = send_due_now(sqlite_db, local, NOW, edition=DAY)
-        early = send_due_now(sqlite_db, local, NOW + timedelta(seconds=5), edition=DAY)
-        later = send_due_now(sqlite_db, local, NOW + timedelta(hours=2), edition=DAY)
+        # Retries are timed by the clock the sender reads, not by the run's moment.
+        counts = send_due_now(sqlite_db, local, NOW, edition=DAY, clock=lambda: NOW)
+        early = send_due_now(sqlite_db, local, NOW, edition=DAY, clock=lambda: NOW + SECONDS_5)
+        later = send_due_now(sqlite_db, local, NOW, edition=DAY, clock=lambda: NOW + HOURS_2)
     finally:
         controller.stop()
     assert (counts.sent, counts.bounced, counts.deferred) == (1, 1, 1)

@@ -14,7 +14,7 @@ from digest.store.db import Database
 from digest.store.deliveries import Recorder, claim_batch, pools_with_work
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber
 from digest.store.models import SubscriberState as State
-from tests.factories import make_paper, make_subscriber
+from tests.factories import begin_sending, make_paper, make_subscriber, sent_mark
 
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -39,10 +39,14 @@ def test_a_mark_and_the_next_start_are_one_idempotent_write(
         session.get_one(Subscriber, third.subscriber_id).state = State.UNSUBSCRIBED
 
     with Recorder.open(db) as recorder:
-        assert recorder.begin_sending(first, NOW)
+        assert begin_sending(recorder, first, NOW)
         for _ in range(2):  # a commit whose answer was lost is written again
-            assert recorder.sent_then_begin(first.delivery_id, "<m1>", entries, NOW, second)
-        assert not recorder.sent_then_begin(second.delivery_id, "<m2>", [], NOW, third)
+            assert second.delivery_id in recorder.settle_and_begin(
+                [sent_mark(first.delivery_id, "<m1>", entries, NOW)], [second], NOW
+            )
+        assert third.delivery_id not in recorder.settle_and_begin(
+            [sent_mark(second.delivery_id, "<m2>", [], NOW)], [third], NOW
+        )
 
     with db.session() as session:
         rows = {d.id: d for d in session.scalars(select(Delivery))}

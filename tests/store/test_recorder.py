@@ -36,7 +36,7 @@ from digest.store.models import (
 )
 from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
 from tests.conftest import POSTGRES_URL, ScriptedSmtp, free_port
-from tests.factories import make_paper, make_subscriber
+from tests.factories import begin_sending, make_paper, make_subscriber, record_sent, sent_mark
 
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -77,8 +77,12 @@ def test_a_mark_written_twice_is_written_once(db: Database, settings: Settings) 
     pool_id = _queued(db, settings, 1)
     [claim] = claim_batch(db, pool_id, NOW, 10, LEASE)
     with Recorder.open(db) as recorder:
-        recorder.sent(claim.delivery_id, "<m@x>", _entries(db), NOW)
-        recorder.sent(claim.delivery_id, "<m@x>", _entries(db), NOW)  # a retried commit
+        recorder.settle_and_begin(
+            [sent_mark(claim.delivery_id, "<m@x>", _entries(db), NOW)], [], NOW
+        )
+        recorder.settle_and_begin(
+            [sent_mark(claim.delivery_id, "<m@x>", _entries(db), NOW)], [], NOW
+        )  # a retried commit
     assert _status(db, claim.delivery_id) is DeliveryStatus.SENT
     assert _paper_rows(db) == 1
 
@@ -105,13 +109,17 @@ def test_a_mark_survives_the_database_dropping_the_connection(
     first, second = claim_batch(pg_db, pool_id, NOW, 10, LEASE)
     entries = _entries(pg_db)
     with Recorder.open(pg_db) as recorder:
-        assert recorder.begin_sending(first, NOW)
+        assert begin_sending(recorder, first, NOW)
         # The SMTP server accepts the message; meanwhile the database drops every connection.
         assert _terminate_others(pg_db.url) >= 1
-        recorder.sent(first.delivery_id, "<first@x>", entries, NOW)
-        assert recorder.begin_sending(second, NOW)
+        recorder.settle_and_begin(
+            [sent_mark(first.delivery_id, "<first@x>", entries, NOW)], [], NOW
+        )
+        assert begin_sending(recorder, second, NOW)
         assert _terminate_others(pg_db.url) >= 1
-        recorder.sent(second.delivery_id, "<second@x>", entries, NOW)
+        recorder.settle_and_begin(
+            [sent_mark(second.delivery_id, "<second@x>", entries, NOW)], [], NOW
+        )
     assert _status(pg_db, first.delivery_id) is DeliveryStatus.SENT
     assert _status(pg_db, second.delivery_id) is DeliveryStatus.SENT
     assert _paper_rows(pg_db) == 2
@@ -127,13 +135,15 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
     name = make_url(pg_db.url).database
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with Recorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
-        assert recorder.begin_sending(claim, NOW)
+        assert begin_sending(recorder, claim, NOW)
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
         try:
             _terminate_others(pg_db.url)
             with pytest.raises(DatabaseLost, match=r"journal\.jsonl"):
-                recorder.sent(claim.delivery_id, "<kept@x>", entries, NOW)
+                recorder.settle_and_begin(
+                    [sent_mark(claim.delivery_id, "<kept@x>", entries, NOW)], [], NOW
+                )
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
@@ -153,8 +163,8 @@ def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_p
     pool_id = _queued(db, settings, 3)
     claims = claim_batch(db, pool_id, NOW, 10, LEASE)
     with Recorder.open(db) as recorder:
-        recorder.sent(claims[0].delivery_id, "<a@x>", [], NOW)
-        assert recorder.begin_sending(claims[1], NOW)
+        record_sent(recorder, claims[0].delivery_id, "<a@x>", [], NOW)
+        assert begin_sending(recorder, claims[1], NOW)
         # ...and the sender is killed here, between the server's answer and the mark.
 
     assert held_rows(db, NOW + timedelta(seconds=10)).live == 2

@@ -20,7 +20,7 @@ from digest.store.deliveries import (
 )
 from digest.store.models import Delivery, DeliveryStatus
 from digest.store.pools import find_pool
-from tests.factories import make_paper, make_subscriber
+from tests.factories import begin_sending, make_paper, make_subscriber
 
 DAY = date(2026, 11, 25)
 OTHER_DAY = date(2026, 11, 26)
@@ -47,7 +47,7 @@ def _pool_id(db: Database, day: date) -> int:
 def _claim_and_start_first(db: Database, pool_id: int, at: datetime, lease: int) -> None:
     claims = claim_batch(db, pool_id, at, 100, lease)
     with Recorder.open(db) as recorder:
-        assert recorder.begin_sending(claims[0], at)
+        assert begin_sending(recorder, claims[0], at)
 
 
 def _rows(db: Database) -> list[tuple[int, DeliveryStatus, int]]:
