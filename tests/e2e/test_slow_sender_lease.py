@@ -98,7 +98,7 @@ class ExpiredWhileHeld:
 
 def _env(store: Database, relay: ControlledSink) -> dict[str, str]:
     return worker_env(
-        store.url, f"{REDIS_URL}/0", relay.url,
+        store.url, REDIS_URL, relay.url,
         DIGEST_SEND_LEASE_SECONDS=str(LEASE_SECONDS), DIGEST_SEND_BATCH_SIZE="50",
     )  # fmt: skip
 
