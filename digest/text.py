@@ -125,3 +125,18 @@ def html_to_text(value: str) -> str:
     parser.feed(value)
     parser.close()
     return collapse_whitespace("".join(parser.parts))
+
+
+# 18 digits always fit a 64-bit integer, and a longer number is never one we asked for.
+MAX_NUMBER_DIGITS = 18
+
+
+def whole_number(text: str, max_digits: int = MAX_NUMBER_DIGITS) -> int | None:
+    """`text` as a whole number if it is 1 to `max_digits` ASCII digits, else None.
+
+    Stricter than `int()`, which also takes signs, spaces, underscores and digits of every
+    script ("٣"), and than `str.isdigit()`, which is also true of "²" that `int()` refuses.
+    """
+    if not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

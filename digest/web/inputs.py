@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 
+from digest.text import whole_number
+
 # Links we send are about 200 bytes; uvicorn itself refuses request heads over 16 KiB.
 MAX_QUERY_BYTES = 4096
 # Textareas (topics, authors) may hold line breaks; a link never does.
@@ -86,3 +88,13 @@ def check_form(form: FormData) -> None:
 def query_has_token(query_string: bytes) -> bool:
     """True if the query, as the handlers read it, carries a `token` (however encoded)."""
     return any(key == "token" for key, _ in parsed_query(query_string))
+
+
+def announces_more_than(content_length: str, limit: int) -> bool:
+    """Whether a Content-Length value announces a body over `limit` bytes. A value that is
+    not ASCII digits announces nothing (the body is capped as it arrives anyway)."""
+    significant = content_length.lstrip("0") or "0"
+    if not (significant.isascii() and significant.isdigit()):
+        return False
+    length = whole_number(significant)
+    return length is None or length > limit  # None: more digits than any limit has
