@@ -325,7 +325,9 @@ def _json_type(value: object) -> str:
         return "true or false"
     if isinstance(value, int | float):
         return "a number"
-    return {list: "a list", dict: "an object"}.get(type(value), "null")
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "null"
 
 
 def _text_list(value: object, what: str) -> str | list[str] | None:
