@@ -5,21 +5,24 @@ and each mailed link activates what its own request asked for."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
 
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import SubscriberState
+from digest.store.models import OutboxEmail, SubscriberState
+from digest.store.outbox import SUBSCRIBE_REQUEST
 from digest.store.types import utcnow
+from digest.tokens import Purpose, make_token
 from digest.web import create_app
 from tests.conftest import SmtpSink, serve_in_thread
 from tests.web.conftest import Recorder
-from tests.web.support import csrf_from, set_fields, subscriber
+from tests.web.support import csrf_from, mailed_confirm_tokens, set_fields, subscriber
 
 OWNER = "owner@example.com"
 OWNERS_REQUEST = {"topics": "sparse attention, retrieval", "timezone": "Europe/Paris"}
@@ -32,18 +35,6 @@ def live_url(db: Database, settings: Settings, enqueued: Recorder) -> Iterator[s
         yield url
 
 
-def confirmation_tokens(sink: SmtpSink, address: str) -> list[str]:
-    """The token of each confirmation link mailed to `address`, oldest first."""
-    tokens = []
-    for message in sink.messages_to(address):
-        body = message.get_body(preferencelist=("plain",))
-        assert body is not None
-        found = re.search(r"/confirm\?token=([\w.\-]+)", body.get_content())
-        if found:
-            tokens.append(found.group(1))
-    return tokens
-
-
 def two_requests(http: httpx.Client, db: Database, sink: SmtpSink) -> tuple[str, str]:
     """The owner's request, then eleven minutes later a stranger's for the same address;
     returns the two mailed links' tokens."""
@@ -53,7 +44,7 @@ def two_requests(http: httpx.Client, db: Database, sink: SmtpSink) -> tuple[str,
     # Eleven minutes pass: past the ten-minute rule, so the second request is mailed too.
     set_fields(db, pending.id, confirmation_sent_at=utcnow() - timedelta(minutes=11))
     assert http.post("/subscribe", data={"email": OWNER, **STRANGERS_REQUEST}).status_code == 200
-    tokens = confirmation_tokens(sink, OWNER)
+    tokens = mailed_confirm_tokens(sink, OWNER)
     assert len(tokens) == 2, "each request should have mailed its own link"
     return tokens[0], tokens[1]
 
@@ -108,9 +99,44 @@ def test_a_stranger_first_cannot_choose_for_the_owner_who_asked_for_no_topics(
             db, subscriber(db, OWNER).id, confirmation_sent_at=utcnow() - timedelta(minutes=11)
         )
         assert http.post("/subscribe", data={"email": OWNER}).status_code == 200
-        owners_link = confirmation_tokens(smtp_sink, OWNER)[1]
+        owners_link = mailed_confirm_tokens(smtp_sink, OWNER)[1]
         confirmed = press_confirm(http, owners_link)
 
     assert confirmed.status_code == 200, confirmed.text
     row = subscriber(db, OWNER)
     assert (row.topics, row.timezone) == ([], "UTC")  # the owner's request: no topics, default
+
+
+def test_a_link_resent_from_an_expired_one_still_applies_the_owners_request(
+    live_url: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        two_requests(http, db, smtp_sink)
+        with db.session() as session:
+            owners_request = session.scalars(
+                select(OutboxEmail.id)
+                .where(OutboxEmail.kind == SUBSCRIBE_REQUEST)
+                .order_by(OutboxEmail.id)
+            ).first()
+        assert owners_request is not None
+        pending = subscriber(db, OWNER)
+        with freeze_time(datetime.now(UTC) - timedelta(hours=49)):  # the owner's link, expired
+            old = make_token(
+                settings.secret_key, Purpose.CONFIRM, pending.id, OWNER, request_id=owners_request
+            )
+        set_fields(db, pending.id, confirmation_sent_at=utcnow() - timedelta(minutes=11))
+        expired = http.get("/confirm", params={"token": old})
+        resent = http.post(
+            "/confirm/resend",
+            params={"token": old},
+            data={"csrf_token": csrf_from(expired.text)},
+            headers={"Origin": str(http.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"},
+        )
+        tokens = mailed_confirm_tokens(smtp_sink, OWNER)
+        confirmed = press_confirm(http, tokens[-1])
+
+    assert expired.status_code == 400 and resent.status_code == 200
+    assert len(tokens) == 3, "the resend should have mailed a third link"
+    assert confirmed.status_code == 200, confirmed.text
+    row = subscriber(db, OWNER)
+    assert (row.topics, row.timezone) == (["sparse attention", "retrieval"], "Europe/Paris")
