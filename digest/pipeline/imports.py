@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from digest.addresses import normalise_email
 from digest.errors import DigestError, InvalidEmail
 from digest.pipeline.csv_cells import restored_cell
@@ -359,6 +361,33 @@ def _store_batch(
 ) -> None:
     if not batch:
         return
+    try:
+        _merge(_stored(database, batch, consent, now), report, reject)
+    except (DataError, IntegrityError):
+        # A row the checks let through and the database refuses: the batch again, a row a
+        # transaction, so that row costs only itself. The error names its kind only: its
+        # text may quote the row's values.
+        for row in batch:
+            try:
+                _merge(_stored(database, [row], consent, now), report, reject)
+            except (DataError, IntegrityError) as exc:
+                report.invalid += 1
+                reject(row.line, f"the database refused the row ({type(exc.orig).__name__})")
+
+
+def _merge(part: ImportReport, report: ImportReport, reject: Callable[[int, str], None]) -> None:
+    report.added += part.added
+    report.already_there += part.already_there
+    report.suppressed += part.suppressed
+    report.duplicates += part.duplicates
+    report.confirmations_queued += part.confirmations_queued
+    for line, reason in part.rejected:
+        reject(line, reason)
+
+
+def _stored(database: Database, batch: list[_Row], consent: Consent, now: datetime) -> ImportReport:
+    """Store the batch's new addresses in one transaction; what happened to each row."""
+    part = ImportReport()
     with database.session() as session:
         known = find_known(session, [row.values["email"] for row in batch])
         first_line: dict[str, int] = {}
@@ -366,8 +395,8 @@ def _store_batch(
         for row in batch:
             email = row.values["email"]
             if email in first_line:
-                report.duplicates += 1
-                reject(row.line, f"the address repeats line {first_line[email]}")
+                part.duplicates += 1
+                part.rejected.append((row.line, f"the address repeats line {first_line[email]}"))
                 continue
             first_line[email] = row.line
             found = known.get(email)
@@ -375,19 +404,20 @@ def _store_batch(
                 new_rows.append(_new_subscriber(row.values, consent, now))
             elif found.created_at == now:
                 # Stored by an earlier batch of this same import.
-                report.duplicates += 1
-                reject(row.line, "the address repeats an earlier line")
+                part.duplicates += 1
+                part.rejected.append((row.line, "the address repeats an earlier line"))
             elif found.state is None or found.state in SUPPRESSED_STATES:
-                report.suppressed += 1
-                reject(row.line, _suppressed_reason(found.state))
+                part.suppressed += 1
+                part.rejected.append((row.line, _suppressed_reason(found.state)))
             else:
-                report.already_there += 1
+                part.already_there += 1
         inserted = insert_subscribers(session, new_rows, now)
-    report.added += len(inserted)
-    report.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
-    report.confirmations_queued += sum(
+    part.added += len(inserted)
+    part.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
+    part.confirmations_queued += sum(
         1 for _, state in inserted if state == SubscriberState.PENDING.value
     )
+    return part
 
 
 def _suppressed_reason(state: SubscriberState | None) -> str:

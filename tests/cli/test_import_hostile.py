@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from digest.store.db import Database
 from digest.store.models import Subscriber
@@ -145,3 +145,38 @@ def test_a_long_quoted_cell_that_never_closes_costs_only_its_row(
     assert result.returncode == 0, result.stderr
     assert rejection_lines(result.stderr) == {"line 3: longer than 65536 characters"}
     assert stored_emails(db) == {"first@example.com", "last@example.com"}
+
+
+REFUSED = "refused@example.com"
+# A database that refuses one row the checks accept (a trigger stands for any such reason).
+REFUSING_TRIGGER = {
+    "sqlite": [
+        f"""CREATE TRIGGER refuse_one BEFORE INSERT ON subscribers WHEN NEW.email = '{REFUSED}'
+        BEGIN SELECT RAISE(ABORT, 'refused'); END""",
+    ],
+    "postgresql": [
+        f"""CREATE OR REPLACE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN
+        IF NEW.email = '{REFUSED}' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22023';
+        END IF; RETURN NEW; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER refuse_one BEFORE INSERT ON subscribers
+        FOR EACH ROW EXECUTE FUNCTION refuse_one()""",
+    ],
+}
+
+
+def test_a_row_the_database_refuses_costs_only_itself(db: Database, tmp_path: Path) -> None:
+    with db.session() as session:
+        for statement in REFUSING_TRIGGER[session.get_bind().dialect.name]:
+            session.execute(text(statement))
+    addresses = [f"row{i}@example.com" for i in range(3)] + [REFUSED, "row3@example.com"]
+    source = tmp_path / "list.csv"
+    source.write_text("email\n" + "\n".join(addresses) + "\n", encoding="utf-8")
+
+    result = digest(["subscribers", "import", str(source)], environment(db.url), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    (rejected,) = rejection_lines(result.stderr)
+    assert rejected.startswith("line 5: the database refused the row")
+    assert_no_address_and_no_traceback(result.stderr + result.stdout, addresses)
+    assert "added 4" in result.stdout and "invalid 1" in result.stdout
+    assert stored_emails(db) == set(addresses) - {REFUSED}
