@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,14 @@ def test_the_quote_rule_is_its_own_inverse() -> None:
         cell = neutralised_cell(value)
         assert not cell.startswith(FORMULA_STARTS)
         assert restored_cell(cell) == value
+
+
+def test_every_csv_we_write_goes_through_the_neutralising_writer() -> None:
+    package = Path(__file__).resolve().parents[2] / "digest"
+    helper = package / "pipeline" / "csv_cells.py"
+    raw_writers = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path != helper and re.search(r"csv\.(writer|DictWriter)\(", path.read_text())
+    ]
+    assert raw_writers == []
