@@ -26,7 +26,6 @@ from digest.preferences import (
 from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
-    SentRequest,
     latest_request,
     queue_email,
     sent_request,
@@ -189,7 +188,8 @@ def confirm_subscription(
     not apply what a stranger asked for later."""
     subscriber = subscriber_for_token(session, subject, lock=True)
     if may_confirm(session, subscriber, subject.request_id):
-        request = _named_request(session, subscriber, subject.request_id)
+        named = subject.request_id
+        request = None if named is None else sent_request(session, subscriber.id, named)
         if request is not None:
             subscriber.topics = list(request.values.get("topics") or [])
             if request.values.get("timezone"):
@@ -219,12 +219,6 @@ def may_confirm(session: Session, subscriber: Subscriber, request_id: int | None
         and request.sent_at is not None
         and (left is None or request.sent_at >= left)
     )
-
-
-def _named_request(
-    session: Session, subscriber: Subscriber, request_id: int | None
-) -> SentRequest | None:
-    return None if request_id is None else sent_request(session, subscriber.id, request_id)
 
 
 def unsubscribe(session: Session, subject: TokenSubject, now: datetime | None = None) -> Subscriber:
