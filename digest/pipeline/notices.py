@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from digest.store.outbox import (
 )
 from digest.store.subscribers import (
     ALREADY_SUBSCRIBED_EMAIL,
+    ANSWERS_REQUEST,
     CONFIRMATION_EMAIL,
     Resolution,
     notice_sent,
@@ -58,7 +59,18 @@ class Notice:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-NoticeBuilder = Callable[[EmailSettings, int, str], Notice]
+class NoticeBuilder(Protocol):
+    """Builds one kind's Notice for a subscriber; `request_id` is the subscribe request the
+    email answers, if any (a confirmation's link names it)."""
+
+    def __call__(
+        self,
+        settings: EmailSettings,
+        subscriber_id: int,
+        email: str,
+        request_id: int | None = None,
+        /,
+    ) -> Notice: ...
 
 
 @dataclass(frozen=True)
@@ -89,18 +101,23 @@ def notice(
 
 # Unsubscribed too: a person who left and asks to come back confirms like a new one.
 @notice(CONFIRMATION_EMAIL, for_states=(SubscriberState.PENDING, SubscriberState.UNSUBSCRIBED))
-def confirmation(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
-    """The double opt-in email: one link that activates the subscription."""
+def confirmation(
+    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
+) -> Notice:
+    """The double opt-in email: one link that activates the subscription with the
+    preferences of the request it answers (a later request's link carries its own)."""
     return Notice(
         {
-            "confirm_url": links.confirm_url(settings, subscriber_id, email),
+            "confirm_url": links.confirm_url(settings, subscriber_id, email, request_id),
             "expires_hours": settings.confirm_max_age_hours,
         }
     )
 
 
 @notice(ALREADY_SUBSCRIBED_EMAIL, for_states=(SubscriberState.ACTIVE,))
-def already_subscribed(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
+def already_subscribed(
+    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
+) -> Notice:
     """Answer to the subscribe form for an active address: its preferences and unsubscribe
     links."""
     unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
@@ -125,10 +142,15 @@ def notice_kind(name: str) -> NoticeKind:
 
 
 def render_subscriber_email(
-    settings: EmailSettings, kind: str, *, subscriber_id: int, email: str
+    settings: EmailSettings,
+    kind: str,
+    *,
+    subscriber_id: int,
+    email: str,
+    request_id: int | None = None,
 ) -> EmailMessage:
     """The email of `kind` for this subscriber, rendered and signed, not sent."""
-    made = notice_kind(kind).build(settings, subscriber_id, email)
+    made = notice_kind(kind).build(settings, subscriber_id, email, request_id)
     return render_notice(
         settings,
         kind,
@@ -223,7 +245,11 @@ def _send_claim(
         email = session.get_one(Subscriber, subscriber_id).email
     try:
         message = render_subscriber_email(
-            settings.email, kind, subscriber_id=subscriber_id, email=email
+            settings.email,
+            kind,
+            subscriber_id=subscriber_id,
+            email=email,
+            request_id=answered_request(claim),
         )
         envelope = envelope_for(settings.email, message, subscriber_id=subscriber_id, address=email)
         out.send(message, envelope)
@@ -262,6 +288,15 @@ def _send_claim(
     log.info("%s email sent to subscriber %d", kind, subscriber_id)
     report.sent.append((kind, subscriber_id))
     return True
+
+
+def answered_request(claim: OutboxClaim) -> int | None:
+    """The subscribe request an outbox row's email answers: the row itself for a request
+    from the form, the one a resent confirmation names, else None."""
+    if claim.kind == SUBSCRIBE_REQUEST:
+        return claim.row_id
+    named = claim.request.get(ANSWERS_REQUEST)
+    return named if type(named) is int else None
 
 
 def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:

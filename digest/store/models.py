@@ -293,7 +293,8 @@ class OutboxEmail(Base):
 
     `kind` is an email kind, or `subscribe` for a request from the form: the sender then
     decides what, if anything, the address receives. `email` and `request` (the topics and
-    timezone asked for) travel with it and apply only on confirmation. `queue_key` is set
+    timezone asked for) travel with it; they apply only when the link mailed for this row
+    (its id is in the token) is confirmed. `queue_key` is set
     while the row is unsent, so one address or subscriber has one queued row per kind.
     """
 

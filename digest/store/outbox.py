@@ -195,3 +195,17 @@ def latest_request(session: Session, subscriber_id: int) -> SentRequest | None:
         .limit(1)
     ).first()
     return None if row is None else SentRequest(dict(row[0] or {}), row[1])
+
+
+def sent_request(session: Session, subscriber_id: int, request_id: int) -> SentRequest | None:
+    """The subscribe request `request_id`, if it is this subscriber's and its confirmation
+    was sent."""
+    row = session.execute(
+        select(OutboxEmail.request, OutboxEmail.finished_at).where(
+            OutboxEmail.id == request_id,
+            OutboxEmail.subscriber_id == subscriber_id,
+            OutboxEmail.kind == SUBSCRIBE_REQUEST,
+            OutboxEmail.status == OutboxStatus.SENT,
+        )
+    ).first()
+    return None if row is None else SentRequest(dict(row[0] or {}), row[1])

@@ -24,7 +24,12 @@ from digest.preferences import (
     parse_topics,
 )
 from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
-from digest.store.outbox import SUBSCRIBE_REQUEST, latest_request, queue_email
+from digest.store.outbox import (
+    SUBSCRIBE_REQUEST,
+    latest_request,
+    queue_email,
+    sent_request,
+)
 from digest.store.suppression import is_suppressed, suppress
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
@@ -37,6 +42,8 @@ CONFIRMATION_EMAIL = "confirm"
 ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"
 # At most one of these per address every CONFIRMATION_RESEND_INTERVAL.
 NOTICES_RATED = (CONFIRMATION_EMAIL, ALREADY_SUBSCRIBED_EMAIL)
+# In a resent confirmation's outbox row: the subscribe request its link names.
+ANSWERS_REQUEST = "answers_request"
 
 
 @dataclass(frozen=True)
@@ -174,29 +181,38 @@ def confirm_subscription(
     session: Session, subject: TokenSubject, now: datetime | None = None
 ) -> Subscriber:
     """Activate a pending (or unsubscribed, asking to return) subscription with the topics
-    and timezone its latest request asked for; confirming twice is harmless."""
+    and timezone of the request the link was sent for (a link that names none, from an
+    operator's add or an import, keeps what is stored); confirming twice is harmless.
+
+    Never the latest request's: anyone can submit an address, and the owner's link must
+    not apply what a stranger asked for later."""
     subscriber = subscriber_for_token(session, subject, lock=True)
-    if may_confirm(session, subscriber):
-        request = latest_request(session, subscriber.id)
-        values = request.values if request is not None else {}
-        if values.get("topics"):
-            subscriber.topics = list(values["topics"])
-        if values.get("timezone"):
-            subscriber.timezone = str(values["timezone"])
+    if may_confirm(session, subscriber, subject.request_id):
+        named = subject.request_id
+        request = None if named is None else sent_request(session, subscriber.id, named)
+        if request is not None:
+            subscriber.topics = list(request.values.get("topics") or [])
+            if request.values.get("timezone"):
+                subscriber.timezone = str(request.values["timezone"])
         subscriber.state = SubscriberState.ACTIVE
         subscriber.confirmed_at = now or utcnow()
         subscriber.unsubscribed_at = None
     return subscriber
 
 
-def may_confirm(session: Session, subscriber: Subscriber) -> bool:
-    """Whether a confirmation link activates this subscriber: pending, or unsubscribed and
-    asked to come back after leaving (a link from before they left does not)."""
+def may_confirm(session: Session, subscriber: Subscriber, request_id: int | None = None) -> bool:
+    """Whether a confirmation link (naming `request_id`, if it does) activates this
+    subscriber: pending, or unsubscribed and asked to come back after leaving (a link
+    from before they left does not)."""
     if subscriber.state is SubscriberState.PENDING:
         return True
     if subscriber.state is not SubscriberState.UNSUBSCRIBED:
         return False
-    request = latest_request(session, subscriber.id)
+    request = (
+        latest_request(session, subscriber.id)
+        if request_id is None
+        else sent_request(session, subscriber.id, request_id)
+    )
     left = subscriber.unsubscribed_at
     return (
         request is not None
@@ -279,7 +295,11 @@ def resend_confirmation(
     subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state != SubscriberState.PENDING:
         return False
-    queue_email(session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id)
+    # The fresh link names the same request as the expired one.
+    named = {} if subject.request_id is None else {ANSWERS_REQUEST: subject.request_id}
+    queue_email(
+        session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id, request=named
+    )
     return True
 
 
