@@ -16,6 +16,7 @@ from tests.web.admin_support import ADMIN_USER, OPERATOR, basic
 from tests.web.served import WRONG_LOGIN_LINE, burst, digest_serve
 
 LIMIT = 10
+WINDOW_SECONDS = 3600
 MiB = 1024 * 1024
 
 
@@ -31,21 +32,28 @@ def test_a_burst_from_one_client_gets_at_most_the_limit_of_checks(
     tmp_path: Path, redis_on: bool
 ) -> None:
     wrong = [basic(ADMIN_USER, f"guess {i}") for i in range(99)]
-    with digest_serve(tmp_path, attempts=LIMIT, redis_on=redis_on) as served:
+    window = {"DIGEST_ADMIN_ATTEMPTS_WINDOW_SECONDS": str(WINDOW_SECONDS)}
+    with digest_serve(tmp_path, attempts=LIMIT, redis_on=redis_on, extra_env=window) as served:
+        started = time.time()
         statuses = burst(served.url, [*wrong[:50], OPERATOR, *wrong[50:]])
         time.sleep(1)  # a check the server still ran would log after its answer
         checked_wrong = served.log_lines(WRONG_LOGIN_LINE)
         with httpx.Client(base_url=served.url, timeout=10) as http:
             after = http.get("/admin", headers=OPERATOR).status_code
+        ended = time.time()
 
+    # The limit holds per fixed window: a burst on a loaded machine may straddle the edge
+    # of one (rarely, with an hour's window), and each window then allows its own share.
+    windows = int(ended // WINDOW_SECONDS - started // WINDOW_SECONDS) + 1
     answers = Counter(statuses)
     assert set(answers) <= {200, 401, 429}, answers
-    assert checked_wrong <= LIMIT, f"{checked_wrong} wrong passwords were checked"
+    assert checked_wrong <= LIMIT * windows, f"{checked_wrong} wrong passwords were checked"
     assert answers[401] == checked_wrong  # every wrong check answered, no other 401
     assert answers[200] <= 1
-    assert answers[401] + answers[200] <= LIMIT
-    assert answers[429] >= 100 - LIMIT
-    assert after == 429  # the client is locked out, the right password included
+    assert answers[401] + answers[200] <= LIMIT * windows
+    assert answers[429] >= 100 - LIMIT * windows
+    if windows == 1:
+        assert after == 429  # the client is locked out, the right password included
 
 
 def test_right_logins_do_not_count_against_the_limit(tmp_path: Path) -> None:
