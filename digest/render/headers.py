@@ -71,32 +71,44 @@ def text_value(name: str, text: str) -> str:
 
 
 def mailbox_value(name: str, value: str) -> str:
-    """`Display Name <address>` or a bare address, the name encoded as text: the address
-    must read back unchanged (raw UTF-8 when it needs SMTPUTF8). Errors do not repeat it."""
+    """`Display Name <address>` (quoted or not) or a bare address, as `mailbox` writes it."""
     _refuse_controls(name, value)
     found = _MAILBOX.fullmatch(value)
     if found is None:
         raise UnsafeHeader(
             f"the {name} address cannot be sent to: not 'address' or 'Name <address>'"
         )
-    display, address = _unquoted(found["name"] or ""), found["angle"] or found["bare"] or ""
+    return mailbox(name, found["angle"] or found["bare"] or "", _unquoted(found["name"] or ""))
+
+
+def mailbox(name: str, address: str, display: str = "") -> str:
+    """`Display <address>`, the name encoded as text, or the bare address: the address must
+    read back unchanged (raw UTF-8 when it needs SMTPUTF8). Errors do not repeat it."""
+    _refuse_controls(name, display)
     problem = None if is_plain_address(address) else unsendable_reason(address)
+    if "@" not in address:
+        problem = "an email address needs an @ and a domain"
     if problem is not None:
         raise UnsafeHeader(f"the {name} address cannot be sent to: {problem}")
-    tokens = _tokens(display, _is_plain_atom) if display else []
+    tokens = _tokens(display, _is_plain_atom)
     tokens.append((f"<{address}>" if display else address, False))
     return checked(name, _fold(name, tokens), utf8=not address.isascii())
 
 
 def list_id_value(value: str) -> str:
-    """`List name <id>` (RFC 2919), the name encoded as text."""
-    _refuse_controls("List-Id", value)
+    """`List name <list.id>` (RFC 2919) as `list_id` writes it."""
     found = _MAILBOX.fullmatch(value)
-    identifier = found["angle"] if found else None
-    if not identifier or not _ANGLE_ITEM.fullmatch(f"<{identifier}>"):
+    if found is None or not found["angle"]:
         raise UnsafeHeader(f"List-Id must be 'List name <list.id>', got {value!r}")
-    assert found is not None
-    tokens = _tokens(_unquoted(found["name"]), _is_plain_atom) if found["name"] else []
+    return list_id(_unquoted(found["name"]), found["angle"])
+
+
+def list_id(description: str, identifier: str) -> str:
+    """`description <identifier>`, the description encoded as text."""
+    _refuse_controls("List-Id", description)
+    if not _ANGLE_ITEM.fullmatch(f"<{identifier}>"):
+        raise UnsafeHeader(f"a List-Id is printable ASCII without spaces, got {identifier!r}")
+    tokens = _tokens(description, _is_plain_atom)
     tokens.append((f"<{identifier}>", False))
     return checked("List-Id", _fold("List-Id", tokens))
 
