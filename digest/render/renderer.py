@@ -21,10 +21,17 @@ from jinja2 import Template
 from markupsafe import Markup, escape
 
 from digest import links
+from digest.errors import ConfigError
 from digest.papers import EditionEntry
 from digest.render.context import edition_context, intro_line, preheader_text
 from digest.render.dkim import DkimSigner
-from digest.render.headers import angle_list_value, header_value, mailbox_value, text_value
+from digest.render.headers import (
+    UnsafeHeader,
+    angle_list_value,
+    header_value,
+    mailbox_value,
+    text_value,
+)
 from digest.render.inline import inline_css
 from digest.render.message import clean_subject, digest_message_id
 from digest.render.mime import assemble, make_boundary, serialise
@@ -105,8 +112,8 @@ class DigestRenderer:
         self._html_why = self._text_why = PersonalTemplate([""])
         # One boundary per batch: the MIME headers then repeat and are parsed only once.
         self._boundary = make_boundary()
-        self._from = header_value("From", settings.from_address)
-        self._list_id = header_value("List-Id", settings.list_id)
+        self._from = _configured("DIGEST_FROM", "From", settings.from_address)
+        self._list_id = _configured("DIGEST_LIST_NAME", "List-Id", settings.list_id)
 
     def render(
         self, *, subscriber_id: int, email: str, entries: Sequence[EditionEntry]
@@ -290,6 +297,14 @@ class DigestRenderer:
             subject = self._subject.render({**self._context, "top_title": top_title})
             self._subjects[top_title] = text_value("Subject", clean_subject(subject))
         return self._subjects[top_title]
+
+
+def _configured(setting: str, name: str, value: str) -> str:
+    """A header made from a setting; ConfigError naming the setting if it cannot be one."""
+    try:
+        return header_value(name, value)
+    except UnsafeHeader as exc:
+        raise ConfigError(f"{setting} cannot be written as the {name} header: {exc}") from None
 
 
 def _escaped(values: Mapping[str, str]) -> dict[str, str]:
