@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from types import MappingProxyType
 
-from digest.render.headers import header_value
+from digest.render.headers import header_value, mailbox
 from digest.render.mime import RAW_POLICY
 from digest.render.templates import excerpt
 from digest.settings import EmailSettings
@@ -46,7 +46,8 @@ def build_message(
     message = EmailMessage(policy=RAW_POLICY)
     for name, value in fields:
         # Set raw: `message[name] = value` would parse the value, decoding encoded words.
-        message.set_raw(name, header_value(name, value))
+        # The recipient is an address, never parsed as 'Name <address>'.
+        message.set_raw(name, mailbox(name, value) if name == "To" else header_value(name, value))
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     return message

@@ -29,7 +29,7 @@ from digest.render.headers import (
     UnsafeHeader,
     angle_list_value,
     header_value,
-    mailbox_value,
+    mailbox,
     text_value,
 )
 from digest.render.inline import inline_css
@@ -283,7 +283,7 @@ class DigestRenderer:
         message_id = digest_message_id(self.settings, subscriber_id, self.edition_date)
         return [
             ("From", self._from),
-            ("To", mailbox_value("To", email)),
+            ("To", mailbox("To", email)),
             ("Subject", self._subject_for(top_title)),
             ("Date", format_datetime(datetime.now(UTC))),
             ("Message-ID", message_id),

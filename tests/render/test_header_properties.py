@@ -27,6 +27,7 @@ from digest.render.headers import (
     mailbox,
     text_value,
 )
+from digest.render.message import clean_subject
 from digest.render.mime import RAW_POLICY, assemble, serialise
 
 ISSUE_TITLE = (
@@ -206,3 +207,13 @@ def test_the_writers_refuse_a_value_that_would_not_be_one_header(value: str) -> 
         serialise([("Subject", value)], "b\n", "<p>b</p>\n", "=_b")
     with pytest.raises(UnsafeHeader):
         assemble([("Subject", value)], "b\n", "<p>b</p>\n", "=_b")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(hostile)
+@example("Title\ud800 with\u2028separators\x85and\ttabs\r\n\x00")
+def test_a_title_never_stops_a_digest_its_subject_is_the_cleaned_title(title: str) -> None:
+    subject = clean_subject(title)
+    data = _wire([("Subject", text_value("Subject", subject))])
+    assert str(_parsed(data)["Subject"]) == subject
+    assert not REFUSED.search(subject)
