@@ -10,10 +10,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from functools import lru_cache
 
-from sqlalchemy import select
-
-from digest.errors import PermanentRejection, TemporaryFailure, Unreachable
 from digest.mail.envelope import Envelope, envelope_for
+from digest.mail.outcomes import SendFailure, classify_send_failure
 from digest.mail.ratelimit import SendLimiter, Unlimited, make_limiter
 from digest.mail.senders import Sender, open_sender
 from digest.papers import EditionEntry
@@ -26,7 +24,8 @@ from digest.settings import DeliverySettings, Settings
 from digest.store.db import Database
 from digest.store.deliveries import Claim, Recorder, claim_batch
 from digest.store.journal import SendJournal, SentMark
-from digest.store.models import Subscriber, SubscriberState
+from digest.store.models import Subscriber
+from digest.store.subscribers import mailable_subscribers
 from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -66,16 +65,10 @@ class SendCounts:
 def _active_profiles(
     db: Database, pool: DayPool, claims: Sequence[Claim]
 ) -> dict[int, tuple[Subscriber, SubscriberProfile]]:
-    """Profiles of the claimed subscribers who are still active, by subscriber id."""
+    """Profiles of the claimed subscribers who may still be mailed (active, not
+    suppressed), by subscriber id."""
     with db.session() as session:
-        subscribers = list(
-            session.scalars(
-                select(Subscriber).where(
-                    Subscriber.id.in_([claim.subscriber_id for claim in claims]),
-                    Subscriber.state == SubscriberState.ACTIVE,
-                )
-            )
-        )
+        subscribers = mailable_subscribers(session, [claim.subscriber_id for claim in claims])
         profiles = profiles_of(session, subscribers, pool)
         session.expunge_all()
     return {s.id: (s, p) for s, p in zip(subscribers, profiles, strict=True)}
@@ -333,27 +326,29 @@ def _deliver(
     limiter.acquire()
     try:
         sender.send(item.message, item.envelope)
-    except PermanentRejection as exc:
-        recorder.bounced(claim, str(exc), now)
-        log.warning("subscriber %d refused permanently: %s", subscriber.id, exc)
-        return Outcome.BOUNCED, str(exc)
-    except Unreachable as exc:
-        recorder.defer_or_give_up(claim, str(exc), now, delivery)
-        log.warning("SMTP server unreachable: %s", exc)
-        return Outcome.UNREACHABLE, str(exc)
-    except TemporaryFailure as exc:
-        deferred = recorder.defer_or_give_up(claim, str(exc), now, delivery)
-        log.warning(
-            "subscriber %d %s: %s", subscriber.id, "deferred" if deferred else "failed", exc
-        )
-        return (Outcome.DEFERRED if deferred else Outcome.FAILED), str(exc)
     except Exception as exc:
-        # One message that cannot be sent must not stop the batch or leave it claimed.
-        # Failed, not retried: the server may have taken it, and a second copy is worse.
-        reason = f"not sent ({type(exc).__name__}): {exc}"
-        recorder.failed(claim.delivery_id, reason, now)
-        log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
-        return Outcome.FAILED, reason
+        # One message that cannot be sent must not stop the batch or leave it claimed; what
+        # the failure means is decided in one place for every kind of email.
+        match classify_send_failure(exc):
+            case SendFailure.BOUNCED:
+                recorder.bounced(claim, str(exc), now)
+                log.warning("subscriber %d refused permanently: %s", subscriber.id, exc)
+                return Outcome.BOUNCED, str(exc)
+            case SendFailure.UNREACHABLE:
+                recorder.defer_or_give_up(claim, str(exc), now, delivery)
+                log.warning("SMTP server unreachable: %s", exc)
+                return Outcome.UNREACHABLE, str(exc)
+            case SendFailure.RETRY:
+                deferred = recorder.defer_or_give_up(claim, str(exc), now, delivery)
+                log.warning(
+                    "subscriber %d %s: %s", subscriber.id, "deferred" if deferred else "failed", exc
+                )
+                return (Outcome.DEFERRED if deferred else Outcome.FAILED), str(exc)
+            case SendFailure.FAILED:
+                reason = f"not sent ({type(exc).__name__}): {exc}"
+                recorder.failed(claim.delivery_id, reason, now)
+                log.error("subscriber %d: digest not sent (%s)", subscriber.id, type(exc).__name__)
+                return Outcome.FAILED, reason
     # The window for a duplicate: the server has the message, the row is not yet 'sent'
     # (until the next window's begin, or the end of the batch, writes the mark).
     marks.hold(claim, item.message_id, item.send.entries, now)
