@@ -281,9 +281,9 @@ class OutboxStatus(enum.StrEnum):
     CLAIMED = "claimed"  # a sender holds it until lease_until
     DEFERRED = "deferred"  # a temporary failure; tried again at next_attempt_at
     SENT = "sent"  # the SMTP server accepted it
-    BOUNCED = "bounced"  # refused for good (5xx, or a report tied to it): address suppressed
     SKIPPED = "skipped"  # nothing to send after all (see `error` for why)
     FAILED = "failed"  # given up, with the reason in `error`
+    BOUNCED = "bounced"  # refused for good (5xx, or a report tied to it): address suppressed
 
 
 UNSENT_OUTBOX = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.DEFERRED)
