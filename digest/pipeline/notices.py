@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from digest import links
-from digest.errors import DigestError, TemporaryFailure, Unreachable
+from digest.errors import DigestError
 from digest.mail.envelope import envelope_for
+from digest.mail.outcomes import SendFailure, classify_send_failure
 from digest.mail.senders import Sender, open_sender
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
+from digest.store.bounces import bounced_while_sending
 from digest.store.db import Database, through_outages
 from digest.store.models import OutboxStatus, Subscriber, SubscriberState
 from digest.store.outbox import (
@@ -177,10 +179,11 @@ class OutboxReport:
     skipped: int = 0
     deferred: int = 0
     failed: int = 0
+    bounced: int = 0  # refused for good: the address is suppressed, as for a digest
 
     @property
     def handled(self) -> int:
-        return len(self.sent) + self.skipped + self.deferred + self.failed
+        return len(self.sent) + self.skipped + self.deferred + self.failed + self.bounced
 
 
 def send_outbox(
@@ -253,35 +256,26 @@ def _send_claim(
         )
         envelope = envelope_for(settings.email, message, subscriber_id=subscriber_id, address=email)
         out.send(message, envelope)
-    except TemporaryFailure as exc:
-        with db.session() as session:
-            deferred = defer_or_give_up(session, claim, str(exc), now, settings.delivery)
-        log.warning("%s email for subscriber %d %s: %s", kind, subscriber_id,
-                    "deferred" if deferred else "given up", exc)  # fmt: skip
-        if deferred:
-            report.deferred += 1
-        else:
-            report.failed += 1
-        return not isinstance(exc, Unreachable)
-    except Exception as exc:  # a value it cannot encode, a refusal: this email only
-        with db.session() as session:
-            finish_outbox(
-                session,
-                claim,
-                OutboxStatus.FAILED,
-                now,
-                error=str(exc),
-                subscriber_id=subscriber_id,
-            )
-        log.warning("%s email for subscriber %d failed: %s", kind, subscriber_id, exc)
-        report.failed += 1
-        return True
+    except Exception as exc:  # a refusal, an outage, a value it cannot encode: this email only
+        failure = classify_send_failure(exc)
+        _record_failure(db, settings, claim, subscriber_id, failure, exc, now, report)
+        log.warning("%s email for subscriber %d: %s (%s)", kind, subscriber_id,
+                    failure.value, exc)  # fmt: skip
+        return failure is not SendFailure.UNREACHABLE
+    message_id = str(message["Message-ID"])
 
     # The one window for a duplicate: the server has it, the row is not yet 'sent'. A
     # dropped database connection does not widen it: the (idempotent) mark is retried.
     def mark_sent() -> None:
         with db.session() as session:
-            finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)
+            finish_outbox(
+                session,
+                claim,
+                OutboxStatus.SENT,
+                now,
+                subscriber_id=subscriber_id,
+                message_id=message_id,
+            )
             notice_sent(session, subscriber_id, kind, now)
 
     through_outages(mark_sent)
@@ -297,6 +291,47 @@ def answered_request(claim: OutboxClaim) -> int | None:
         return claim.row_id
     named = claim.request.get(ANSWERS_REQUEST)
     return named if type(named) is int else None
+
+
+def _record_failure(
+    db: Database,
+    settings: Settings,
+    claim: OutboxClaim,
+    subscriber_id: int,
+    failure: SendFailure,
+    exc: Exception,
+    now: datetime,
+    report: OutboxReport,
+) -> None:
+    """Record what the failure means (digest.mail.outcomes), as the digest sender does."""
+    with db.session() as session:
+        match failure:
+            case SendFailure.BOUNCED:
+                finish_outbox(
+                    session,
+                    claim,
+                    OutboxStatus.BOUNCED,
+                    now,
+                    error=str(exc),
+                    subscriber_id=subscriber_id,
+                )
+                bounced_while_sending(session, subscriber_id, str(exc), now)
+                report.bounced += 1
+            case SendFailure.RETRY | SendFailure.UNREACHABLE:
+                if defer_or_give_up(session, claim, str(exc), now, settings.delivery):
+                    report.deferred += 1
+                else:
+                    report.failed += 1
+            case SendFailure.FAILED:
+                finish_outbox(
+                    session,
+                    claim,
+                    OutboxStatus.FAILED,
+                    now,
+                    error=str(exc),
+                    subscriber_id=subscriber_id,
+                )
+                report.failed += 1
 
 
 def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:

@@ -70,6 +70,9 @@ class DeliveryStatus(enum.StrEnum):
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # An id is in every signed link, return path and Message-ID: on SQLite, AUTOINCREMENT
+    # keeps a deleted subscriber's id from being given to the next one (migration 0013).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -283,6 +286,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"  # the SMTP server accepted it
     SKIPPED = "skipped"  # nothing to send after all (see `error` for why)
     FAILED = "failed"  # given up, with the reason in `error`
+    BOUNCED = "bounced"  # refused for good (5xx, or a report tied to it): address suppressed
 
 
 UNSENT_OUTBOX = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.DEFERRED)
@@ -316,6 +320,9 @@ class OutboxEmail(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The Message-ID of the email the server accepted: a bounce or complaint about a notice
+    # is applied only when it names one sent to that subscriber.
+    message_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Suppression(Base):
