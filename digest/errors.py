@@ -30,7 +30,13 @@ class SendError(DigestError):
 
 
 class PermanentRejection(SendError):
-    """The server refused this recipient for good (5xx); do not retry."""
+    """The server refused this recipient for good (a 5xx about the address); do not retry,
+    and bounce the address."""
+
+
+class MessageRefused(SendError):
+    """The server refused this message for good for a reason that is not about the address
+    (policy, content, a blocked sender: 5.7.x and the like); do not retry, keep the address."""
 
 
 class TemporaryFailure(SendError):
@@ -39,6 +45,12 @@ class TemporaryFailure(SendError):
 
 class Unreachable(TemporaryFailure):
     """No connection to the SMTP server could be opened."""
+
+
+class RelayRefused(Unreachable):
+    """The relay refused our session or our envelope sender (MAIL FROM) for good: nothing
+    can go out through it until the operator fixes that, so the run stops and the rest waits
+    for a retry, as when the server is down; no subscriber is blamed."""
 
 
 class Unsendable(SendError):

@@ -26,8 +26,13 @@ def _url(settings: LinkSettings, path: str, **params: str) -> str:
     return f"{settings.base_url}{path}{query}"
 
 
-def confirm_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:
-    token = make_token(settings.secret_key, Purpose.CONFIRM, subscriber_id, email)
+def confirm_url(
+    settings: LinkSettings, subscriber_id: int, email: str, request_id: int | None = None
+) -> str:
+    """The confirmation link; `request_id` names the subscribe request it answers."""
+    token = make_token(
+        settings.secret_key, Purpose.CONFIRM, subscriber_id, email, request_id=request_id
+    )
     return _url(settings, "/confirm", token=token)
 
 

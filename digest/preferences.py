@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import DigestError
+from digest.text import whole_number
 
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 100
@@ -147,7 +148,7 @@ def parse_frequency(raw: str) -> Frequency:
 
 
 def number(raw: str, what: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidPreference(f"the {what} must be a whole number") from None
+    value = whole_number(raw.strip())
+    if value is None:
+        raise InvalidPreference(f"the {what} must be a whole number")
+    return value

@@ -131,6 +131,11 @@ def _load(spec: str, quantized: bool) -> SentenceEmbedder:
     if location is not None:
         # A model on disk needs no hub; never let a missing file turn into a download.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The libraries' progress bars and notices would land on a command's stderr, where an
+    # operator expects nothing but our own lines.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except (ImportError, OSError) as exc:  # OSError: a torch whose native libraries are gone

@@ -43,6 +43,39 @@ _SUBSCRIPT = re.compile(r"_\{?([0-9])\}?")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
+# What a person may type, checked the same way by the web's forms and links and by the
+# import. Textareas (topics, authors) may hold line breaks; a link never does.
+FORM_CONTROLS = frozenset("\t\n\r")
+# Unicode's noncharacters U+FDD0..U+FDEF and the last two code points of every plane.
+NONCHARACTERS = frozenset(
+    [
+        *map(chr, range(0xFDD0, 0xFDF0)),
+        *(chr(p + off) for p in range(0, 0x110000, 0x10000) for off in (0xFFFE, 0xFFFF)),
+    ]
+)
+
+
+def disallowed_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """A description of the first character of `text` refused at the boundary, or None.
+
+    Refused: control characters (C0, DEL and C1) other than those in `allowed`, lone
+    surrogates, and Unicode noncharacters.
+    """
+    if text.isprintable():  # the common case, at C speed: none of the above in it
+        return None
+    for char in text:
+        if char in allowed:
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return "a control character"
+        if category == "Cs":
+            return "a broken character (a lone surrogate)"
+        if char in NONCHARACTERS:
+            return "a character that is not text"
+    return None
+
+
 # What no text from outside may carry: C0 controls but tab, newline and carriage return,
 # DEL and the C1 controls, lone surrogates (json.loads lets "\\ud800" through; no database
 # can store one), and the noncharacters U+FFFE and U+FFFF.
@@ -125,3 +158,18 @@ def html_to_text(value: str) -> str:
     parser.feed(value)
     parser.close()
     return collapse_whitespace("".join(parser.parts))
+
+
+# 18 digits always fit a 64-bit integer, and a longer number is never one we asked for.
+MAX_NUMBER_DIGITS = 18
+
+
+def whole_number(text: str, max_digits: int = MAX_NUMBER_DIGITS) -> int | None:
+    """`text` as a whole number if it is 1 to `max_digits` ASCII digits, else None.
+
+    Stricter than `int()`, which also takes signs, spaces, underscores and digits of every
+    script ("٣"), and than `str.isdigit()`, which is also true of "²" that `int()` refuses.
+    """
+    if not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

@@ -41,6 +41,9 @@ class TokenSubject:
     email_fingerprint: str
     secret_key: str = field(repr=False, default="")
     purpose: Purpose = Purpose.CONFIRM
+    # Confirmation links only: the subscribe request (its outbox row) the link was sent
+    # for, whose topics and timezone confirming applies; None for a link that names none.
+    request_id: int | None = None
 
     def matches(self, email: str) -> bool:
         if hmac.compare_digest(self.email_fingerprint, email_fingerprint(self.secret_key, email)):
@@ -65,9 +68,22 @@ def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=f"digest.{purpose.value}")
 
 
-def make_token(secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
-    """A URL-safe token binding the subscriber id and address to one purpose."""
-    return token_signer(secret_key).token(purpose, subscriber_id, email)
+def make_token(
+    secret_key: str,
+    purpose: Purpose,
+    subscriber_id: int,
+    email: str,
+    *,
+    request_id: int | None = None,
+) -> str:
+    """A URL-safe token binding the subscriber id and address to one purpose (and, for a
+    confirmation, to the subscribe request it answers)."""
+    if request_id is None:
+        return token_signer(secret_key).token(purpose, subscriber_id, email)
+    if purpose is not Purpose.CONFIRM:
+        raise ValueError("only a confirmation link names a subscribe request")
+    subject = [subscriber_id, email_fingerprint(secret_key, email), request_id]
+    return _serializer(secret_key, purpose).dumps(subject)
 
 
 class TokenSigner:
@@ -142,6 +158,8 @@ def read_token(
     match payload:
         case [int(subscriber_id), str(fingerprint)]:
             return TokenSubject(subscriber_id, fingerprint, secret_key, purpose)
+        case [int(subscriber_id), str(fingerprint), int(request_id)] if purpose is Purpose.CONFIRM:
+            return TokenSubject(subscriber_id, fingerprint, secret_key, purpose, request_id)
     raise InvalidToken("the link is not valid")
 
 

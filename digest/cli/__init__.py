@@ -65,7 +65,8 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"digest: {message}", file=sys.stderr)
+    # One line whatever the message holds (a source's reason can quote its payload).
+    print(f"digest: {_one_line(message)}", file=sys.stderr)
     sys.exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,10 @@ import typer
 
 from digest.cli.apps import app, db_app
 from digest.cli.common import console, open_database, settings
+from digest.errors import DigestError
+
+# uvicorn's own default: a proxy on this machine.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.1,::1"
 
 
 @app.command()
@@ -37,6 +42,14 @@ def serve(
         bool,
         typer.Option(help="Send subscriber emails only from the web process, never via Celery"),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Your reverse proxy's addresses or networks, comma-separated: only from them "
+            "is X-Forwarded-For believed ('' believes no one)",
+        ),
+    ] = DEFAULT_TRUSTED_PROXIES,
 ) -> None:
     """Serve the subscriber web app (uvicorn).
 
@@ -46,6 +59,7 @@ def serve(
 
     from digest.serve import SEND_INLINE
 
+    proxies = trusted_proxies(forwarded_allow_ips)
     open_database(settings())  # fail here, with one line, if the database is unreachable
     if send_inline:
         os.environ[SEND_INLINE] = "1"
@@ -57,8 +71,26 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        forwarded_allow_ips=proxies,
         access_log=False,
     )
+
+
+def trusted_proxies(value: str) -> list[str]:
+    """The proxies a `--forwarded-allow-ips` value names, each an IP address or network (or
+    `*`, everyone); DigestError for anything else, which uvicorn would silently never match."""
+    proxies = [item.strip() for item in value.split(",") if item.strip()]
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            raise DigestError(
+                f"--forwarded-allow-ips / FORWARDED_ALLOW_IPS: {proxy[:60]!r} is not an IP "
+                "address or network"
+            ) from None
+    return proxies
 
 
 def _celery(*arguments: str) -> None:

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 @app.command()
 def plan(
     edition: Annotated[
-        str | None, typer.Option(help="Pool date (default: each subscriber's today)")
+        str | None,
+        typer.Option(
+            "--day", "--edition", help="The day to send (default: each subscriber's today)"
+        ),
     ] = None,
 ) -> None:
     """Queue who is due without sending (the step beat runs); per day, how many."""
@@ -27,7 +30,7 @@ def plan(
 
     current = settings()
     database = open_database(current)
-    report = plan_deliveries(database, current, utcnow(), edition=parse_day(edition, "--edition"))
+    report = plan_deliveries(database, current, utcnow(), edition=parse_day(edition, "--day"))
     out = console()
     for day, count in sorted(report.queued.items()):
         out.print(f"{day.isoformat()}: queued {count} (already queued ones stay as they are)")
@@ -40,7 +43,10 @@ def plan(
 @app.command()
 def send(
     edition: Annotated[
-        str | None, typer.Option(help="Pool date (default: each subscriber's today)")
+        str | None,
+        typer.Option(
+            "--day", "--edition", help="The day to send (default: each subscriber's today)"
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and render, send nothing")
@@ -65,7 +71,7 @@ def send(
 
     current = settings()
     database = open_database(current)
-    day = parse_day(edition, "--edition")
+    day = parse_day(edition, "--day")
     only_email = normalise_email(only) if only else None
     out = console()
     waiting = HeldNotice()
@@ -138,7 +144,9 @@ class HeldNotice:
 @app.command()
 def preview(
     email: Annotated[str, typer.Argument(help="Subscriber's address")],
-    edition: Annotated[str | None, typer.Option(help="Pool date (default: today)")] = None,
+    edition: Annotated[
+        str | None, typer.Option("--day", "--edition", help="The day (default: today)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the HTML part here")] = None,
 ) -> None:
     """Render one subscriber's digest without sending it.
@@ -148,9 +156,9 @@ def preview(
     from digest.pipeline.preview import preview_digest
     from digest.store.types import utcnow
 
+    day = parse_day(edition, "--day") or utcnow().date()
     current = settings(read_only=True)
     database = open_database(current, read_only=True)
-    day = parse_day(edition, "--edition") or utcnow().date()
     message = preview_digest(database, current, email, day)
     if out is not None:
         html = message.get_body(preferencelist=("html",))

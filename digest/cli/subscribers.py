@@ -112,16 +112,31 @@ def subscribers_list(
 
 
 @subscribers_app.command("remove")
-def subscribers_remove(email: Annotated[str, typer.Argument()]) -> None:
-    """Delete a subscriber and their delivery history."""
+def subscribers_remove(
+    email: Annotated[str, typer.Argument()],
+    suppress: Annotated[
+        bool,
+        typer.Option(
+            "--suppress/--typo",
+            help="--typo: the address was the operator's own mistake; delete the row only, "
+            "so it may be added again",
+        ),
+    ] = True,
+) -> None:
+    """Delete a subscriber and their history, at their request: the address goes on the
+    suppression list (as the web's delete does) and is never added or mailed again."""
     from digest.store.subscribers import remove_subscriber
 
     database = open_database(settings())
     with database.session() as session:
-        removed = remove_subscriber(session, email)
-    if not removed:
-        raise DigestError(f"no subscriber {email}")
-    console().print(f"removed {email}", markup=False)
+        removed = remove_subscriber(session, email, suppress_address=suppress)
+    if not suppress:
+        if not removed:
+            raise DigestError(f"no subscriber {email}")
+        console().print(f"removed {email}; not suppressed, it may be added again", markup=False)
+        return
+    done = "removed" if removed else "no subscriber"
+    console().print(f"{done} {email}; suppressed: it is never added or mailed again", markup=False)
 
 
 @subscribers_app.command("import")

@@ -5,9 +5,11 @@ where it was delivered. Deciding whether it is about mail we sent, and applying 
 pipeline's job (digest.pipeline.bounces); reports come from a Maildir, read here too, or
 from a provider's webhook.
 
-Every message is read at a bounded cost, whatever it holds: at most MAX_REPORT_BYTES of it,
-refused before parsing when a cheap scan shows more MIME parts than any report has, and
-walked without recursion to at most MAX_DEPTH levels and MAX_PARTS parts.
+Every message is read at a cost linear in a bounded input, whatever it holds: at most
+MAX_REPORT_BYTES and MAX_REPORT_LINES of it, refused before parsing when a cheap scan shows
+more MIME parts than any report has, walked without recursion to at most MAX_DEPTH levels
+and MAX_PARTS parts; each field value is cut to MAX_FIELD_CHARS before it is unfolded or
+cleaned, and at most MAX_ADDRESS_CHARS of a header go to the address parser.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,18 @@ ORIGINAL_HEADER_TYPES = ("text/rfc822-headers", "message/global-headers")
 Fields = dict[str, list[str]]
 
 MAX_REPORT_BYTES = 1024 * 1024  # read of each message; a report is a few kilobytes
+# Lines of each message parsed: the email package's cost is per line (a blank line in a
+# status part is a whole message object), and a report with the headers of its original
+# fits in a few hundred.
+MAX_REPORT_LINES = 5_000
+MAX_FIELD_CHARS = 1_000  # of one field's value, unfolded; the longest we read is an address
+# Of one header's values handed to getaddresses, which costs ~2 µs a character.
+MAX_ADDRESS_CHARS = 2_000
+# Of a text/rfc822-headers part parsed again as headers; a real header block is a few KB.
+MAX_ORIGINAL_HEADER_CHARS = 64 * 1024
 MAX_CONTENT_TYPES = 100  # Content-Type fields a message may have before it is parsed
+# Multipart ones: the parser checks each line against the boundary of every level open.
+MAX_MULTIPARTS = 40
 MAX_DELIMITERS = 1000  # lines starting with "--" (boundary lines) before it is parsed
 MAX_DEPTH = 20  # MIME levels walked
 MAX_PARTS = 200  # MIME parts walked
@@ -54,8 +68,12 @@ MAX_DELIVERED_TO = 20  # addresses taken from those headers
 # The compat32 policy keeps headers as plain strings: no structured header parser (whose
 # cost on hostile input is hard to bound) runs while the message is read.
 PARSE_POLICY = policy.compat32
-_CONTENT_TYPE_FIELD = re.compile(rb"(?:\A|[\r\n])content-type:", re.IGNORECASE)
-_DELIMITER_LINE = re.compile(rb"(?:\A|[\r\n])--")
+# Matched in the lower-cased message after a "\n", so that each starts with a line break:
+# a leading alternative (\A|...) or IGNORECASE would make the scan several times slower.
+_CONTENT_TYPE_FIELD = re.compile(rb"[\r\n]content-type:")
+_MULTIPART_FIELD = re.compile(rb"[\r\n]content-type:[ \t\r\n]*multipart/")
+_DELIMITER_LINE = re.compile(rb"[\r\n]--")
+_LINE_END = re.compile(rb"\r\n?|\n")  # what the email package splits lines at
 _MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
@@ -120,9 +138,10 @@ def mask_email(email: str) -> str:
 def parse_report(raw: bytes) -> ParsedReport:
     """The events one raw DSN or ARF message reports; raise UnreadableReport if none.
 
-    Only the first MAX_REPORT_BYTES are read: the report comes before any returned original.
+    Only the first MAX_REPORT_BYTES and MAX_REPORT_LINES are read: the report comes before
+    any returned original's body.
     """
-    raw = raw[:MAX_REPORT_BYTES]
+    raw = first_lines(raw[:MAX_REPORT_BYTES], MAX_REPORT_LINES)
     refusal = prescan(raw)
     if refusal is not None:
         raise UnreadableReport(refusal)
@@ -136,18 +155,33 @@ def parse_report(raw: bytes) -> ParsedReport:
         raise UnreadableReport(f"cannot parse the message ({type(exc).__name__})") from None
 
 
+def first_lines(raw: bytes, limit: int) -> bytes:
+    """At most the first `limit` lines of `raw` (a cut, like the byte cap, not a refusal)."""
+    for count, end in enumerate(_LINE_END.finditer(raw), start=1):
+        if count == limit:
+            return raw[: end.end()]
+    return raw
+
+
 def prescan(raw: bytes) -> str | None:
     """Why `raw` is too complex to hand to the email package, or None.
 
     Each MIME level needs a Content-Type field and each part a boundary line, so counting
-    those bounds both the nesting (the parser recurses once per level) and the parts.
+    those bounds both the nesting (the parser recurses once per level, and checks each line
+    against the boundary of every multipart level open) and the parts.
     """
-    if len(_CONTENT_TYPE_FIELD.findall(raw)) > MAX_CONTENT_TYPES:
+    text = b"\n" + raw.lower()
+    if _more_than(MAX_CONTENT_TYPES, _CONTENT_TYPE_FIELD, text):
         return f"more than {MAX_CONTENT_TYPES} Content-Type fields"
-    for count, _ in enumerate(_DELIMITER_LINE.finditer(raw), start=1):
-        if count > MAX_DELIMITERS:
-            return f"more than {MAX_DELIMITERS} MIME boundary lines"
+    if _more_than(MAX_MULTIPARTS, _MULTIPART_FIELD, text):
+        return f"more than {MAX_MULTIPARTS} multipart Content-Type fields"
+    if _more_than(MAX_DELIMITERS, _DELIMITER_LINE, text):
+        return f"more than {MAX_DELIMITERS} MIME boundary lines"
     return None
+
+
+def _more_than(limit: int, pattern: re.Pattern[bytes], text: bytes) -> bool:
+    return next(islice(pattern.finditer(text), limit, None), None) is not None
 
 
 def _read(message: Message) -> ParsedReport:
@@ -217,23 +251,25 @@ def _read_feedback(
     if kind != "abuse":
         log.info("ignoring a %s feedback report", kind or "untyped")
         return ParsedReport([], 1)
-    addresses = [
-        address
-        for value in fields.get("original-rcpt-to", [])
-        for piece in value.split(",")
-        if (address := _address(piece))
-    ]
-    if not addresses and original is not None:
-        to = [_clean(str(value)) for value in original.get_all("to", [])]
-        addresses = [address for _, address in getaddresses(to) if "@" in address]
-    if not addresses:
+    pieces = (piece for value in fields.get("original-rcpt-to", []) for piece in value.split(","))
+    unique = _distinct_addresses(address for piece in pieces if (address := _address(piece)))
+    if not unique and original is not None:
+        unique = _distinct_addresses(_header_addresses(original, "to"))
+    if not unique:
         raise UnreadableReport("the abuse report names no recipient (redacted?)")
-    unique = dict.fromkeys(a.strip() for a in addresses)
-    if len(unique) > MAX_RECIPIENTS:
-        raise UnreadableReport(f"the abuse report names more than {MAX_RECIPIENTS} recipients")
     return ParsedReport(
         [MailEvent(EventKind.COMPLAINT, a, message_id, "abuse report") for a in unique], 0
     )
+
+
+def _distinct_addresses(addresses: Iterable[str]) -> list[str]:
+    """The distinct addresses, in order; UnreadableReport as soon as there are too many."""
+    unique: dict[str, None] = {}
+    for address in addresses:
+        unique[address.strip()] = None
+        if len(unique) > MAX_RECIPIENTS:
+            raise UnreadableReport(f"the abuse report names more than {MAX_RECIPIENTS} recipients")
+    return list(unique)
 
 
 def _parts(message: Message) -> list[Message]:
@@ -266,14 +302,15 @@ def _original(parts: Iterable[Message]) -> Message | None:
         if isinstance(payload, list) and payload:
             first = payload[0]
             return first if isinstance(first, Message) else None
-        return HeaderParser(policy=PARSE_POLICY).parsestr(_text(part), headersonly=True)
+        headers = _text(part)[:MAX_ORIGINAL_HEADER_CHARS]
+        return HeaderParser(policy=PARSE_POLICY).parsestr(headers, headersonly=True)
     return None
 
 
 def _message_id(original: Message | None) -> str | None:
     if original is None:
         return None
-    value = _clean(str(original.get("message-id", ""))).strip().strip("<>").strip()
+    value = _header_value(original, "message-id").strip().strip("<>").strip()
     return f"<{value}>" if value and len(value) <= 250 else None
 
 
@@ -281,7 +318,7 @@ def _referenced_id(message: Message) -> str | None:
     """The id the report says it answers (In-Reply-To, References), for reports that came
     back without the original's headers."""
     for name in ("in-reply-to", "references"):
-        found = _MSG_ID.search(_clean(str(message.get(name, "")))[:2000])
+        found = _MSG_ID.search(_header_value(message, name))
         if found:
             return found.group(0)
     return None
@@ -291,9 +328,25 @@ def _delivered_to(message: Message) -> tuple[str, ...]:
     """The envelope recipients the receiving MTA recorded, and the To: addresses."""
     addresses: list[str] = []
     for name in DELIVERED_TO_HEADERS:
-        values = [_clean(str(value))[:2000] for value in message.get_all(name, [])[:10]]
-        addresses.extend(address for _, address in getaddresses(values) if "@" in address)
+        addresses.extend(_header_addresses(message, name))
     return tuple(dict.fromkeys(addresses))[:MAX_DELIVERED_TO]
+
+
+def _header_addresses(message: Message, name: str) -> list[str]:
+    """The addresses in the first MAX_ADDRESS_CHARS of a header's values."""
+    values: list[str] = []
+    room = MAX_ADDRESS_CHARS
+    for value in message.get_all(name, []):
+        if room <= 0:
+            break
+        values.append(_clean(str(value)[:room]))
+        room -= len(values[-1])
+    return [address for _, address in getaddresses(values) if "@" in address]
+
+
+def _header_value(message: Message, name: str) -> str:
+    """The first value of a header, cut to MAX_FIELD_CHARS, or ""."""
+    return _clean(str(message.get(name, ""))[:MAX_FIELD_CHARS])
 
 
 def _field_blocks(part: Message) -> list[Fields]:
@@ -307,7 +360,7 @@ def _field_blocks(part: Message) -> list[Fields]:
             continue
         fields: Fields = {}
         for name, value in block.items():
-            fields.setdefault(name.lower(), []).append(_clean(str(value)))
+            fields.setdefault(name.lower(), []).append(_clean(str(value)[:MAX_FIELD_CHARS]))
         blocks.append(fields)
         body = block.get_payload()
         if isinstance(body, str) and body.strip():
@@ -317,23 +370,45 @@ def _field_blocks(part: Message) -> list[Fields]:
 
 
 def _parse_blocks(text: str) -> list[Fields]:
-    blocks: list[Fields] = []
-    fields: Fields = {}
-    last: str | None = None
+    """The blocks of "Name: value" fields of a text, separated by blank lines."""
+    blocks: list[Fields] = [{}]
+    for field in _unfolded_fields(text):
+        if field is None:
+            if blocks[-1]:
+                blocks.append({})
+        else:
+            name, value = field
+            blocks[-1].setdefault(name, []).append(value)
+    return [block for block in blocks if block]
+
+
+def _unfolded_fields(text: str) -> Iterator[tuple[str, str] | None]:
+    """Each field of `text` as (lower-case name, value), None for a blank line.
+
+    Continuation lines are gathered and joined once, and no more of them than fit in
+    MAX_FIELD_CHARS: a flood of them costs its length, not its length squared.
+    """
+    name: str | None = None
+    pieces: list[str] = []
+    length = 0
     for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                blocks.append(fields)
-            fields, last = {}, None
-        elif line[0] in " \t" and last is not None:
-            fields[last][-1] += " " + line.strip()
+        stripped = line.strip()
+        if stripped and line[0] in " \t" and name is not None:
+            if length < MAX_FIELD_CHARS:
+                pieces.append(stripped)
+                length += len(stripped) + 1
+            continue
+        if name is not None:
+            yield name, " ".join(pieces)[:MAX_FIELD_CHARS]
+            name = None
+        if not stripped:
+            yield None
         elif ":" in line:
-            name, _, value = line.partition(":")
-            last = name.strip().lower()
-            fields.setdefault(last, []).append(value.strip())
-    if fields:
-        blocks.append(fields)
-    return blocks
+            label, _, value = line.partition(":")
+            name, pieces = label.strip().lower(), [value.strip()]
+            length = len(pieces[0])
+    if name is not None:
+        yield name, " ".join(pieces)[:MAX_FIELD_CHARS]
 
 
 def _merged(blocks: list[Fields]) -> Fields:

@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import Protocol, Self, TextIO
 from urllib.parse import unquote, urlsplit
 
-from digest.errors import ConfigError
+from digest.addresses import is_plain_address, unsendable_reason
+from digest.errors import ConfigError, Unsendable
 from digest.mail.closing import Closes
 from digest.mail.envelope import Envelope
 from digest.mail.folder import MailFolder
@@ -51,7 +52,7 @@ class FolderSender(Closes):
     def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None:
         # As a delivering server would, record the envelope sender in Return-Path; a
         # non-ASCII address travels with SMTPUTF8, whose headers are raw UTF-8.
-        return_path = f"Return-Path: <{envelope.mail_from}>\r\n".encode()
+        return_path = f"Return-Path: {_return_path(envelope)}\r\n".encode()
         if isinstance(message, bytes):
             self.mail.keep(return_path + message)
             return
@@ -68,13 +69,23 @@ class ConsoleSender(Closes):
         self.stream = stream or sys.stdout
 
     def send(self, message: EmailMessage | bytes, envelope: Envelope) -> None:
-        self.stream.write(f"Return-Path: <{envelope.mail_from}>\n")
+        self.stream.write(f"Return-Path: {_return_path(envelope)}\n")
         if isinstance(message, bytes):
             self.stream.write(message.decode("utf-8", "replace").replace("\r\n", "\n"))
         else:
             self.stream.write(message.as_string())
         self.stream.write("\n")
         self.stream.flush()
+
+
+def _return_path(envelope: Envelope) -> str:
+    """The Return-Path value a delivering server would add: an address that reads the same
+    in a header, so it cannot end the line."""
+    address = envelope.mail_from
+    problem = None if is_plain_address(address) else unsendable_reason(address)
+    if problem is not None:
+        raise Unsendable(f"the return path cannot be written: {problem}")
+    return f"<{address}>"
 
 
 def open_sender(url: str) -> Sender:

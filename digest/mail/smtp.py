@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -12,7 +14,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from digest.addresses import is_plain_address
 from digest.errors import (
     ConfigError,
+    MessageRefused,
     PermanentRejection,
+    RelayRefused,
+    SendError,
     TemporaryFailure,
     Unreachable,
     Unsendable,
@@ -110,9 +115,13 @@ class SmtpSender(Closes):
                     raise TemporaryFailure("the SMTP server closed the connection") from None
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
-                self._raise_for_code(code, reply)
+                raise refusal(code, reply, Stage.RCPT) from None
+            except smtplib.SMTPSenderRefused as exc:
+                raise refusal(exc.smtp_code, exc.smtp_error, Stage.MAIL) from None
+            except smtplib.SMTPDataError as exc:
+                raise refusal(exc.smtp_code, exc.smtp_error, Stage.DATA) from None
             except smtplib.SMTPResponseException as exc:
-                self._raise_for_code(exc.smtp_code, exc.smtp_error)
+                raise refusal(exc.smtp_code, exc.smtp_error, Stage.SESSION) from None
             except smtplib.SMTPNotSupportedError as exc:
                 raise Unsendable(f"the SMTP server cannot take this message: {exc}") from None
             except OSError as exc:
@@ -168,18 +177,45 @@ class SmtpSender(Closes):
             _reset(smtp, code)
             raise smtplib.SMTPDataError(code, reply)
 
-    @staticmethod
-    def _raise_for_code(code: int, reply: bytes | str) -> None:
-        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        if 500 <= code < 600:
-            raise PermanentRejection(f"{code} {text}")
-        raise TemporaryFailure(f"{code} {text}")
-
     def close(self) -> None:
         if self._smtp is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+class Stage(enum.Enum):
+    """Where in the SMTP transaction the server answered."""
+
+    SESSION = "session"  # greeting, EHLO, STARTTLS, AUTH
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+
+
+# RFC 3463 enhanced status codes: X.1.x is about the address (no such mailbox, bad domain),
+# X.2.1 a mailbox that is disabled; X.2.2 (full), X.7.x (policy, spam, blocked sender) and
+# the rest are not the recipient's fault.
+ENHANCED_STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+
+
+def refusal(code: int, reply: bytes | str, stage: Stage) -> SendError:
+    """What a refusal means: a bounce only for a permanent refusal of the recipient's address
+    (at RCPT, or at DATA with an address status), never for a refusal of our sender, of the
+    session or of the message itself, which no subscriber is to blame for."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    message = f"{code} {text}"
+    if not 500 <= code < 600:
+        return TemporaryFailure(message)
+    if stage in (Stage.SESSION, Stage.MAIL):
+        return RelayRefused(f"the SMTP server refused to take mail from us: {message}")
+    status = ENHANCED_STATUS.match(text)
+    about_address = status is not None and (
+        status[2] == "1" or (status[2] == "2" and status[3] == "1")
+    )
+    if about_address or (stage is Stage.RCPT and status is None):
+        return PermanentRejection(message)
+    return MessageRefused(f"the SMTP server refused this message: {message}")
 
 
 def dot_stuffed(data: bytes) -> bytes:

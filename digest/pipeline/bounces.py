@@ -6,9 +6,9 @@ are suppressed, so the address is never mailed again. Reports come from a Maildi
 
 Anyone can send mail to the bounce mailbox, so a report is acted on only when it is tied to
 mail we sent to the address it names: the original's Message-ID is one we signed for that
-subscriber (and, for a digest, a copy with that id went out to them), or the report came
-back to that subscriber's signed return path (VERP). Other reports are counted as unmatched
-and change nothing.
+subscriber and an email with that id went out to them (a digest's delivery row, a notice's
+outbox row), or the report came back to that subscriber's signed return path (VERP). Other
+reports are counted as unmatched and change nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from digest.mail.bounces import (
 from digest.store.bounces import (
     Suppression,
     find_reported_subscriber,
+    notice_was_sent,
     suppress_subscriber,
     was_sent,
 )
@@ -137,15 +138,16 @@ def apply_events(
 def _sent_message_id(
     session: Session, settings: ReportSettings, subscriber: Subscriber, event: MailEvent
 ) -> str | None:
-    """The event's message id if it is one we signed for this subscriber and, for a digest,
-    a copy with it went out to them; else None."""
+    """The event's message id if it is one we signed for this subscriber and an email with
+    it (a digest's copy, a notice's outbox row) went out to them; else None."""
     if event.message_id is None:
         return None
     # Verified before any query: a forged id never reaches the database.
     signed = read_message_id(settings.secret_key, event.message_id)
     if signed is None or signed.subscriber_id != subscriber.id:
         return None
-    if signed.kind == "digest" and not was_sent(session, subscriber.id, event.message_id):
+    sent = was_sent if signed.kind == "digest" else notice_was_sent
+    if not sent(session, subscriber.id, event.message_id):
         return None
     return event.message_id
 

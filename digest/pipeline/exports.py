@@ -3,12 +3,12 @@ JSON Lines while it is read, a batch of rows at a time."""
 
 from __future__ import annotations
 
-import csv
 import enum
 import json
 from datetime import datetime
 from typing import IO, Any
 
+from digest.pipeline.csv_cells import csv_writer
 from digest.store.bulk import EXPORTED_COLUMNS, stream_subscribers
 from digest.store.db import Database
 from digest.store.models import SubscriberState
@@ -18,9 +18,10 @@ def export_subscribers(
     database: Database, out: IO[str], file_format: str, state: SubscriberState | None
 ) -> int:
     """Write the subscribers to `out`; returns how many. Lists are comma-separated in CSV
-    (as the import reads them) and arrays in JSON Lines."""
+    (as the import reads them), with formula-like cells neutralised, and arrays in JSON
+    Lines, exactly as stored."""
     count = 0
-    writer = csv.writer(out) if file_format == "csv" else None
+    writer = csv_writer(out) if file_format == "csv" else None
     if writer is not None:
         writer.writerow(EXPORTED_COLUMNS)
     with database.session() as session:

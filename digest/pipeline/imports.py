@@ -13,8 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from digest.addresses import normalise_email
 from digest.errors import DigestError, InvalidEmail
+from digest.pipeline.csv_cells import restored_cell
 from digest.preferences import (
     InvalidPreference,
     check_edition_size,
@@ -32,6 +35,7 @@ from digest.store.db import Database
 from digest.store.models import SubscriberState
 from digest.store.subscribers import SUPPRESSED_STATES
 from digest.store.types import utcnow
+from digest.text import FORM_CONTROLS, disallowed_character
 
 BATCH_SIZE = 1000
 MAX_LINE_LENGTH = 64 * 1024
@@ -161,20 +165,24 @@ def _columns(names: Iterable[str]) -> list[str]:
 
 
 def _read_csv(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
-    reader = csv.reader(handle, strict=True)
+    records = _csv_records(handle)
+    first = next(records, None)
+    if first is None:
+        raise UnreadableFile("the file is empty: a CSV import needs a header row")
+    line, record = first
+    if record is None:
+        raise UnreadableFile(f"line {line}: longer than {MAX_LINE_LENGTH} characters")
     try:
-        header = next(reader)
-    except StopIteration:
-        raise UnreadableFile("the file is empty: a CSV import needs a header row") from None
+        header = _csv_cells(record)
     except csv.Error as exc:
-        raise UnreadableFile(f"line 1: {exc}") from None
+        raise UnreadableFile(f"line {line}: {exc}") from None
     columns = _columns(header)
-    while True:
-        line = reader.line_num + 1
+    for line, record in records:
+        if record is None:
+            yield line, f"longer than {MAX_LINE_LENGTH} characters"
+            continue
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
+            cells = _csv_cells(record)
         except csv.Error as exc:
             yield line, f"not a readable CSV row ({exc})"
             continue
@@ -183,25 +191,68 @@ def _read_csv(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
         if len(cells) > len(columns):
             yield line, f"{len(cells)} cells where the header has {len(columns)}"
             continue
-        yield _Row(line, dict(zip(columns, cells, strict=False)))  # missing cells: defaults
+        # Missing cells take their defaults; a quote the export put before a formula goes.
+        yield _Row(line, dict(zip(columns, map(restored_cell, cells), strict=False)))
 
 
-def _read_jsonl(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
+def _csv_cells(record: str) -> list[str]:
+    return next(csv.reader([record], strict=True), [])
+
+
+def _csv_records(handle: IO[str]) -> Iterator[tuple[int, str | None]]:
+    """Each CSV record (one row; quoted cells may span lines) with the number of its first
+    line, or None in place of a record longer than MAX_LINE_LENGTH, which is never held
+    whole: memory stays bounded whatever the file holds."""
+    pieces: list[str] = []
+    size = quotes = 0
+    first = 0
+    for line, text in _lines(handle):
+        if not pieces:
+            first = line
+        if text is None or size + len(text) > MAX_LINE_LENGTH:
+            # Inside a quoted cell or not, the record ends here; the next line starts anew.
+            pieces, size, quotes = [], 0, 0
+            yield first, None
+            continue
+        pieces.append(text)
+        size += len(text)
+        quotes += text.count('"')
+        if quotes % 2 == 0:  # every quoted cell is closed: the record is complete
+            yield first, "".join(pieces)
+            pieces, size, quotes = [], 0, 0
+    if pieces:  # an unclosed quote at the end: the csv module says so
+        yield first, "".join(pieces)
+
+
+def _lines(handle: IO[str]) -> Iterator[tuple[int, str | None]]:
+    """The file's lines with their numbers, None in place of one longer than
+    MAX_LINE_LENGTH (read past in pieces of that size, never held whole)."""
     line = 0
     while True:
         text = handle.readline(MAX_LINE_LENGTH)
         if not text:
             return
         line += 1
-        if len(text) >= MAX_LINE_LENGTH and not text.endswith("\n"):
-            while text and not text.endswith("\n"):  # skip the rest of the long line
+        if len(text) >= MAX_LINE_LENGTH and not text.endswith(("\n", "\r")):
+            while text and not text.endswith(("\n", "\r")):
                 text = handle.readline(MAX_LINE_LENGTH)
+            yield line, None
+            continue
+        yield line, text
+
+
+def _read_jsonl(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
+    for line, text in _lines(handle):
+        if text is None:
             yield line, f"longer than {MAX_LINE_LENGTH} characters"
             continue
         if not text.strip():
             continue
         try:
             value = json.loads(text)
+        except RecursionError:  # json's decoder recurses once per level of nesting
+            yield line, "nested too deeply to be a subscriber"
+            continue
         except ValueError:
             yield line, "not valid JSON"
             continue
@@ -219,11 +270,10 @@ def _read_jsonl(handle: IO[str]) -> Iterator[_Row | tuple[int, str]]:
 def check_row(row: _Row, web: WebSettings) -> _Row | str:
     """The row's values as the store takes them, or the reason it is rejected."""
     values = {name: value for name, value in row.values.items() if name in FIELDS}
+    problem = _refused_character(values)
+    if problem is not None:
+        return problem
     try:
-        for value in values.values():
-            for piece in value if isinstance(value, list) else [value]:
-                if isinstance(piece, str):
-                    piece.encode("utf-8")
         email = values.get("email")
         if not isinstance(email, str):
             return "the email is missing or not text"
@@ -242,19 +292,44 @@ def check_row(row: _Row, web: WebSettings) -> _Row | str:
                 _whole(values.get("edition_size"), "number of papers", 10)
             ),
         }
-    except UnicodeEncodeError:
-        return "not valid UTF-8"
     except (InvalidEmail, InvalidPreference) as exc:
         return str(exc)
     return _Row(row.line, checked)
+
+
+def _refused_character(values: Mapping[str, object]) -> str | None:
+    """Why a field holds a character the web's forms refuse (the same check), or None."""
+    for name, value in values.items():
+        for piece in value if isinstance(value, list) else [value]:
+            if not isinstance(piece, str):
+                continue
+            try:
+                piece.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes in the file, or "\ud800" in JSON
+                return "not valid UTF-8"
+            problem = disallowed_character(piece, FORM_CONTROLS)
+            if problem is not None:
+                return f"the {name.replace('_', ' ')} field contains {problem}"
+    return None
 
 
 def _text(value: object) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidPreference(f"expected text, got {json.dumps(value)[:40]}")
+        # Named by its JSON type, not shown: a value may be nested too deep to print.
+        raise InvalidPreference(f"expected text, got {_json_type(value)}")
     return value.strip()
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "null"
 
 
 def _text_list(value: object, what: str) -> str | list[str] | None:
@@ -286,6 +361,33 @@ def _store_batch(
 ) -> None:
     if not batch:
         return
+    try:
+        _merge(_stored(database, batch, consent, now), report, reject)
+    except (DataError, IntegrityError):
+        # A row the checks let through and the database refuses: the batch again, a row a
+        # transaction, so that row costs only itself. The error names its kind only: its
+        # text may quote the row's values.
+        for row in batch:
+            try:
+                _merge(_stored(database, [row], consent, now), report, reject)
+            except (DataError, IntegrityError) as exc:
+                report.invalid += 1
+                reject(row.line, f"the database refused the row ({type(exc.orig).__name__})")
+
+
+def _merge(part: ImportReport, report: ImportReport, reject: Callable[[int, str], None]) -> None:
+    report.added += part.added
+    report.already_there += part.already_there
+    report.suppressed += part.suppressed
+    report.duplicates += part.duplicates
+    report.confirmations_queued += part.confirmations_queued
+    for line, reason in part.rejected:
+        reject(line, reason)
+
+
+def _stored(database: Database, batch: list[_Row], consent: Consent, now: datetime) -> ImportReport:
+    """Store the batch's new addresses in one transaction; what happened to each row."""
+    part = ImportReport()
     with database.session() as session:
         known = find_known(session, [row.values["email"] for row in batch])
         first_line: dict[str, int] = {}
@@ -293,8 +395,8 @@ def _store_batch(
         for row in batch:
             email = row.values["email"]
             if email in first_line:
-                report.duplicates += 1
-                reject(row.line, f"{email} repeats line {first_line[email]}")
+                part.duplicates += 1
+                part.rejected.append((row.line, f"the address repeats line {first_line[email]}"))
                 continue
             first_line[email] = row.line
             found = known.get(email)
@@ -302,25 +404,26 @@ def _store_batch(
                 new_rows.append(_new_subscriber(row.values, consent, now))
             elif found.created_at == now:
                 # Stored by an earlier batch of this same import.
-                report.duplicates += 1
-                reject(row.line, f"{email} repeats an earlier line")
+                part.duplicates += 1
+                part.rejected.append((row.line, "the address repeats an earlier line"))
             elif found.state is None or found.state in SUPPRESSED_STATES:
-                report.suppressed += 1
-                reject(row.line, f"{email} {_suppressed_reason(found.state)}")
+                part.suppressed += 1
+                part.rejected.append((row.line, _suppressed_reason(found.state)))
             else:
-                report.already_there += 1
+                part.already_there += 1
         inserted = insert_subscribers(session, new_rows, now)
-    report.added += len(inserted)
-    report.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
-    report.confirmations_queued += sum(
+    part.added += len(inserted)
+    part.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
+    part.confirmations_queued += sum(
         1 for _, state in inserted if state == SubscriberState.PENDING.value
     )
+    return part
 
 
 def _suppressed_reason(state: SubscriberState | None) -> str:
     if state is None:
-        return "was deleted at its owner's request and is never mailed again"
-    return f"is {state.value} and stays suppressed"
+        return "the address was deleted at its owner's request and is never mailed again"
+    return f"the address is {state.value} and stays suppressed"
 
 
 def _new_subscriber(values: Mapping[str, Any], consent: Consent, now: datetime) -> dict[str, Any]:

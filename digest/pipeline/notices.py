@@ -17,16 +17,18 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from digest import links
-from digest.errors import DigestError, TemporaryFailure, Unreachable
+from digest.errors import DigestError
 from digest.mail.envelope import envelope_for
+from digest.mail.outcomes import SendFailure, classify_send_failure
 from digest.mail.senders import Sender, open_sender
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
+from digest.store.bounces import bounced_while_sending
 from digest.store.db import Database, through_outages
 from digest.store.models import OutboxStatus, Subscriber, SubscriberState
 from digest.store.outbox import (
@@ -39,6 +41,7 @@ from digest.store.outbox import (
 )
 from digest.store.subscribers import (
     ALREADY_SUBSCRIBED_EMAIL,
+    ANSWERS_REQUEST,
     CONFIRMATION_EMAIL,
     Resolution,
     notice_sent,
@@ -58,7 +61,18 @@ class Notice:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-NoticeBuilder = Callable[[EmailSettings, int, str], Notice]
+class NoticeBuilder(Protocol):
+    """Builds one kind's Notice for a subscriber; `request_id` is the subscribe request the
+    email answers, if any (a confirmation's link names it)."""
+
+    def __call__(
+        self,
+        settings: EmailSettings,
+        subscriber_id: int,
+        email: str,
+        request_id: int | None = None,
+        /,
+    ) -> Notice: ...
 
 
 @dataclass(frozen=True)
@@ -89,18 +103,23 @@ def notice(
 
 # Unsubscribed too: a person who left and asks to come back confirms like a new one.
 @notice(CONFIRMATION_EMAIL, for_states=(SubscriberState.PENDING, SubscriberState.UNSUBSCRIBED))
-def confirmation(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
-    """The double opt-in email: one link that activates the subscription."""
+def confirmation(
+    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
+) -> Notice:
+    """The double opt-in email: one link that activates the subscription with the
+    preferences of the request it answers (a later request's link carries its own)."""
     return Notice(
         {
-            "confirm_url": links.confirm_url(settings, subscriber_id, email),
+            "confirm_url": links.confirm_url(settings, subscriber_id, email, request_id),
             "expires_hours": settings.confirm_max_age_hours,
         }
     )
 
 
 @notice(ALREADY_SUBSCRIBED_EMAIL, for_states=(SubscriberState.ACTIVE,))
-def already_subscribed(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
+def already_subscribed(
+    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
+) -> Notice:
     """Answer to the subscribe form for an active address: its preferences and unsubscribe
     links."""
     unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
@@ -125,10 +144,15 @@ def notice_kind(name: str) -> NoticeKind:
 
 
 def render_subscriber_email(
-    settings: EmailSettings, kind: str, *, subscriber_id: int, email: str
+    settings: EmailSettings,
+    kind: str,
+    *,
+    subscriber_id: int,
+    email: str,
+    request_id: int | None = None,
 ) -> EmailMessage:
     """The email of `kind` for this subscriber, rendered and signed, not sent."""
-    made = notice_kind(kind).build(settings, subscriber_id, email)
+    made = notice_kind(kind).build(settings, subscriber_id, email, request_id)
     return render_notice(
         settings,
         kind,
@@ -155,10 +179,11 @@ class OutboxReport:
     skipped: int = 0
     deferred: int = 0
     failed: int = 0
+    bounced: int = 0  # refused for good: the address is suppressed, as for a digest
 
     @property
     def handled(self) -> int:
-        return len(self.sent) + self.skipped + self.deferred + self.failed
+        return len(self.sent) + self.skipped + self.deferred + self.failed + self.bounced
 
 
 def send_outbox(
@@ -223,45 +248,90 @@ def _send_claim(
         email = session.get_one(Subscriber, subscriber_id).email
     try:
         message = render_subscriber_email(
-            settings.email, kind, subscriber_id=subscriber_id, email=email
+            settings.email,
+            kind,
+            subscriber_id=subscriber_id,
+            email=email,
+            request_id=answered_request(claim),
         )
         envelope = envelope_for(settings.email, message, subscriber_id=subscriber_id, address=email)
         out.send(message, envelope)
-    except TemporaryFailure as exc:
-        with db.session() as session:
-            deferred = defer_or_give_up(session, claim, str(exc), now, settings.delivery)
-        log.warning("%s email for subscriber %d %s: %s", kind, subscriber_id,
-                    "deferred" if deferred else "given up", exc)  # fmt: skip
-        if deferred:
-            report.deferred += 1
-        else:
-            report.failed += 1
-        return not isinstance(exc, Unreachable)
-    except Exception as exc:  # a value it cannot encode, a refusal: this email only
-        with db.session() as session:
-            finish_outbox(
-                session,
-                claim,
-                OutboxStatus.FAILED,
-                now,
-                error=str(exc),
-                subscriber_id=subscriber_id,
-            )
-        log.warning("%s email for subscriber %d failed: %s", kind, subscriber_id, exc)
-        report.failed += 1
-        return True
+    except Exception as exc:  # a refusal, an outage, a value it cannot encode: this email only
+        failure = classify_send_failure(exc)
+        _record_failure(db, settings, claim, subscriber_id, failure, exc, now, report)
+        log.warning("%s email for subscriber %d: %s (%s)", kind, subscriber_id,
+                    failure.value, exc)  # fmt: skip
+        return failure is not SendFailure.UNREACHABLE
+    message_id = str(message["Message-ID"])
 
     # The one window for a duplicate: the server has it, the row is not yet 'sent'. A
     # dropped database connection does not widen it: the (idempotent) mark is retried.
     def mark_sent() -> None:
         with db.session() as session:
-            finish_outbox(session, claim, OutboxStatus.SENT, now, subscriber_id=subscriber_id)
+            finish_outbox(
+                session,
+                claim,
+                OutboxStatus.SENT,
+                now,
+                subscriber_id=subscriber_id,
+                message_id=message_id,
+            )
             notice_sent(session, subscriber_id, kind, now)
 
     through_outages(mark_sent)
     log.info("%s email sent to subscriber %d", kind, subscriber_id)
     report.sent.append((kind, subscriber_id))
     return True
+
+
+def answered_request(claim: OutboxClaim) -> int | None:
+    """The subscribe request an outbox row's email answers: the row itself for a request
+    from the form, the one a resent confirmation names, else None."""
+    if claim.kind == SUBSCRIBE_REQUEST:
+        return claim.row_id
+    named = claim.request.get(ANSWERS_REQUEST)
+    return named if type(named) is int else None
+
+
+def _record_failure(
+    db: Database,
+    settings: Settings,
+    claim: OutboxClaim,
+    subscriber_id: int,
+    failure: SendFailure,
+    exc: Exception,
+    now: datetime,
+    report: OutboxReport,
+) -> None:
+    """Record what the failure means (digest.mail.outcomes), as the digest sender does."""
+    with db.session() as session:
+        match failure:
+            case SendFailure.BOUNCED:
+                finish_outbox(
+                    session,
+                    claim,
+                    OutboxStatus.BOUNCED,
+                    now,
+                    error=str(exc),
+                    subscriber_id=subscriber_id,
+                )
+                bounced_while_sending(session, subscriber_id, str(exc), now)
+                report.bounced += 1
+            case SendFailure.RETRY | SendFailure.UNREACHABLE:
+                if defer_or_give_up(session, claim, str(exc), now, settings.delivery):
+                    report.deferred += 1
+                else:
+                    report.failed += 1
+            case SendFailure.FAILED:
+                finish_outbox(
+                    session,
+                    claim,
+                    OutboxStatus.FAILED,
+                    now,
+                    error=str(exc),
+                    subscriber_id=subscriber_id,
+                )
+                report.failed += 1
 
 
 def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:

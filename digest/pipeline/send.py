@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from functools import lru_cache
 
-from sqlalchemy import select
-
-from digest.errors import PermanentRejection, TemporaryFailure, Unreachable
 from digest.mail.envelope import Envelope, envelope_for
+from digest.mail.outcomes import SendFailure, classify_send_failure
 from digest.mail.ratelimit import SendLimiter, Unlimited, make_limiter
 from digest.mail.senders import Sender, open_sender
 from digest.papers import EditionEntry
@@ -26,7 +24,8 @@ from digest.settings import DeliverySettings, Settings
 from digest.store.db import Database
 from digest.store.deliveries import Claim, Recorder, claim_batch
 from digest.store.journal import SendJournal, SentMark
-from digest.store.models import Subscriber, SubscriberState
+from digest.store.models import Subscriber
+from digest.store.subscribers import mailable_subscribers
 from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -76,16 +75,10 @@ class SendCounts:
 def _active_profiles(
     db: Database, pool: DayPool, claims: Sequence[Claim]
 ) -> dict[int, tuple[Subscriber, SubscriberProfile]]:
-    """Profiles of the claimed subscribers who are still active, by subscriber id."""
+    """Profiles of the claimed subscribers who may still be mailed (active, not
+    suppressed), by subscriber id."""
     with db.session() as session:
-        subscribers = list(
-            session.scalars(
-                select(Subscriber).where(
-                    Subscriber.id.in_([claim.subscriber_id for claim in claims]),
-                    Subscriber.state == SubscriberState.ACTIVE,
-                )
-            )
-        )
+        subscribers = mailable_subscribers(session, [claim.subscriber_id for claim in claims])
         profiles = profiles_of(session, subscribers, pool)
         session.expunge_all()
     return {s.id: (s, p) for s, p in zip(subscribers, profiles, strict=True)}
@@ -396,17 +389,18 @@ def _record_failure(
     error: Exception,
     now: datetime,
 ) -> tuple[Outcome, str | None]:
-    """Record why the server did not take a message; the outcome and what went wrong."""
-    match error:
-        case PermanentRejection():
+    """Record why the server did not take a message; what a failure means is decided in
+    one place for every kind of email (digest.mail.outcomes)."""
+    match classify_send_failure(error):
+        case SendFailure.BOUNCED:
             recorder.bounced(claim, str(error), now)
             log.warning("subscriber %d refused permanently: %s", subscriber_id, error)
             return Outcome.BOUNCED, str(error)
-        case Unreachable():
+        case SendFailure.UNREACHABLE:
             recorder.defer_or_give_up(claim, str(error), now, delivery)
             log.warning("SMTP server unreachable: %s", error)
             return Outcome.UNREACHABLE, str(error)
-        case TemporaryFailure():
+        case SendFailure.RETRY:
             deferred = recorder.defer_or_give_up(claim, str(error), now, delivery)
             log.warning(
                 "subscriber %d %s: %s", subscriber_id, "deferred" if deferred else "failed", error

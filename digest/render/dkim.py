@@ -9,7 +9,9 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.headerregistry import BaseHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from digest.errors import ConfigError
+from digest.render.headers import checked
 from digest.render.relaxed import relaxed_body, relaxed_header, select_fields, split_message
 from digest.settings import EmailSettings
 
@@ -138,7 +141,8 @@ class DkimSigner:
         signed.append(relaxed_header(HEADER_NAME.encode("ascii"), unsigned.encode("ascii")))
         data = b"\r\n".join(signed)
         rsa_signature = self.key.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-        return unsigned + _fold_run(base64.b64encode(rsa_signature).decode("ascii"), len(" b="))
+        value = unsigned + _fold_run(base64.b64encode(rsa_signature).decode("ascii"), len(" b="))
+        return checked(HEADER_NAME, value)
 
     def sign_bytes(self, raw: bytes, *, timestamp: int | None = None) -> bytes:
         """`raw` with its DKIM-Signature header on top, for a message already serialised."""
@@ -150,8 +154,13 @@ class DkimSigner:
         if message.is_multipart() and message.get_boundary() is None:
             # Otherwise each serialisation picks a new boundary and the body hash breaks.
             message.set_boundary(f"=_digest_{secrets.token_hex(12)}")
-        value = self.signature(message.as_bytes())
         items = list(message.raw_items())
+        wire = message.policy
+        if any(not isinstance(value, BaseHeader) and not value.isascii() for _, value in items):
+            # A raw SMTPUTF8 address: signed as the SMTP client will send it, in UTF-8.
+            assert isinstance(wire, EmailPolicy)
+            wire = wire.clone(utf8=True)
+        value = self.signature(message.as_bytes(policy=wire))
         for name in {name for name, _ in items}:
             del message[name]
         message.set_raw(HEADER_NAME, value)

@@ -1,4 +1,4 @@
-"""Assemble a multipart/alternative email with safe, correctly encoded headers."""
+"""Assemble a multipart/alternative email whose headers are built by digest.render.headers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from types import MappingProxyType
 
+from digest.render.headers import header_value, mailbox
+from digest.render.mime import RAW_POLICY
 from digest.render.templates import excerpt
 from digest.settings import EmailSettings
 
@@ -31,23 +33,34 @@ def build_message(
     message_id: str,
     headers: Mapping[str, str] = NO_HEADERS,
 ) -> EmailMessage:
-    """A multipart/alternative message (text/plain, then text/html) from settings.from_address."""
-    message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = settings.from_address
-    message["To"] = to
-    message["Subject"] = clean_subject(subject)
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = message_id
-    for name, value in headers.items():
-        message[name] = value
+    """A multipart/alternative message (text/plain, then text/html) from settings.from_address;
+    UnsafeHeader (a ValueError) for a header value that cannot be written as given."""
+    fields = [
+        ("From", settings.from_address),
+        ("To", to),
+        ("Subject", clean_subject(subject)),
+        ("Date", format_datetime(datetime.now(UTC))),
+        ("Message-ID", message_id),
+        *headers.items(),
+    ]
+    message = EmailMessage(policy=RAW_POLICY)
+    for name, value in fields:
+        # Set raw: `message[name] = value` would parse the value, decoding encoded words.
+        # The recipient is an address, never parsed as 'Name <address>'.
+        message.set_raw(name, mailbox(name, value) if name == "To" else header_value(name, value))
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     return message
 
 
 def clean_subject(subject: str) -> str:
-    """One line of at most SUBJECT_MAX_CHARS, so no paper title can add or break a header."""
-    printable = "".join(ch for ch in subject if unicodedata.category(ch) != "Cc" or ch.isspace())
+    """One line of at most SUBJECT_MAX_CHARS with no control character or unpaired surrogate:
+    what the subject header takes as text (digest.render.headers.text_value)."""
+    printable = "".join(
+        "\ufffd" if "\ud800" <= ch <= "\udfff" else ch
+        for ch in subject
+        if unicodedata.category(ch) != "Cc" or ch.isspace()
+    )
     return excerpt(printable, SUBJECT_MAX_CHARS)
 
 

@@ -1,10 +1,10 @@
 """Assemble a multipart/alternative message from pre-encoded parts, without re-parsing.
 
-`build_message` lets the email package parse and fold every header and sniff every body,
-which costs milliseconds; a list renders thousands of these, so here each header is folded
-once (or written as is when it is short ASCII) and each body is quoted-printable encoded
-by `binascii`. The result is an ordinary EmailMessage that serialises byte for byte the
-same every time, which DKIM needs.
+Letting the email package fold every header and sniff every body costs milliseconds; a
+list renders thousands of these, so here each header is written as `digest.render.headers`
+folded it (and checked once more) and each body is quoted-printable encoded by `binascii`.
+The result is an ordinary EmailMessage that serialises byte for byte the same every time,
+which DKIM needs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from email.policy import EmailPolicy
 from functools import lru_cache
 from typing import Any
 
-from digest.render.message import MESSAGE_POLICY
+from digest.render.headers import ADDRESS_HEADERS, LINE_MAX, checked
 
 CACHED_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 
@@ -44,30 +44,10 @@ def _parsed_header(name: str, value: str) -> BaseHeader:
     return parsed
 
 
-RAW_POLICY = RawHeaderPolicy(
-    linesep=MESSAGE_POLICY.linesep, cte_type=MESSAGE_POLICY.cte_type, refold_source="none"
-)
-HEADER_LINE_MAX = 998  # RFC 5322 2.1.1, counting the name on the first line
-FOLD_AT = 78
-
-
-def fold_header(name: str, value: str) -> str:
-    """The header's value ready for set_raw: encoded and folded, with no way to add a header."""
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"{name} must be one line")
-    if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= FOLD_AT:
-        return value
-    folded = str(MESSAGE_POLICY.header_factory(name, value).fold(policy=MESSAGE_POLICY))
-    return folded[len(name) + 1 :].strip(" \r\n")
-
-
-def join_folded(name: str, items: Sequence[str]) -> str:
-    """'<a>,\\r\\n <b>': one item per line, for headers made of long unbreakable URLs."""
-    value = ",\r\n ".join(items)
-    lines = f"{name}: {value}".split("\r\n")
-    if any(len(line) > HEADER_LINE_MAX or not line.isascii() for line in lines):
-        raise ValueError(f"{name} does not fit in a header line")
-    return value
+# "none": a value is written exactly as set_raw got it. Refolding would send it through
+# the header factory, which decodes encoded words (see digest.render.headers).
+RAW_POLICY = RawHeaderPolicy(linesep="\r\n", cte_type="7bit", refold_source="none")
+HEADER_LINE_MAX = LINE_MAX
 
 
 def make_boundary() -> str:
@@ -78,10 +58,11 @@ def make_boundary() -> str:
 def assemble(
     headers: Sequence[tuple[str, str]], text: str, html: str, boundary: str
 ) -> EmailMessage:
-    """text/plain then text/html alternatives under `headers` (values from fold_header)."""
+    """text/plain then text/html alternatives under `headers` (values from
+    digest.render.headers, checked again here: no other header can be written)."""
     message = EmailMessage(policy=RAW_POLICY)
     for name, value in headers:
-        message.set_raw(name, value)
+        message.set_raw(name, checked(name, value, utf8=name.lower() in ADDRESS_HEADERS))
     message.set_raw("MIME-Version", "1.0")
     message.set_raw("Content-Type", multipart_type(boundary))
     message.set_payload([_text_part("plain", text), _text_part("html", html)])
@@ -94,7 +75,7 @@ def serialise(headers: Sequence[tuple[str, str]], text: str, html: str, boundary
     ASCII only (UnicodeEncodeError otherwise): an address that needs SMTPUTF8 takes
     `assemble`, whose message the SMTP client serialises with raw UTF-8 headers.
     """
-    head = [_header_line(name, value) for name, value in headers]
+    head = [_header_line(name, checked(name, value)) for name, value in headers]
     head.append(_header_line("MIME-Version", "1.0"))
     head.append(_header_line("Content-Type", multipart_type(boundary)))
     head.append(f"{CRLF}--{boundary}{CRLF}")

@@ -21,12 +21,20 @@ from jinja2 import Template
 from markupsafe import Markup, escape
 
 from digest import links
+from digest.errors import ConfigError
 from digest.papers import EditionEntry
 from digest.render.context import edition_context, intro_line, preheader_text
 from digest.render.dkim import DkimSigner
+from digest.render.headers import (
+    UnsafeHeader,
+    angle_list_value,
+    header_value,
+    mailbox,
+    text_value,
+)
 from digest.render.inline import inline_css
 from digest.render.message import clean_subject, digest_message_id
-from digest.render.mime import assemble, fold_header, join_folded, make_boundary, serialise
+from digest.render.mime import assemble, make_boundary, serialise
 from digest.render.personal import PersonalTemplate, Placeholders
 from digest.render.templates import environment, excerpt
 from digest.settings import EmailSettings
@@ -104,8 +112,8 @@ class DigestRenderer:
         self._html_why = self._text_why = PersonalTemplate([""])
         # One boundary per batch: the MIME headers then repeat and are parsed only once.
         self._boundary = make_boundary()
-        self._from = fold_header("From", settings.from_address)
-        self._list_id = fold_header("List-Id", settings.list_id)
+        self._from = _configured("DIGEST_FROM", "From", settings.from_address)
+        self._list_id = _configured("DIGEST_LIST_NAME", "List-Id", settings.list_id)
 
     def render(
         self, *, subscriber_id: int, email: str, entries: Sequence[EditionEntry]
@@ -275,20 +283,28 @@ class DigestRenderer:
         message_id = digest_message_id(self.settings, subscriber_id, self.edition_date)
         return [
             ("From", self._from),
-            ("To", fold_header("To", email)),
+            ("To", mailbox("To", email)),
             ("Subject", self._subject_for(top_title)),
             ("Date", format_datetime(datetime.now(UTC))),
             ("Message-ID", message_id),
             ("List-Id", self._list_id),
-            ("List-Unsubscribe", join_folded("List-Unsubscribe", unsubscribe)),
+            ("List-Unsubscribe", angle_list_value("List-Unsubscribe", unsubscribe)),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
 
     def _subject_for(self, top_title: str | None) -> str:
         if top_title not in self._subjects:
             subject = self._subject.render({**self._context, "top_title": top_title})
-            self._subjects[top_title] = fold_header("Subject", clean_subject(subject))
+            self._subjects[top_title] = text_value("Subject", clean_subject(subject))
         return self._subjects[top_title]
+
+
+def _configured(setting: str, name: str, value: str) -> str:
+    """A header made from a setting; ConfigError naming the setting if it cannot be one."""
+    try:
+        return header_value(name, value)
+    except UnsafeHeader as exc:
+        raise ConfigError(f"{setting} cannot be written as the {name} header: {exc}") from None
 
 
 def _escaped(values: Mapping[str, str]) -> dict[str, str]:

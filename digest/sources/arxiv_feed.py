@@ -39,6 +39,7 @@ from digest.papers import (
     pdf_url,
     plausible_moment,
 )
+from digest.sources.base import as_source_error
 from digest.text import clean_text, collapse_whitespace, disallowed_in, html_to_text
 
 logger = logging.getLogger("digest.sources.arxiv")
@@ -48,10 +49,11 @@ CATEGORY_PATTERN = re.compile(r"^[a-z][a-z-]{0,19}(?:\.[A-Za-z][A-Za-z-]{0,19})?
 NEW, CROSS, REPLACE = "new", "cross", "replace"
 # The old export feeds put "(arXiv:2311.01234v2 [cs.CL] UPDATED)" at the end of the title.
 _OLD_TITLE_SUFFIX = re.compile(r"\.?\s*\(arXiv:(\S+)\s*\[([^\]]*)\]\s*([A-Z ]*)\)\s*$")
-_XML_DECLARATION = re.compile(r"^<\?xml[^>]{0,200}\?>")
-_DECLARED_ENCODING = re.compile(
-    rb"^<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']"
-)
+# The XML declaration, whatever its length (one anchored match: linear), and its encoding.
+_XML_DECLARATION = re.compile(r"<\?xml\s[^>]*\?>")
+_XML_DECLARATION_BYTES = re.compile(rb"<\?xml\s[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"\sencoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
+UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 # A DTD or an entity declaration, as a parser that stopped early may not have seen it.
 _DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _HTML_DOCTYPE = re.compile(r"^\s*<!DOCTYPE\s+html\b", re.IGNORECASE)
@@ -89,7 +91,9 @@ def parse_feed(
     `announced_on`. A document cut short keeps its complete entries (the last, possibly cut
     one, is dropped) and names the problem.
     """
-    parsed = feedparser.parse(io.BytesIO(hardened_document(content, where)), sanitize_html=False)
+    document = hardened_document(content, where)
+    with as_source_error(SOURCE_LABEL, where):
+        parsed = feedparser.parse(io.BytesIO(document), sanitize_html=False)
     entries: list[Mapping[str, Any]] = list(parsed.get("entries", []))
     if not parsed.get("version") and not entries:
         raise SourceError(f"{SOURCE_LABEL}: answer {where} is not an RSS or Atom feed")
@@ -135,17 +139,29 @@ def hardened_document(content: bytes, where: str) -> bytes:
     defusedxml, which forbids DTDs, entity declarations and external references.
     """
     text = _REFERENCE.sub(_safe_reference, clean_text(_decoded(content, where)))
-    text = _XML_DECLARATION.sub('<?xml version="1.0" encoding="utf-8"?>', text.lstrip(), count=1)
-    document = text.encode("utf-8")
-    try:
-        defusedxml.ElementTree.fromstring(document, forbid_dtd=True)
-    except defusedxml.DefusedXmlException as exc:
-        raise _declares(where, text, type(exc).__name__) from None
-    except ParseError:
-        # Not well-formed (cut short, say): the parser may have stopped before a declaration.
-        if _DECLARATION.search(text):
-            raise _declares(where, text, "seen in a malformed document") from None
+    document = _declared_utf8(text).encode("utf-8")
+    with as_source_error(SOURCE_LABEL, where):
+        try:
+            defusedxml.ElementTree.fromstring(document, forbid_dtd=True)
+        except defusedxml.DefusedXmlException as exc:
+            raise _declares(where, text, type(exc).__name__) from None
+        except ParseError:
+            # Not well-formed (cut short, say): the parser may have stopped before a DTD.
+            if _DECLARATION.search(text):
+                raise _declares(where, text, "seen in a malformed document") from None
     return document
+
+
+def _declared_utf8(text: str) -> str:
+    """`text` led by a declaration of UTF-8, the encoding it is about to be written in.
+
+    Its own declaration, of any length, is dropped: the one the parsers see first always
+    names UTF-8, so none of them ever acts on an encoding the answer named (expat raises
+    ValueError for UTF-7, LookupError for a name it does not know).
+    """
+    text = text.lstrip(" \t\r\n\ufeff")
+    declaration = _XML_DECLARATION.match(text)
+    return UTF8_DECLARATION + (text[declaration.end() :] if declaration else text)
 
 
 def _declares(where: str, text: str, what: str) -> SourceError:
@@ -160,7 +176,8 @@ def _decoded(content: bytes, where: str) -> str:
     for bom, codec in _BOMS:
         if content.startswith(bom):
             return content[len(bom) :].decode(codec, errors="replace")
-    declared = _DECLARED_ENCODING.match(content.lstrip())
+    declaration = _XML_DECLARATION_BYTES.match(content.lstrip())
+    declared = _DECLARED_ENCODING.search(declaration.group(0)) if declaration else None
     codec = _text_codec(declared.group(1).decode("ascii")) if declared else "utf-8"
     try:
         return content.decode(codec)

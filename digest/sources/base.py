@@ -7,10 +7,12 @@ registered in `digest.sources.registry`. Nothing else in digest needs to know ab
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from digest.errors import SourceError
 from digest.papers import FetchedPaper, Validator
 
 
@@ -49,3 +51,27 @@ def collect(source: Source, day: date) -> FetchResult:
         papers.extend(page.papers)
         skipped.extend(page.skipped)
     return FetchResult(papers=papers, skipped=skipped)
+
+
+@contextmanager
+def as_source_error(label: str, where: str) -> Iterator[None]:
+    """Around a library call that decodes or parses a source's bytes (feedparser, expat,
+    httpx's decompressors): whatever it raises is caused by those bytes, so it becomes a
+    SourceError with a one-line reason. Put only such calls inside, so that an error of
+    our own code is never mistaken for a bad answer.
+
+    The email package, expat and the codecs raise ValueError, LookupError, UnicodeError,
+    RecursionError, OverflowError and more on hostile input, with no common base class.
+    """
+    try:
+        yield
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{label}: answer {where} cannot be read ({one_line(exc)})") from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as "Type: message" on one line, at most 200 characters of message."""
+    message = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ from digest.text import disallowed_in
 logger = logging.getLogger("digest.sources.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# ASCII digits only: str.isdigit() is also true of "²", which int() and float() refuse.
+_DIGITS = re.compile(r"[0-9]{1,30}")
 MAX_ETAG, MAX_LAST_MODIFIED = 500, 100  # the http_validators columns
 
 
@@ -180,13 +183,17 @@ class PoliteHttp:
         except httpx.TransportError as exc:
             error = SourceError(f"{label}: could not reach {url}: {_brief(exc)}")
             raise _Retryable(error, None) from None
+        except httpx.RequestError as exc:
+            # A body that is not the gzip/deflate/br it claims (DecodingError), a redirect
+            # loop: the answer is unusable, and asking again gives the same.
+            raise SourceError(f"{label}: unusable answer from {url}: {_brief(exc)}") from None
 
     def _read_capped(self, response: httpx.Response, label: str) -> bytes:
         too_big = SourceError(
             f"{label}: answer from {response.request.url} is larger than {self.max_bytes} bytes"
         )
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if _DIGITS.fullmatch(declared) and int(declared) > self.max_bytes:
             raise too_big
         chunks: list[bytes] = []
         size = 0
@@ -221,7 +228,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if _DIGITS.fullmatch(text):
         return float(text)
     try:
         moment = email.utils.parsedate_to_datetime(text)

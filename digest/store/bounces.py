@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    DeliveryStatus,
+    OutboxEmail,
+    OutboxStatus,
+    Subscriber,
+    SubscriberState,
+)
 
 # A complaint outranks a bounce: both suppress, but a complaint is the person's own word.
 RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
@@ -16,6 +23,7 @@ RANK = {SubscriberState.COMPLAINED: 2, SubscriberState.BOUNCED: 1}
 
 # A report may name a copy in either state: a second report of one bounce finds it bounced.
 REPORTABLE = (DeliveryStatus.SENT, DeliveryStatus.BOUNCED)
+REPORTABLE_NOTICES = (OutboxStatus.SENT, OutboxStatus.BOUNCED)
 
 
 class Suppression(enum.Enum):
@@ -43,6 +51,37 @@ def was_sent(session: Session, subscriber_id: int, message_id: str) -> bool:
     )
 
 
+def notice_was_sent(session: Session, subscriber_id: int, message_id: str) -> bool:
+    """Whether a notice (confirmation, ...) with this Message-ID went out to this subscriber:
+    its signature alone says only which id it was made for."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    OutboxEmail.subscriber_id == subscriber_id,
+                    OutboxEmail.message_id == message_id,
+                    OutboxEmail.status.in_(REPORTABLE_NOTICES),
+                )
+            )
+        )
+    )
+
+
+def bounced_while_sending(session: Session, subscriber_id: int, detail: str, now: datetime) -> None:
+    """The SMTP server refused the subscriber's address for good while we sent them any
+    email: suppressed as bounced, as a bounce report would."""
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if subscriber is not None:
+        suppress_subscriber(
+            session,
+            subscriber,
+            SubscriberState.BOUNCED,
+            detail=detail,
+            bounced_message_id=None,
+            now=now,
+        )
+
+
 def suppress_subscriber(
     session: Session,
     subscriber: Subscriber,
@@ -53,7 +92,7 @@ def suppress_subscriber(
     now: datetime,
 ) -> Suppression:
     """Move the subscriber to `state` (bounced or complained), skip their queued copies, and
-    mark the sent copy that came back as bounced."""
+    mark the sent copy (digest or notice) that came back as bounced."""
     changed = RANK.get(subscriber.state, 0) < RANK[state]
     if changed:
         subscriber.state = state
@@ -79,6 +118,16 @@ def suppress_subscriber(
                 Delivery.status == DeliveryStatus.SENT,
             )
             .values(status=DeliveryStatus.BOUNCED, error=f"bounced after sending: {detail}")
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.subscriber_id == subscriber.id,
+                OutboxEmail.message_id == bounced_message_id,
+                OutboxEmail.status == OutboxStatus.SENT,
+            )
+            .values(status=OutboxStatus.BOUNCED, error=f"bounced after sending: {detail}")
             .execution_options(synchronize_session=False)
         )
     return Suppression.NEW if changed else Suppression.ALREADY

@@ -12,14 +12,9 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from digest.store.models import (
-    OutboxStatus,
-    Subscriber,
-    SubscriberState,
-    Suppression,
-)
+from digest.store.models import OutboxStatus, Subscriber, SubscriberState
 from digest.store.subscribers import CONFIRMATION_EMAIL
-from digest.store.suppression import suppression_hash
+from digest.store.suppression import suppressed_among
 from digest.store.types import UTCDateTime
 
 
@@ -41,11 +36,8 @@ def find_known(session: Session, emails: Sequence[str]) -> dict[str, KnownAddres
             )
         )
     }
-    by_hash = {suppression_hash(email): email for email in emails}
-    for email_hash in session.scalars(
-        select(Suppression.email_hash).where(Suppression.email_hash.in_(by_hash))
-    ):
-        known[by_hash[email_hash]] = KnownAddress(None, None)
+    for email in suppressed_among(session, emails):
+        known[email] = KnownAddress(None, None)
     return known
 
 

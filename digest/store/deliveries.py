@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from digest.errors import DigestError
 from digest.settings import DeliverySettings
 from digest.store import leases
+from digest.store.bounces import bounced_while_sending
 from digest.store.db import Database, connection_lost, through_outages
 from digest.store.journal import SendJournal, SentMark, write_sent
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
@@ -370,18 +371,16 @@ class Recorder:
         return self.finish(claim, DeliveryStatus.FAILED, now, error=reason)
 
     def bounced(self, claim: Claim, reason: str, now: datetime) -> None:
-        """A permanent refusal: record it and suppress the address (the refusal is about the
-        address, whichever sender holds the row now)."""
+        """A permanent refusal of the address: record it, and suppress the address exactly
+        as a refused notice or a bounce report does (whichever sender holds the row now:
+        the refusal is about the address)."""
         self.finish(claim, DeliveryStatus.BOUNCED, now, error=reason)
-        statement = (
-            update(Subscriber)
-            .where(
-                Subscriber.id == claim.subscriber_id,
-                Subscriber.state == SubscriberState.ACTIVE,
-            )
-            .values(state=SubscriberState.BOUNCED)
-        )
-        self._write(lambda c: c.execute(statement), one_statement=True)
+
+        def suppress() -> None:
+            with self.db.session() as session:
+                bounced_while_sending(session, claim.subscriber_id, reason, now)
+
+        through_outages(suppress, seconds=self.retry_seconds)
 
     def defer_or_give_up(
         self, claim: Claim, reason: str, now: datetime, delivery: DeliverySettings

@@ -70,6 +70,9 @@ class DeliveryStatus(enum.StrEnum):
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # An id is in every signed link, return path and Message-ID: on SQLite, AUTOINCREMENT
+    # keeps a deleted subscriber's id from being given to the next one (migration 0013).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -283,6 +286,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"  # the SMTP server accepted it
     SKIPPED = "skipped"  # nothing to send after all (see `error` for why)
     FAILED = "failed"  # given up, with the reason in `error`
+    BOUNCED = "bounced"  # refused for good (5xx, or a report tied to it): address suppressed
 
 
 UNSENT_OUTBOX = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.DEFERRED)
@@ -293,7 +297,8 @@ class OutboxEmail(Base):
 
     `kind` is an email kind, or `subscribe` for a request from the form: the sender then
     decides what, if anything, the address receives. `email` and `request` (the topics and
-    timezone asked for) travel with it and apply only on confirmation. `queue_key` is set
+    timezone asked for) travel with it; they apply only when the link mailed for this row
+    (its id is in the token) is confirmed. `queue_key` is set
     while the row is unsent, so one address or subscriber has one queued row per kind.
     """
 
@@ -315,6 +320,9 @@ class OutboxEmail(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The Message-ID of the email the server accepted: a bounce or complaint about a notice
+    # is applied only when it names one sent to that subscriber.
+    message_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Suppression(Base):

@@ -1,8 +1,9 @@
 """The outbox: subscriber emails queued in the transaction that asks for them, then claimed
 by a sender with a lease, like deliveries.
 
-States: pending -> claimed -> sent | skipped | deferred | failed, and deferred -> claimed
-again when its retry time comes; a claim whose lease ran out (its sender died) may be
+States: pending -> claimed -> sent | bounced | skipped | deferred | failed, deferred ->
+claimed again when its retry time comes, and sent -> bounced when a report tied to it
+comes back; a claim whose lease ran out (its sender died) may be
 claimed again. While a row is unsent its `queue_key` holds one slot per (kind, address or
 subscriber), so asking twice queues one email.
 """
@@ -106,8 +107,10 @@ def finish_outbox(
     *,
     error: str | None = None,
     subscriber_id: int | None = None,
+    message_id: str | None = None,
 ) -> None:
-    """Record how a claimed row ended; a finished row frees its queue slot."""
+    """Record how a claimed row ended (with the Message-ID of an email the server
+    accepted); a finished row frees its queue slot."""
     values: dict[str, Any] = {
         "status": status,
         "error": error,
@@ -121,6 +124,8 @@ def finish_outbox(
     }
     if subscriber_id is not None:
         values["subscriber_id"] = subscriber_id
+    if message_id is not None:
+        values["message_id"] = message_id
     session.execute(update(OutboxEmail).where(OutboxEmail.id == claim.row_id).values(**values))
 
 
@@ -193,5 +198,19 @@ def latest_request(session: Session, subscriber_id: int) -> SentRequest | None:
         )
         .order_by(OutboxEmail.id.desc())
         .limit(1)
+    ).first()
+    return None if row is None else SentRequest(dict(row[0] or {}), row[1])
+
+
+def sent_request(session: Session, subscriber_id: int, request_id: int) -> SentRequest | None:
+    """The subscribe request `request_id`, if it is this subscriber's and its confirmation
+    was sent."""
+    row = session.execute(
+        select(OutboxEmail.request, OutboxEmail.finished_at).where(
+            OutboxEmail.id == request_id,
+            OutboxEmail.subscriber_id == subscriber_id,
+            OutboxEmail.kind == SUBSCRIBE_REQUEST,
+            OutboxEmail.status == OutboxStatus.SENT,
+        )
     ).first()
     return None if row is None else SentRequest(dict(row[0] or {}), row[1])

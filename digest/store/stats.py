@@ -61,6 +61,7 @@ OUTBOX_LABELS = {
     "pending": "queued",
     "claimed": "sending",
     "sent": "sent",
+    "bounced": "bounced",
     "deferred": "retrying",
     "skipped": "nothing to send",
     "failed": "given up",

@@ -1,4 +1,9 @@
-"""Subscriber lifecycle: subscribe (double opt-in), confirm, unsubscribe, operator tools."""
+"""Subscriber lifecycle: subscribe (double opt-in), confirm, unsubscribe, operator tools.
+
+An address on the suppression list (deleted at its owner's request) never becomes a
+subscriber again: every path that creates or activates one asks first (`activate` is the
+one way to become active), and the sender asks again (`mailable_subscribers`).
+"""
 
 from __future__ import annotations
 
@@ -24,8 +29,18 @@ from digest.preferences import (
     parse_topics,
 )
 from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
-from digest.store.outbox import SUBSCRIBE_REQUEST, latest_request, queue_email
-from digest.store.suppression import is_suppressed, suppress
+from digest.store.outbox import (
+    SUBSCRIBE_REQUEST,
+    latest_request,
+    queue_email,
+    sent_request,
+)
+from digest.store.suppression import (
+    is_suppressed,
+    refuse_suppressed,
+    suppress,
+    suppressed_among,
+)
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
 
@@ -37,6 +52,8 @@ CONFIRMATION_EMAIL = "confirm"
 ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"
 # At most one of these per address every CONFIRMATION_RESEND_INTERVAL.
 NOTICES_RATED = (CONFIRMATION_EMAIL, ALREADY_SUBSCRIBED_EMAIL)
+# In a resent confirmation's outbox row: the subscribe request its link names.
+ANSWERS_REQUEST = "answers_request"
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,8 @@ def resolve_notice(
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
         return Resolution(None, None, "the subscriber is gone")
+    if is_suppressed(session, subscriber.email):
+        return Resolution(subscriber.id, None, "the address was deleted at its owner's request")
     if subscriber.state not in for_states:
         return Resolution(subscriber.id, None, f"the subscriber is {subscriber.state.value}")
     too_soon = notice_too_soon(subscriber, now) if kind in NOTICES_RATED else ""
@@ -174,29 +193,47 @@ def confirm_subscription(
     session: Session, subject: TokenSubject, now: datetime | None = None
 ) -> Subscriber:
     """Activate a pending (or unsubscribed, asking to return) subscription with the topics
-    and timezone its latest request asked for; confirming twice is harmless."""
+    and timezone of the request the link was sent for (a link that names none, from an
+    operator's add or an import, keeps what is stored); confirming twice is harmless.
+
+    Never the latest request's: anyone can submit an address, and the owner's link must
+    not apply what a stranger asked for later."""
     subscriber = subscriber_for_token(session, subject, lock=True)
-    if may_confirm(session, subscriber):
-        request = latest_request(session, subscriber.id)
-        values = request.values if request is not None else {}
-        if values.get("topics"):
-            subscriber.topics = list(values["topics"])
-        if values.get("timezone"):
-            subscriber.timezone = str(values["timezone"])
-        subscriber.state = SubscriberState.ACTIVE
-        subscriber.confirmed_at = now or utcnow()
-        subscriber.unsubscribed_at = None
+    if may_confirm(session, subscriber, subject.request_id):
+        named = subject.request_id
+        request = None if named is None else sent_request(session, subscriber.id, named)
+        if request is not None:
+            subscriber.topics = list(request.values.get("topics") or [])
+            if request.values.get("timezone"):
+                subscriber.timezone = str(request.values["timezone"])
+        activate(session, subscriber, now or utcnow())
     return subscriber
 
 
-def may_confirm(session: Session, subscriber: Subscriber) -> bool:
-    """Whether a confirmation link activates this subscriber: pending, or unsubscribed and
-    asked to come back after leaving (a link from before they left does not)."""
+def activate(session: Session, subscriber: Subscriber, confirmed_at: datetime) -> bool:
+    """Make the subscriber active, opted in at `confirmed_at`: the one way any path does
+    it. False, and nothing changed, for an address on the suppression list."""
+    if is_suppressed(session, subscriber.email):
+        return False
+    subscriber.confirmed_at = confirmed_at
+    subscriber.state = SubscriberState.ACTIVE
+    subscriber.unsubscribed_at = None
+    return True
+
+
+def may_confirm(session: Session, subscriber: Subscriber, request_id: int | None = None) -> bool:
+    """Whether a confirmation link (naming `request_id`, if it does) activates this
+    subscriber: pending, or unsubscribed and asked to come back after leaving (a link
+    from before they left does not)."""
     if subscriber.state is SubscriberState.PENDING:
         return True
     if subscriber.state is not SubscriberState.UNSUBSCRIBED:
         return False
-    request = latest_request(session, subscriber.id)
+    request = (
+        latest_request(session, subscriber.id)
+        if request_id is None
+        else sent_request(session, subscriber.id, request_id)
+    )
     left = subscriber.unsubscribed_at
     return (
         request is not None
@@ -224,9 +261,13 @@ def add_subscriber(
     send_hour: int = 7,
     now: datetime | None = None,
 ) -> Subscriber:
-    """Operator tool: add (or re-activate) an address, optionally skipping double opt-in."""
+    """Operator tool: add (or re-activate) an address, optionally skipping double opt-in.
+
+    SuppressedAddress for an address deleted at its owner's request, DigestError for a
+    bounced or complained one."""
     now = now or utcnow()
     email = normalise_email(raw_email)
+    refuse_suppressed(session, email)
     subscriber = find_by_email(session, email)
     if subscriber is None:
         subscriber = Subscriber(email=email, created_at=now, updated_at=now)
@@ -237,21 +278,42 @@ def add_subscriber(
     subscriber.timezone = check_timezone(timezone)
     subscriber.send_hour = check_send_hour(send_hour)
     if confirmed:
-        subscriber.state = SubscriberState.ACTIVE
-        subscriber.confirmed_at = now
+        activate(session, subscriber, now)
     elif subscriber.state != SubscriberState.ACTIVE:
         subscriber.state = SubscriberState.PENDING
     session.flush()
     return subscriber
 
 
-def remove_subscriber(session: Session, raw_email: str) -> bool:
-    """Operator tool: delete an address and its delivery history. True if it existed."""
-    subscriber = find_by_email(session, normalise_email(raw_email))
+def remove_subscriber(session: Session, raw_email: str, *, suppress_address: bool = True) -> bool:
+    """Operator tool: delete an address and its history; True if it was a subscriber.
+
+    With `suppress_address` (a person's request to be forgotten) the address goes on the
+    suppression list, as the web's delete does, even if no subscriber had it; without it
+    (the operator's own typo) it may be added again.
+    """
+    email = normalise_email(raw_email)
+    if suppress_address:
+        suppress(session, email)
+    subscriber = find_by_email(session, email)
     if subscriber is None:
         return False
     session.delete(subscriber)
     return True
+
+
+def mailable_subscribers(session: Session, subscriber_ids: Sequence[int]) -> list[Subscriber]:
+    """Those of the subscribers that may be mailed now: active, and not on the
+    suppression list (a row that got past every other check still gets nothing)."""
+    subscribers = list(
+        session.scalars(
+            select(Subscriber).where(
+                Subscriber.id.in_(subscriber_ids), Subscriber.state == SubscriberState.ACTIVE
+            )
+        )
+    )
+    blocked = suppressed_among(session, [subscriber.email for subscriber in subscribers])
+    return [subscriber for subscriber in subscribers if subscriber.email not in blocked]
 
 
 def list_subscribers(session: Session, state: SubscriberState | None = None) -> list[Subscriber]:
@@ -279,7 +341,11 @@ def resend_confirmation(
     subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state != SubscriberState.PENDING:
         return False
-    queue_email(session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id)
+    # The fresh link names the same request as the expired one.
+    named = {} if subject.request_id is None else {ANSWERS_REQUEST: subject.request_id}
+    queue_email(
+        session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id, request=named
+    )
     return True
 
 
@@ -287,9 +353,7 @@ def resubscribe(session: Session, subject: TokenSubject, now: datetime | None = 
     """Undo an unsubscribe from the link of an email they received; suppressed stay suppressed."""
     subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state == SubscriberState.UNSUBSCRIBED:
-        subscriber.state = SubscriberState.ACTIVE
-        subscriber.confirmed_at = subscriber.confirmed_at or now or utcnow()
-        subscriber.unsubscribed_at = None
+        activate(session, subscriber, subscriber.confirmed_at or now or utcnow())
     return subscriber
 
 

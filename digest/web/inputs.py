@@ -7,48 +7,22 @@ refused as a whole with a 400 page, before any handler reads it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 
+# Re-exported: they were defined here before the import came to use them too.
+from digest.text import FORM_CONTROLS as FORM_CONTROLS
+from digest.text import disallowed_character as disallowed_character
+from digest.text import whole_number
+
 # Links we send are about 200 bytes; uvicorn itself refuses request heads over 16 KiB.
 MAX_QUERY_BYTES = 4096
-# Textareas (topics, authors) may hold line breaks; a link never does.
-FORM_CONTROLS = frozenset("\t\n\r")
-# Unicode's noncharacters U+FDD0..U+FDEF and the last two code points of every plane.
-NONCHARACTERS = frozenset(
-    [
-        *map(chr, range(0xFDD0, 0xFDF0)),
-        *(chr(p + off) for p in range(0, 0x110000, 0x10000) for off in (0xFFFE, 0xFFFF)),
-    ]
-)
 
 
 class UnsafeInput(Exception):
     """A query or form carries characters no person types, or a key twice (400)."""
-
-
-def disallowed_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
-    """A description of the first character of `text` refused at the boundary, or None.
-
-    Refused: control characters (C0, DEL and C1) other than those in `allowed`, lone
-    surrogates, and Unicode noncharacters.
-    """
-    if text.isprintable():  # the common case, at C speed: none of the above in it
-        return None
-    for char in text:
-        if char in allowed:
-            continue
-        category = unicodedata.category(char)
-        if category == "Cc":
-            return "a control character"
-        if category == "Cs":
-            return "a broken character (a lone surrogate)"
-        if char in NONCHARACTERS:
-            return "a character that is not text"
-    return None
 
 
 def check_pairs(pairs: Iterable[tuple[str, object]], allowed: frozenset[str], what: str) -> None:
@@ -86,3 +60,13 @@ def check_form(form: FormData) -> None:
 def query_has_token(query_string: bytes) -> bool:
     """True if the query, as the handlers read it, carries a `token` (however encoded)."""
     return any(key == "token" for key, _ in parsed_query(query_string))
+
+
+def announces_more_than(content_length: str, limit: int) -> bool:
+    """Whether a Content-Length value announces a body over `limit` bytes. A value that is
+    not ASCII digits announces nothing (the body is capped as it arrives anyway)."""
+    significant = content_length.lstrip("0") or "0"
+    if not (significant.isascii() and significant.isdigit()):
+        return False
+    length = whole_number(significant)
+    return length is None or length > limit  # None: more digits than any limit has

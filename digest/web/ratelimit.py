@@ -49,6 +49,12 @@ class LocalCounters:
                 counts.append(self._counts[key])
             return counts
 
+    def decr(self, keys: list[str], now: float) -> None:
+        with self._lock:
+            for key in keys:
+                if self._window.get(key, 0) > now and self._counts.get(key, 0) > 0:
+                    self._counts[key] -= 1
+
     def peek(self, keys: list[str], now: float) -> list[int]:
         with self._lock:
             return [self._counts.get(k, 0) if self._window.get(k, 0) > now else 0 for k in keys]
@@ -83,6 +89,23 @@ class RateLimiter:
             ends = [(now // limit.window_seconds + 1) * limit.window_seconds for *_, limit in hits]
             counts = self.local.incr(keys, ends, now)
         return all(int(n) <= limit.count for n, (_, _, limit) in zip(counts, hits, strict=True))
+
+    def refund(self, hits: list[tuple[str, str, Limit]], now: float) -> None:
+        """Take back one hit that `allow(hits, now)` counted (same `now`: the same window)."""
+        keys = [self._key(bucket, key, limit, now) for bucket, key, limit in hits]
+        if self.client is not None:
+            try:
+                with self.client.pipeline(transaction=True) as pipe:
+                    for key, (_, _, limit) in zip(keys, hits, strict=True):
+                        # The key names its window, so one that expired meanwhile is never
+                        # read again: its -1 only needs to expire too.
+                        pipe.decr(key)
+                        pipe.expire(key, limit.window_seconds + 1)
+                    pipe.execute()
+                return
+            except redis.RedisError as exc:
+                self._warn(exc)
+        self.local.decr(keys, time.time())
 
     def over(self, hits: list[tuple[str, str, Limit]], now: float | None = None) -> bool:
         """Whether any (bucket, key, limit) has already gone past its limit; counts nothing."""

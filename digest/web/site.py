@@ -21,7 +21,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber
 from digest.tokens import Purpose, TokenSubject, read_token
-from digest.web.inputs import check_form
+from digest.web.inputs import announces_more_than, check_form
 from digest.web.pages import Pages, root_path, sentence
 from digest.web.ratelimit import SubscribeLimits
 from digest.web.security import CSRF_FIELD, Csrf
@@ -63,7 +63,7 @@ class Site:
         """The posted form, at most MAX_FORM_BYTES (else our 413 page), no uploads, each
         field once and free of control characters (else UnsafeInput, a 400 page)."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        if announces_more_than(declared, MAX_FORM_BYTES):
             raise HTTPException(413)
         capped = Request(request.scope, capped_receive(request.receive, MAX_FORM_BYTES))
         form = await capped.form(

@@ -191,9 +191,12 @@ class SubscribePages:
         )
 
     def _request_subscription(self, form: SubscribeForm) -> None:
+        # Every request names its timezone (the default if none was chosen): confirming
+        # applies the request's own choice, never one a row was created with by another.
+        timezone = form.timezone.strip() or self.site.settings.default_timezone
         # The session commits on leaving the block, before the caller kicks the outbox.
         with self.site.db.session() as session:
-            request_subscription(session, form.email, topics=form.topics, timezone=form.timezone)
+            request_subscription(session, form.email, topics=form.topics, timezone=timezone)
 
     # --- confirm ---------------------------------------------------------------------------
 
@@ -279,7 +282,7 @@ class SubscribePages:
     def _subscriber(self, subject: TokenSubject) -> tuple[Subscriber, bool]:
         with self.site.db.session() as session:
             subscriber = subscriber_for_token(session, subject)
-            return subscriber, may_confirm(session, subscriber)
+            return subscriber, may_confirm(session, subscriber, subject.request_id)
 
     def _not_active(self, request: Request, subscriber: Subscriber) -> Response:
         if subscriber.state is SubscriberState.UNSUBSCRIBED:

@@ -14,6 +14,7 @@ from digest.errors import DigestError
 from digest.pipeline.bounces import BadPayload, ReportSettings, record_webhook
 from digest.settings import Settings
 from digest.store.db import Database
+from digest.web.inputs import announces_more_than
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class BodyTooLarge(DigestError):
 async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, or BodyTooLarge as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if announces_more_than(declared, limit):
         raise BodyTooLarge(f"the body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

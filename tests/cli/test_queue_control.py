@@ -77,7 +77,7 @@ def test_plan_rejects_a_bad_day_in_one_line(
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "digest: --edition must be a date like 2026-11-25, got 'yesterday'"
+        "digest: --day must be a date like 2026-11-25, got 'yesterday'"
     ]
 
 

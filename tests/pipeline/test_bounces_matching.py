@@ -16,12 +16,20 @@ import pytest
 from sqlalchemy import select
 
 from digest.pipeline.bounces import import_maildir
-from digest.pipeline.notices import notice_kind
+from digest.pipeline.notices import notice_kind, send_outbox
 from digest.render.message import digest_message_id
 from digest.render.notices import render_notice
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    DeliveryStatus,
+    OutboxEmail,
+    OutboxStatus,
+    Subscriber,
+    SubscriberState,
+)
+from digest.store.outbox import queue_email
 from digest.store.subscribers import CONFIRMATION_EMAIL
 from tests.conftest import SmtpSink
 from tests.factories import make_subscriber
@@ -212,38 +220,40 @@ def test_return_paths_count_only_while_one_is_configured(
 
 
 def test_a_bounced_confirmation_email_is_tied_by_its_signed_message_id(
-    db: Database, settings: Settings, database_url: str, tmp_path: Path
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     with db.session() as session:
         pending = make_subscriber(session, "new@example.com", state=SubscriberState.PENDING)
         other = make_subscriber(session, "other@example.com", state=SubscriberState.PENDING)
         pending_id, other_id = pending.id, other.id
+        queue_email(session, CONFIRMATION_EMAIL, NOW, subscriber_id=pending_id)
+    assert send_outbox(db, settings, NOW).sent == [(CONFIRMATION_EMAIL, pending_id)]
+    (received,) = smtp_sink.messages_to("new@example.com")
+    sent = str(received["Message-ID"])
 
-    def confirmation(subscriber_id: int, email: str) -> str:
-        made = notice_kind(CONFIRMATION_EMAIL).build(settings.email, subscriber_id, email)
-        message = render_notice(
-            settings.email,
-            CONFIRMATION_EMAIL,
-            email=email,
-            context=made.context,
-            subscriber_id=subscriber_id,
-        )
-        return str(message["Message-ID"])
-
-    first, second = (
-        confirmation(pending_id, "new@example.com"),
-        confirmation(pending_id, "new@example.com"),
-    )
-    assert first != second  # unique per message
+    # Signed for the subscriber, but never sent: its signature alone proves nothing.
+    made = notice_kind(CONFIRMATION_EMAIL).build(settings.email, pending_id, "new@example.com")
+    unsent = render_notice(
+        settings.email,
+        CONFIRMATION_EMAIL,
+        email="new@example.com",
+        context=made.context,
+        subscriber_id=pending_id,
+    )["Message-ID"]
+    assert str(unsent) != sent  # unique per message
     folder = make_maildir(
         tmp_path / "b",
-        multipart_dsn("other@example.com", first),  # signed for someone else
-        multipart_dsn("new@example.com", first),
+        multipart_dsn("other@example.com", sent),  # signed for someone else
+        multipart_dsn("new@example.com", str(unsent)),
+        multipart_dsn("new@example.com", sent),
     )
 
     report = import_maildir(db, settings.email, folder, now=NOW)
 
-    assert (report.bounced, report.unmatched) == (1, 1)
+    assert (report.bounced, report.unmatched) == (1, 2)
     assert state(db, "new@example.com") is SubscriberState.BOUNCED
     assert state(db, "other@example.com") is SubscriberState.PENDING
     assert other_id != pending_id
+    with db.session() as session:
+        row = session.scalars(select(OutboxEmail).where(OutboxEmail.message_id == sent)).one()
+        assert row.status is OutboxStatus.BOUNCED

@@ -39,7 +39,9 @@ def welcome_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (folder / name).write_text(text, encoding="utf-8")
 
     @notice("welcome", for_states=(SubscriberState.ACTIVE,))
-    def welcome(settings: EmailSettings, subscriber_id: int, email: str) -> Notice:
+    def welcome(
+        settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
+    ) -> Notice:
         return Notice(
             {
                 "first_name": email.split("@")[0].title(),

@@ -16,6 +16,7 @@ from digest.store.db import Database
 from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
 from digest.store.subscribers import add_subscriber
 from digest.tokens import Purpose, make_token
+from tests.conftest import SmtpSink
 
 
 def find_subscriber(db: Database, email: str) -> Subscriber | None:
@@ -141,3 +142,14 @@ def confirm(client: TestClient, token: str) -> httpx.Response:
         link, data={"csrf_token": csrf_from(page.text)}, headers=BROWSER
     )
     return response
+
+
+def mailed_confirm_tokens(sink: SmtpSink, address: str) -> list[str]:
+    """The token of each confirmation link mailed to `address`, oldest first."""
+    tokens = []
+    for message in sink.messages_to(address):
+        body = message.get_body(preferencelist=("plain",))
+        found = re.search(r"/confirm\?token=([\w.\-]+)", body.get_content() if body else "")
+        if found:
+            tokens.append(found.group(1))
+    return tokens
