@@ -82,7 +82,7 @@ def digest_serve(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # starting takes long only on a loaded machine
         while True:
             try:
                 httpx.get(f"{url}/healthz", timeout=1)
