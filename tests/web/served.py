@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,4 +114,7 @@ def burst(url: str, headers: list[dict[str, str]], path: str = "/admin") -> list
             answers = await asyncio.gather(*(http.get(path, headers=h) for h in headers))
         return [answer.status_code for answer in answers]
 
-    return asyncio.run(send_all())
+    # In a thread of its own: where this worker's session browser was started, Playwright's
+    # sync API leaves an event loop running in the test thread, and asyncio.run refuses it.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, send_all()).result()
