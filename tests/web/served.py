@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,4 +114,7 @@ def burst(url: str, headers: list[dict[str, str]], path: str = "/admin") -> list
             answers = await asyncio.gather(*(http.get(path, headers=h) for h in headers))
         return [answer.status_code for answer in answers]
 
-    return asyncio.run(send_all())
+    # A thread of its own: a browser test in this process may have left an event loop
+    # running on this one (Playwright's sync API), where asyncio.run refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, send_all()).result()
