@@ -114,7 +114,7 @@ def burst(url: str, headers: list[dict[str, str]], path: str = "/admin") -> list
             answers = await asyncio.gather(*(http.get(path, headers=h) for h in headers))
         return [answer.status_code for answer in answers]
 
-    # In a thread of its own: where this worker's session browser was started, Playwright's
-    # sync API leaves an event loop running in the test thread, and asyncio.run refuses it.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, send_all()).result()
+    # A thread of its own: a browser test in this process may have left an event loop
+    # running on this one (Playwright's sync API), where asyncio.run refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, send_all()).result()
