@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from sqlalchemy.exc import OperationalError
 from digest.settings import get_settings
 from digest.store.db import Database
 from digest.store.deliveries import uncertain_rows
-from digest.store.migrate import upgrade
-from tests.conftest import POSTGRES_URL, REDIS_URL, reset_schema
+from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.e2e.harness import (
     CompressedBeat,
     ControlledSink,
@@ -37,24 +35,6 @@ from tests.e2e.harness import (
 from workers.app import make_celery
 
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def sink() -> Iterator[ControlledSink]:
-    server = ControlledSink()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    reset_schema(db)
-    upgrade(postgres_url)
-    yield db
-    reset_schema(db)
-    db.dispose()
 
 
 def _celery(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Celery:

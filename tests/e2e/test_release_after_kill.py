@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +16,8 @@ import pytest
 
 from digest.store.db import Database
 from digest.store.deliveries import held_rows, uncertain_rows
-from digest.store.migrate import upgrade
 from tests.cli.command import DIGEST, clean_environment, digest, digest_in_process
-from tests.conftest import TEST_SECRET, reset_schema
+from tests.conftest import TEST_SECRET
 from tests.e2e.harness import ControlledSink, seed, sent_count, wait_for
 
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -29,24 +27,6 @@ STUCK_AT = 6  # the message the server sits on while the sender is killed
 # can take over ten seconds on a loaded machine, so that one runs in the test process).
 LEASE_SECONDS = 8
 RELEASED = re.compile(r"released (\d+) rows \((\d+) of them were in flight: counted as uncertain\)")
-
-
-@pytest.fixture
-def store(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    reset_schema(db)
-    upgrade(postgres_url)
-    yield db
-    reset_schema(db)
-    db.dispose()
-
-
-@pytest.fixture
-def sink() -> Iterator[ControlledSink]:
-    server = ControlledSink()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _released(output: str) -> tuple[int, int]:

@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 
 from digest.settings import get_settings
 from digest.store.db import Database
-from digest.store.migrate import upgrade
 from digest.store.models import Delivery, DeliveryStatus
 from tests.cli.command import DIGEST, clean_environment
-from tests.conftest import REDIS_URL, reset_schema
+from tests.conftest import REDIS_URL
 from tests.e2e.harness import (
     ControlledSink,
     WorkerProcess,
@@ -38,16 +37,6 @@ TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 READERS = 600
 LEASE_SECONDS = 5  # the shortest allowed; the first sender's run lasts well past it
 RELAY_SECONDS = 0.02  # a throttled relay: 600 messages take 12 s at least
-
-
-@pytest.fixture
-def store(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    reset_schema(db)
-    upgrade(postgres_url)
-    yield db
-    reset_schema(db)
-    db.dispose()
 
 
 @pytest.fixture
