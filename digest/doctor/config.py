@@ -1,24 +1,36 @@
-"""The doctor's checks of this machine's set-up: the DKIM key, the From domain, the base
-URL and SMTP with TLS."""
+"""The doctor's checks of this machine's set-up: the DKIM key, the From domain, the
+Message-ID domain, the base URL and SMTP with TLS.
+
+In production each names the setting that fixes it; in development a local address is
+expected and passes.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from collections.abc import Callable
+from datetime import date
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import dkim
 
+from digest.doctor.hosts import host_problem
 from digest.doctor.report import Check, Status
 from digest.errors import ConfigError
 from digest.mail.smtp import SmtpConfig
 from digest.render.dkim import DkimKey, DkimSigner, load_key, signing_domain
+from digest.render.message import digest_message_id
 from digest.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 10.0
 WEAK_KEY_BITS = 2048
+FIX_FROM = "set DIGEST_FROM to an address at your own domain, e.g. 'Papers <digest@example.org>'"
+FIX_BASE_URL = (
+    "set DIGEST_BASE_URL to the public https:// address of the web app, "
+    "e.g. https://digest.example.org"
+)
 
 
 def config_checks(settings: Settings, *, tls_context: ssl.SSLContext | None = None) -> list[Check]:
@@ -28,6 +40,7 @@ def config_checks(settings: Settings, *, tls_context: ssl.SSLContext | None = No
     return [
         dkim_check,
         check_from_domain(settings, key),
+        check_message_id_domain(settings),
         check_base_url(settings),
         check_smtp(settings, tls_context or ssl.create_default_context()),
     ]
@@ -65,8 +78,15 @@ def check_from_domain(settings: Settings, key: DkimKey | None) -> Check:
     """DMARC needs the From domain aligned with the DKIM d= domain."""
     name = "from domain"
     sender = settings.sender_domain.lower()
-    if settings.env == "production" and (sender == "localhost" or "." not in sender):
-        return Check(name, Status.FAIL, f"DIGEST_FROM uses {sender!r}, not a real domain")
+    problem = host_problem(sender)
+    if settings.env == "production" and problem is not None:
+        return Check(
+            name,
+            Status.FAIL,
+            f"DIGEST_FROM's domain {problem}: receivers cannot check it, and filters score "
+            "it as spam (rspamd HFILTER_FROMHOST_NOT_FQDN)",
+            FIX_FROM,
+        )
     if key is None:
         return Check(name, Status.SKIP, f"{sender} (no DKIM key to align with)")
     signer = signing_domain(settings.email)
@@ -79,15 +99,47 @@ def check_from_domain(settings: Settings, key: DkimKey | None) -> Check:
     )
 
 
-def check_base_url(settings: Settings) -> Check:
-    """Links in production must be HTTPS (one-click unsubscribe requires it)."""
-    name = "base url"
-    scheme = urlsplit(settings.base_url).scheme
-    if scheme == "https":
-        return Check(name, Status.OK, f"{settings.base_url} is HTTPS")
+def check_message_id_domain(settings: Settings) -> Check:
+    """The domain after the @ of the Message-IDs we make must be a public FQDN."""
+    name = "message-id domain"
+    message_id = digest_message_id(settings.email, 1, date(2026, 1, 1))
+    domain = message_id.strip("<>").rpartition("@")[2]
+    problem = host_problem(domain)
+    if problem is None:
+        return Check(name, Status.OK, f"{domain} is a fully qualified domain name")
     if settings.env == "production":
-        return Check(name, Status.FAIL, f"{settings.base_url} must be https:// in production")
-    return Check(name, Status.OK, f"{settings.base_url} (plain http is fine in development)")
+        return Check(
+            name,
+            Status.FAIL,
+            f"Message-IDs end in @{domain}, and {problem} (rspamd MID_RHS_NOT_FQDN); they "
+            "take DIGEST_FROM's domain",
+            FIX_FROM,
+        )
+    return Check(name, Status.OK, f"{domain} (fine in development; production needs a public FQDN)")
+
+
+def check_base_url(settings: Settings) -> Check:
+    """Links in production must be HTTPS (one-click unsubscribe requires it) on a public
+    domain name: readers open them, and filters distrust links to addresses and local names."""
+    name = "base url"
+    url = settings.base_url
+    parts = urlsplit(url)
+    problems = []
+    if parts.scheme != "https":
+        problems.append("plain http, but one-click unsubscribe needs https")
+    host = host_problem(parts.hostname or "")
+    if host is not None:
+        problems.append(
+            f"{host}, so its links fail for readers or look suspicious to filters "
+            "(rspamd R_SUSPICIOUS_URL)"
+        )
+    if not problems:
+        return Check(name, Status.OK, f"{url} is HTTPS on a public domain name")
+    if settings.env == "production":
+        return Check(name, Status.FAIL, f"{url}: {'; '.join(problems)}", FIX_BASE_URL)
+    return Check(
+        name, Status.OK, f"{url} (fine in development; production needs https on a public domain)"
+    )
 
 
 def check_smtp(settings: Settings, context: ssl.SSLContext) -> Check:

@@ -18,6 +18,8 @@ class Check:
     name: str
     status: Status
     detail: str
+    fix: str = ""  # what to set so that it passes, for a failure the operator can fix
 
     def line(self) -> str:
-        return f"{self.status.value:<4}  {self.name}: {self.detail}"
+        fix = f". Fix: {self.fix}" if self.fix else ""
+        return f"{self.status.value:<4}  {self.name}: {self.detail}{fix}"

@@ -3,98 +3,14 @@ generated DKIM key."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import ssl
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from digest.doctor import Check, Status, config_checks
 from digest.settings import Settings
 from tests.conftest import TEST_SECRET, SmtpSink, free_port
 from tests.conftest import run_digest as run
+from tests.doctor.conftest import Tls
 from tests.render.factories import signing_settings
-
-
-class Tls:
-    """A private CA and a certificate for 127.0.0.1 it signed."""
-
-    def __init__(self, folder: Path) -> None:
-        now = dt.datetime.now(dt.UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "doctor test CA")])
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        self.ca_file = folder / "ca.pem"
-        self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        self.cert_file = folder / "cert.pem"
-        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        self.key_file = folder / "key.pem"
-        self.key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self.ca_file)
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> Tls:
-    return Tls(tmp_path)
-
-
-@pytest.fixture
-def starttls_url(tls: Tls) -> Iterator[str]:
-    port = free_port()
-    controller = Controller(
-        SmtpSink("127.0.0.1", port),
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=tls.server_context(),
-    )
-    controller.start()
-    yield f"smtp://127.0.0.1:{port}?starttls=1"
-    controller.stop()
 
 
 def _by_name(checks: list[Check]) -> dict[str, Check]:
@@ -106,7 +22,7 @@ def test_a_good_production_setup_passes_every_check(
 ) -> None:
     good = signing_settings(settings, tmp_path, env="production", smtp_url=starttls_url)
     checks = _by_name(config_checks(good, tls_context=tls.client_context()))
-    assert [check.status for check in checks.values()] == [Status.OK] * 4, checks
+    assert [check.status for check in checks.values()] == [Status.OK] * 5, checks
     assert "2048-bit RSA signs and verifies" in checks["dkim key"].detail
     assert "s1._domainkey.example.org" in checks["dkim key"].detail
     assert "STARTTLS (TLSv1." in checks["smtp"].detail
@@ -175,12 +91,13 @@ def test_the_command_prints_one_line_per_check_and_exit_status(
     assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines] == [
         "dkim key",
         "from domain",
+        "message-id domain",
         "base url",
         "smtp",
         "dns",
     ]
-    assert lines[3].startswith("warn  smtp: 127.0.0.1:")
-    assert lines[4] == (
+    assert lines[4].startswith("warn  smtp: 127.0.0.1:")
+    assert lines[5] == (
         "skip  dns: localhost is not a public domain (DIGEST_FROM), nothing to look up"
     )
     down = run(["doctor"], {**env, "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}"}, tmp_path)
