@@ -5,7 +5,7 @@ The detectors say which addresses a message reports as failing; this module deci
 they are shown and what their answer is worth:
 
 - they see a bounded copy of the message: its parts' headers and decoded text, each line cut
-  to MAX_LINE_CHARS and all of it to MAX_NOTICE_CHARS, and nothing of the original it
+  to MAX_LINE_CHARS and all of it to MAX_NOTICE_CHARS in MAX_NOTICE_LINES, and nothing of the original it
   returns (attached, or quoted after a "copy of the message" line or its first header
   lines), so they read what the reporting server wrote and never our own words;
 - an address they report counts as a permanent failure only when the notice says so: a
@@ -31,7 +31,10 @@ from flufl.bounce import all_failures
 # cannot read; the caller logs what matters about each message, once, masked.
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
-MAX_NOTICE_CHARS = 32 * 1024  # of text the detectors see; a notice is a few hundred bytes
+# Of text the detectors see: a notice is a few hundred bytes in a few dozen lines, and the
+# detectors' cost grows with both (one of them tries ~45 patterns on every line).
+MAX_NOTICE_CHARS = 16 * 1024
+MAX_NOTICE_LINES = 1_000
 # Of one line: several detectors' patterns cost the square of a line's length, and a
 # notice's lines are short (SMTP allows 1,000 characters, a reply rarely passes 200).
 MAX_LINE_CHARS = 300
@@ -114,6 +117,7 @@ class _Copy:
     notice: list[str] = field(default_factory=list)
     quoted: list[str] = field(default_factory=list)
     room: int = MAX_NOTICE_CHARS
+    lines: int = MAX_NOTICE_LINES
     quoted_room: int = MAX_QUOTED_CHARS
     parts: int = 0
 
@@ -195,9 +199,10 @@ def _notice_text(text: str, read: _Copy) -> str:
                 break
             read.quoted.append(line[: read.quoted_room])
             read.quoted_room -= len(line) + 1
-        elif read.room > 0:
+        elif read.room > 0 and read.lines > 0:
             kept.append(line[:MAX_LINE_CHARS])
             read.room -= len(kept[-1]) + 1
+            read.lines -= 1
     read.notice.extend(kept)
     return "".join(f"{line}\n" for line in kept)
 
