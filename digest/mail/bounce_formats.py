@@ -4,15 +4,15 @@ text, Exchange, Yahoo, and the others Mailman 3's detectors (flufl.bounce) know.
 The detectors say which addresses a message reports as failing; this module decides what
 they are shown and what their answer is worth:
 
-- they see a bounded copy of the message: its parts' headers and decoded text, each line cut
-  to MAX_LINE_CHARS and all of it to MAX_NOTICE_CHARS in MAX_NOTICE_LINES, and nothing of the original it
-  returns (attached, or quoted after a "copy of the message" line or its first header
-  lines), so they read what the reporting server wrote and never our own words;
+- they see a bounded copy of the message: its parts' headers and decoded text, each line
+  cut to MAX_LINE_CHARS, at most MAX_NOTICE_CHARS in MAX_NOTICE_LINES, and nothing of the
+  original it returns (attached, or quoted after a "copy of the message" line or from its
+  first header lines), so they read what the reporting server wrote, never our own words;
 - an address they report counts as a permanent failure only when the notice says so: a
   5.x.x status or 5xx reply next to it (else anywhere in the notice), or, with no code at
   all, words of failure ("could not be delivered", "no such user", ...). A 4.x.x status,
   words of a retry ("will keep trying", "not yet been delivered") or no failure stated at
-  all make it temporary.
+  all (an automatic reply) leave it a temporary failure.
 
 The original's Message-ID is looked for in the quoted text, where these formats return it.
 """
@@ -35,6 +35,9 @@ logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 # detectors' cost grows with both (one of them tries ~45 patterns on every line).
 MAX_NOTICE_CHARS = 16 * 1024
 MAX_NOTICE_LINES = 1_000
+# Of lines looked at, the notice's and the original's: decoding can make many more of them
+# than the 5,000 raw lines read (a quoted-printable "=0A" is one).
+MAX_SCANNED_LINES = 5_000
 # Of one line: several detectors' patterns cost the square of a line's length, and a
 # notice's lines are short (SMTP allows 1,000 characters, a reply rarely passes 200).
 MAX_LINE_CHARS = 300
@@ -118,6 +121,7 @@ class _Copy:
     quoted: list[str] = field(default_factory=list)
     room: int = MAX_NOTICE_CHARS
     lines: int = MAX_NOTICE_LINES
+    scanned: int = MAX_SCANNED_LINES
     quoted_room: int = MAX_QUOTED_CHARS
     parts: int = 0
 
@@ -178,11 +182,11 @@ def _copy(part: Message, read: _Copy, depth: int) -> Message:
         )
         return copy
     del copy["content-transfer-encoding"]
-    if part.get_content_maintype() == "message":
-        # The returned original (or a status part: read by digest.mail.bounces, not here).
-        copy.set_payload("")
-        return copy
-    copy.set_payload(_notice_text(_decoded(part), read))
+    # The notice is in the text parts (and in a multipart the parser found no parts in);
+    # the returned original, a status part (digest.mail.bounces reads those) and any
+    # attachment are left empty.
+    is_text = part.get_content_maintype() in ("text", "multipart")
+    copy.set_payload(_notice_text(_decoded(part), read) if is_text else "")
     return copy
 
 
@@ -192,6 +196,9 @@ def _notice_text(text: str, read: _Copy) -> str:
     kept: list[str] = []
     quoting = False
     for line in text.splitlines():
+        read.scanned -= 1
+        if read.scanned < 0:
+            break
         if not quoting and _QUOTED_START.match(line[:MAX_LINE_CHARS].lstrip(" \t>")):
             quoting = True
         if quoting:

@@ -82,12 +82,16 @@ def text_bounce(start: bytes) -> Callable[[bytes], bytes]:
     return lambda flood: TEXT_BOUNCE_HEAD + start + b"\r\n" + flood
 
 
-def notice_part(headers: bytes, start: bytes, tail: bytes = b"") -> Callable[[bytes], bytes]:
+def notice_part(
+    headers: bytes, start: bytes, tail: bytes = b"", part_headers: bytes = b""
+) -> Callable[[bytes], bytes]:
     """A multipart bounce whose first part is a notice beginning with `start`."""
     return lambda flood: (
         b"From: postmaster@mx.example\r\n" + headers + b"MIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="N"\r\n\r\n'
-        b"--N\r\nContent-Type: text/plain\r\n\r\n"
+        b"--N\r\nContent-Type: text/plain\r\n"
+        + part_headers
+        + b"\r\n"
         + start
         + b"\r\n"
         + flood
@@ -116,6 +120,12 @@ TEXT_BOUNCE_PLACES: dict[str, Callable[[bytes], bytes]] = {
         b"",
         b"This Message was undeliverable due to the following reason:",
         b"--N\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n",
+    ),
+    # Decoding makes lines: each "=0A" is one.
+    "in a quoted-printable notice": notice_part(
+        b"",
+        b"Hi. This is the qmail-send program at mx.example.=0A=0A<" + VICTIM.encode() + b">:",
+        part_headers=b"Content-Transfer-Encoding: quoted-printable\r\n",
     ),
     "in Exim's X-Failed-Recipients": lambda flood: (
         b"X-Failed-Recipients: " + flood + b"\r\n" + text_bounce(b"failed:")(b"")
@@ -182,6 +192,8 @@ UNITS = (
     b"<someone@example.net>:\r\n",  # a recipient line, again and again
     b"    someone@example.net\r\n",
     b"a@",
+    b"=0A" * 25 + b"=\r\n",  # quoted-printable line breaks
+    b"a@b.example=0A" * 5 + b"=\r\n",
 )
 
 
