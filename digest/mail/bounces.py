@@ -1,4 +1,5 @@
-"""Bounce and complaint intake: RFC 3464 delivery reports and RFC 5965 abuse reports.
+"""Bounce and complaint intake: RFC 3464 delivery reports, RFC 5965 abuse reports, and
+bounces in the formats other servers send (read in digest.mail.bounce_formats).
 
 Parsing only: what a report says happened to which address, which message it is about and
 where it was delivered. Deciding whether it is about mail we sent, and applying it, is the
@@ -137,7 +138,7 @@ def mask_email(email: str) -> str:
 
 
 def parse_report(raw: bytes) -> ParsedReport:
-    """The events one raw DSN or ARF message reports; raise UnreadableReport if none.
+    """The events one raw DSN, ARF or other bounce reports; raise UnreadableReport if none.
 
     Only the first MAX_REPORT_BYTES and MAX_REPORT_LINES are read: the report comes before
     any returned original's body.
@@ -219,7 +220,7 @@ def _read(message: Message) -> ParsedReport:
 
 def _read_text_bounce(bounce: TextBounce, message_id: str | None) -> ParsedReport:
     for address in bounce.temporary:
-        log.info("ignoring a temporary failure for %s", mask_email(address))
+        log.info("ignoring %s: no permanent failure reported", mask_email(address))
     events = [
         MailEvent(EventKind.BOUNCE, failure.address, message_id, _text_detail(failure))
         for failure in bounce.failures

@@ -223,7 +223,11 @@ def test_a_megabyte_to_header_in_the_attached_original_costs_little() -> None:
 
 
 @pytest.mark.parametrize("place", sorted(TEXT_BOUNCE_PLACES))
-@pytest.mark.parametrize("unit", [b"a" * 150 + b"@" + b"b" * 149 + b"\r\n", b"x" * 298 + b"\r\n"])
+# An address without " on " after it, a line without "<", and one line of a megabyte: alone,
+# the detectors take 1.2 s, 0.3 s and (quadratic in that line) about 25 minutes.
+@pytest.mark.parametrize(
+    "unit", [b"a" * 150 + b"@" + b"b" * 149 + b"\r\n", b"x" * 298 + b"\r\n", b"a"]
+)
 def test_a_megabyte_of_costly_lines_for_the_bounce_detectors_costs_little(
     place: str, unit: bytes
 ) -> None:

@@ -58,7 +58,7 @@ def test_a_temporary_failure_or_an_automatic_reply_is_no_bounce(
     assert report.events == []
     assert report.ignored == 1
     local, _, domain = TEMPORARY_SAMPLES[name].partition("@")
-    assert f"ignoring a temporary failure for {local[0]}***@{domain}" in caplog.text
+    assert f"ignoring {local[0]}***@{domain}: no permanent failure reported" in caplog.text
 
 
 def test_each_address_is_judged_by_the_status_written_next_to_it() -> None:
