@@ -60,6 +60,9 @@ _QUOTED_START = re.compile(
     r"|list-id|authentication-results|arc-seal)[ \t]*:)",
     re.IGNORECASE,
 )
+_SUBJECT_LINE = re.compile(
+    r"[ \t>]*(?:the subject of the message is|subject)[ \t]*:", re.IGNORECASE
+)
 _QUOTED_MESSAGE_ID = re.compile(
     r"^[ \t>]*message-id:[ \t]*(?:\r?\n[ \t>]+)?(<[^<>\s]{1,250}>)",
     re.IGNORECASE | re.MULTILINE,
@@ -137,7 +140,8 @@ def read_text_bounce(message: Message) -> TextBounce | None:
         return None
     if len(failed | delayed) > MAX_ADDRESSES:
         raise TooManyAddresses(f"the bounce names more than {MAX_ADDRESSES} addresses")
-    notice = "\n".join(read.notice)
+    # What the server says, without the subject it repeats (a paper's title).
+    notice = "\n".join(line for line in read.notice if not _SUBJECT_LINE.match(line))
     lowered = notice.lower()
     segments = _segments(lowered, failed)
     notice_status = _status(notice)

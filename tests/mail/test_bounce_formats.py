@@ -104,6 +104,18 @@ def test_words_of_the_returned_digest_decide_nothing() -> None:
     assert [(event.email, event.message_id) for event in report.events] == [(VICTIM, ID)]
 
 
+def test_the_subject_a_notice_repeats_decides_nothing() -> None:
+    raw = sample("exchange_ndr.eml").replace(
+        b"Subject: Trending Papers, Wed 25 Nov\n",
+        b"Subject: Trending Papers, Wed 25 Nov: Delivery attempts will continue\n",
+    )
+    assert raw.count(b"Delivery attempts will continue") == 1  # in the notice's "Subject:"
+
+    report = parse_report(raw)
+
+    assert [event.email for event in report.events] == ["gone@exchange.example"]
+
+
 def test_a_text_bounce_naming_more_addresses_than_any_of_ours_is_refused() -> None:
     recipients = {f"user{i}@example.com": "No such user (#5.1.1)" for i in range(51)}
 
