@@ -1,4 +1,5 @@
-"""Bounce and complaint intake: RFC 3464 delivery reports and RFC 5965 abuse reports.
+"""Bounce and complaint intake: RFC 3464 delivery reports, RFC 5965 abuse reports, and
+bounces in the formats other servers send (read in digest.mail.bounce_formats).
 
 Parsing only: what a report says happened to which address, which message it is about and
 where it was delivered. Deciding whether it is about mail we sent, and applying it, is the
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import DigestError
+from digest.mail.bounce_formats import Failure, TextBounce, TooManyAddresses, read_text_bounce
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def mask_email(email: str) -> str:
 
 
 def parse_report(raw: bytes) -> ParsedReport:
-    """The events one raw DSN or ARF message reports; raise UnreadableReport if none.
+    """The events one raw DSN, ARF or other bounce reports; raise UnreadableReport if none.
 
     Only the first MAX_REPORT_BYTES and MAX_REPORT_LINES are read: the report comes before
     any returned original's body.
@@ -187,16 +189,51 @@ def _more_than(limit: int, pattern: re.Pattern[bytes], text: bytes) -> bool:
 def _read(message: Message) -> ParsedReport:
     parts = _parts(message)
     original = _original(parts)
-    message_id = _message_id(original) or _referenced_id(message)
+    attached_id, referenced_id = _message_id(original), _referenced_id(message)
+    message_id = attached_id or referenced_id
     delivered_to = _delivered_to(message)
-    for part in parts:
-        if part.get_content_type() in STATUS_TYPES:
-            return _with(_read_status(_field_blocks(part), message_id), delivered_to)
-    for part in parts:
-        if part.get_content_type() in FEEDBACK_TYPES:
-            report = _read_feedback(_merged(_field_blocks(part)), original, message_id)
+    status_parts = [part for part in parts if part.get_content_type() in STATUS_TYPES]
+    if status_parts:
+        blocks = _field_blocks(status_parts[0])
+        # Without a recipient block, the text may still name them (Netscape's servers).
+        if any(_names_recipient(block) for block in blocks):
+            return _with(_read_status(blocks, message_id), delivered_to)
+    else:
+        feedback = next((p for p in parts if p.get_content_type() in FEEDBACK_TYPES), None)
+        if feedback is not None:
+            report = _read_feedback(_merged(_field_blocks(feedback)), original, message_id)
             return _with(report, delivered_to)
-    raise UnreadableReport("neither a delivery status notification nor a feedback report")
+    try:
+        bounce = read_text_bounce(message)
+    except TooManyAddresses as exc:
+        raise UnreadableReport(str(exc)) from None
+    if bounce is None:
+        raise UnreadableReport(
+            "the delivery report names no recipient"
+            if status_parts
+            else "neither a delivery status notification nor a feedback report, "
+            "nor a bounce in another format we know"
+        )
+    report = _read_text_bounce(bounce, attached_id or bounce.message_id or referenced_id)
+    return _with(report, delivered_to)
+
+
+def _read_text_bounce(bounce: TextBounce, message_id: str | None) -> ParsedReport:
+    for address in bounce.temporary:
+        log.info("ignoring %s: no permanent failure reported", mask_email(address))
+    events = [
+        MailEvent(EventKind.BOUNCE, failure.address, message_id, _text_detail(failure))
+        for failure in bounce.failures
+    ]
+    return ParsedReport(events, len(bounce.temporary))
+
+
+def _text_detail(failure: Failure) -> str:
+    return f"status {failure.status}" if failure.status else "bounce text"
+
+
+def _names_recipient(block: Fields) -> bool:
+    return "final-recipient" in block or "original-recipient" in block
 
 
 def _with(report: ParsedReport, delivered_to: tuple[str, ...]) -> ParsedReport:
@@ -204,9 +241,7 @@ def _with(report: ParsedReport, delivered_to: tuple[str, ...]) -> ParsedReport:
 
 
 def _read_status(blocks: list[Fields], message_id: str | None) -> ParsedReport:
-    recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b]
-    if not recipients:
-        raise UnreadableReport("the delivery report names no recipient")
+    recipients = [block for block in blocks if _names_recipient(block)]
     if len(recipients) > MAX_RECIPIENTS:
         raise UnreadableReport(f"the delivery report names more than {MAX_RECIPIENTS} recipients")
     events: list[MailEvent] = []
@@ -235,7 +270,14 @@ def _read_status(blocks: list[Fields], message_id: str | None) -> ParsedReport:
 
 
 def _is_hard_bounce(action: str, status: str, diagnostic: str) -> bool:
-    """Action failed with a permanent (5.x.x) status; 4.x.x and delayed are not final."""
+    """Action failed with a permanent (5.x.x) status; 4.x.x and delayed are not final.
+
+    Some MTAs comment the action ("failed (bad destination mailbox address)"), and
+    OpenSMTPD writes "error" for "failed".
+    """
+    action = (re.split(r"[\s(;]", action, maxsplit=1)[0]).lower()
+    if action == "error":
+        action = "failed"
     if action not in ("failed", ""):
         return False
     if status:

@@ -164,6 +164,111 @@ def arf(
     )
 
 
+# --- bounces in other formats --------------------------------------------------------------
+
+PAYLOADS = Path(__file__).parent.parent / "payloads" / "bounces"
+# The Message-ID of the digest each sample of tests/payloads/bounces/ quotes or attaches; a
+# test puts the id of a copy it really sent in its place.
+SAMPLE_ID = "<digest.2026-11-25.1.0123456789abcdef@example.org>"
+
+# A sample of each format flufl.bounce's detectors read (named after the detector that
+# recognises it) and of the RFC 3464 variants some MTAs send, with the addresses each
+# reports as failed for good.
+PERMANENT_SAMPLES: dict[str, list[str]] = {
+    "aol.eml": ["gonefishing@aol.com"],  # a screen name, on the sender's domain
+    "caiwireless.eml": ["gone@caiwireless.example"],
+    "dsn_commented_action.eml": ["gone@messaging.example"],  # "Action: failed (...)"
+    "exchange_ndr.eml": ["gone@exchange.example"],
+    "exim_plain.eml": ["gone@exim.example"],
+    "gmail_plain.eml": ["gone@gmail.example"],  # SimpleMatch
+    "groupwise.eml": ["gone@groupwise.example"],
+    "llnl.eml": ["gone@llnl.example"],
+    "microsoft_smtpsvc.eml": ["gone@hotmail.example"],
+    "netscape.eml": ["gone@netscape.example"],  # a status part without recipients
+    "opensmtpd_error.eml": ["gone@opensmtpd.example"],  # "Action: error"
+    "postfix_plain.eml": ["gone@postfix.example"],
+    "qmail_no_mailbox.eml": ["nobody@qmail.example"],
+    "sendmail_plain.eml": ["gone@sendmail.example"],  # SimpleMatch
+    "sina.eml": ["gone@sina.example"],
+    "smtp32.eml": ["gone@imail.example"],
+    "yahoo.eml": ["gone@yahoo.example"],
+    "yale.eml": ["eli@cs.yale.edu", "eli@yale.edu"],  # a user name; both domains guessed
+}
+# Samples that are no bounce: the server will keep trying, gave up after temporary
+# failures only, or the message states no failure (an automatic reply).
+TEMPORARY_SAMPLES: dict[str, str] = {
+    "exim_delay_warning.eml": "slow@exim.example",
+    "gmail_delayed.eml": "slow@gmail.example",  # SimpleWarning
+    "qmail_gave_up_4xx.eml": "slow@qmail.example",
+    "out_of_office.eml": "away@office.example",
+}
+
+
+def sample(name: str, message_id: str | None = None, delivered_to: str | None = None) -> bytes:
+    """The stored sample `name`, about the digest with `message_id` (SAMPLE_ID if None),
+    and as delivered to `delivered_to` too if given (the MTA's header on top)."""
+    raw = (PAYLOADS / name).read_bytes()
+    if message_id is not None:
+        raw = raw.replace(SAMPLE_ID.encode(), message_id.encode())
+    if delivered_to is not None:
+        raw = f"Delivered-To: {delivered_to}\n".encode() + raw
+    return raw
+
+
+def qmail_bounce(
+    recipients: dict[str, str],
+    message_id: str | None = None,
+    *,
+    delivered_to: str = RETURN_PATH,
+    subject: str = "Trending papers, 25 November 2026",
+) -> bytes:
+    """A qmail-send bounce naming each recipient with its reason, the original quoted after
+    it (none when `message_id` is None)."""
+    paragraphs = "".join(f"<{address}>:\n{reason}\n\n" for address, reason in recipients.items())
+    quoted = ""
+    if message_id is not None:
+        to = ", ".join(recipients)
+        quoted = (
+            "--- Below this line is a copy of the message.\n\n"
+            "Return-Path: <bounces@example.org>\n"
+            + original_headers(to, message_id).replace("Trending papers, 25 November 2026", subject)
+            + f"\n{subject}\n"
+        )
+    return _crlf(
+        f"Delivered-To: {delivered_to}\n"
+        "From: MAILER-DAEMON@mx.qmail.example\n"
+        "Subject: failure notice\n\n"
+        "Hi. This is the qmail-send program at mx.qmail.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        f"{paragraphs}{quoted}"
+    )
+
+
+def exim_text_bounce(
+    recipients: dict[str, str], message_id: str | None, *, delivered_to: str = RETURN_PATH
+) -> bytes:
+    """Exim's plain-text bounce: X-Failed-Recipients and each address with its SMTP error."""
+    failures = "".join(
+        f"  {address}\n    SMTP error from remote mail server after RCPT TO:<{address}>:\n"
+        f"    {error}\n\n"
+        for address, error in recipients.items()
+    )
+    quoted = "" if message_id is None else original_headers(", ".join(recipients), message_id)
+    return _crlf(
+        f"Envelope-to: {delivered_to}\n"
+        f"X-Failed-Recipients: {', '.join(recipients)}\n"
+        "From: Mail Delivery System <Mailer-Daemon@mx.exim.example>\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n\n"
+        f"{failures}"
+        "------ This is a copy of the message, including all the headers. ------\n\n"
+        f"{quoted}"
+    )
+
+
 # --- hostile messages -----------------------------------------------------------------------
 
 

@@ -72,8 +72,69 @@ def nested(flood: bytes, depth: int) -> bytes:
     return b"From: x@example.net\r\nMIME-Version: 1.0\r\n" + opening + STATUS_FIELDS + flood
 
 
+TEXT_BOUNCE_HEAD = (
+    b"From: MAILER-DAEMON@mx.example\r\nTo: bounces@example.org\r\nSubject: failure notice\r\n\r\n"
+)
+
+
+def text_bounce(start: bytes) -> Callable[[bytes], bytes]:
+    """A plain-text bounce whose notice begins with `start`, the flood after it."""
+    return lambda flood: TEXT_BOUNCE_HEAD + start + b"\r\n" + flood
+
+
+def notice_part(
+    headers: bytes, start: bytes, tail: bytes = b"", part_headers: bytes = b""
+) -> Callable[[bytes], bytes]:
+    """A multipart bounce whose first part is a notice beginning with `start`."""
+    return lambda flood: (
+        b"From: postmaster@mx.example\r\n" + headers + b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="N"\r\n\r\n'
+        b"--N\r\nContent-Type: text/plain\r\n"
+        + part_headers
+        + b"\r\n"
+        + start
+        + b"\r\n"
+        + flood
+        + b"\r\n"
+        + tail
+        + b"--N--\r\n"
+    )
+
+
+# Floods where a detector of flufl.bounce reads them, after the line that starts it.
+TEXT_BOUNCE_PLACES: dict[str, Callable[[bytes], bytes]] = {
+    "in a qmail bounce's recipient paragraph": text_bounce(
+        b"Hi. This is the qmail-send program at mx.example.\r\n\r\n<" + VICTIM.encode() + b">:"
+    ),
+    "after an Exchange notice's start line": text_bounce(
+        b"did not reach the following recipient(s):"
+    ),
+    "after a sendmail notice's list of addresses": text_bounce(
+        b"----- The following addresses had permanent fatal errors -----"
+    ),
+    "after Yahoo's notice start": lambda flood: text_bounce(
+        b"Message from yahoo.com.\r\nUnable to deliver message to the following address(es)."
+    )(flood).replace(b"MAILER-DAEMON@mx.example", b"MAILER-DAEMON@yahoo.com"),
+    "in a GroupWise notice": notice_part(b"X-Mailer: Novell GroupWise\r\n", b"undeliverable:"),
+    "in a Netscape notice before a status without recipients": notice_part(
+        b"",
+        b"This Message was undeliverable due to the following reason:",
+        b"--N\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n",
+    ),
+    # Decoding makes lines: each "=0A" is one.
+    "in a quoted-printable notice": notice_part(
+        b"",
+        b"Hi. This is the qmail-send program at mx.example.=0A=0A<" + VICTIM.encode() + b">:",
+        part_headers=b"Content-Transfer-Encoding: quoted-printable\r\n",
+    ),
+    "in Exim's X-Failed-Recipients": lambda flood: (
+        b"X-Failed-Recipients: " + flood + b"\r\n" + text_bounce(b"failed:")(b"")
+    ),
+}
+
 # Where the flood goes: each builds a whole message around it.
 PLACES: dict[str, Callable[[bytes], bytes]] = {
+    **TEXT_BOUNCE_PLACES,
     **{
         f"inside a {kind} part": in_status_part(kind)
         for kind in (
@@ -124,6 +185,15 @@ UNITS = (
     b"Content-Type: message/delivery-status\r\n\r\n",
     b"=\r\n",
     b"\xff\xfe\x00",  # not ASCII: headers with undecodable bytes
+    # For the detectors' patterns, some of which cost the square of a line's length:
+    b"a" * 150 + b"@" + b"b" * 149 + b"\r\n",  # an address without " on " after it
+    b"x" * 298 + b"\r\n",  # no "<" for ".*<(addr)>"
+    b"," + b"a@b" * 99 + b"\r\n",  # no closing comma for ",addr,"
+    b"<someone@example.net>:\r\n",  # a recipient line, again and again
+    b"    someone@example.net\r\n",
+    b"a@",
+    b"=0A" * 25 + b"=\r\n",  # quoted-printable line breaks
+    b"a@b.example=0A" * 5 + b"=\r\n",
 )
 
 
@@ -150,6 +220,34 @@ def test_a_megabyte_to_header_in_the_attached_original_costs_little() -> None:
     report = parse_report(raw)
     assert report.events[0].kind is EventKind.COMPLAINT
     assert report.events[0].email == VICTIM
+
+
+@pytest.mark.parametrize("place", sorted(TEXT_BOUNCE_PLACES))
+# An address without " on " after it, a line without "<", and one line of a megabyte: alone,
+# the detectors take 1.2 s, 0.3 s and (quadratic in that line) about 25 minutes.
+@pytest.mark.parametrize(
+    "unit", [b"a" * 150 + b"@" + b"b" * 149 + b"\r\n", b"x" * 298 + b"\r\n", b"a"]
+)
+def test_a_megabyte_of_costly_lines_for_the_bounce_detectors_costs_little(
+    place: str, unit: bytes
+) -> None:
+    raw = TEXT_BOUNCE_PLACES[place](unit * (MIB // len(unit)))
+
+    cpu = cpu_seconds(raw)
+
+    assert cpu < CPU_BUDGET, f"{place}: {cpu:.3f} s of CPU"
+
+
+def test_a_megabyte_of_recipients_in_a_text_bounce_costs_little() -> None:
+    raw = TEXT_BOUNCE_PLACES["after a sendmail notice's list of addresses"](
+        b"".join(b"<user%d@example.com>\r\n" % i for i in range(50_000))
+    )
+
+    cpu = cpu_seconds(raw)
+
+    assert cpu < CPU_BUDGET, f"{cpu:.3f} s of CPU"
+    with pytest.raises(UnreadableReport, match="more than 50 addresses"):
+        parse_report(raw)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
