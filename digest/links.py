@@ -62,7 +62,7 @@ class SubscriberLinks:
     unsubscribe_token: str
     unsubscribe: str
     preferences: str
-    feedback_prefix: str  # the feedback URL up to the vote: …/f/<short token>/
+    feedback_prefix: str  # the feedback URL up to the vote: …/rate/<short token>/
     rate_page: str  # /rate?token=…, the text part's one feedback link before it had them all
 
     @classmethod
@@ -81,8 +81,8 @@ class SubscriberLinks:
         )
 
     def feedback(self, arxiv_id: str, more: bool) -> str:
-        """`…/f/<token>/more/2411.10001`: a quarter of the length of the /feedback?token=…
-        form, which appears 100 times in a 50-paper digest (that form still works)."""
+        """`…/rate/<token>/more/2411.10001`: half the length of the /feedback?token=… form,
+        which appears 100 times in a 50-paper digest (that form still works)."""
         return f"{self.feedback_prefix}{'more' if more else 'less'}/{_quoted(arxiv_id)}"
 
     def rate(self, day: date) -> str:
@@ -90,7 +90,8 @@ class SubscriberLinks:
         return f"{self.rate_page}&edition={day.isoformat()}"
 
 
-FEEDBACK_PATH = "/f/"
+# Below /rate, the page of an edition's feedback links: one prefix that crawlers are kept out of.
+FEEDBACK_PATH = "/rate/"
 
 
 @lru_cache(maxsize=8192)

@@ -1,6 +1,6 @@
 """The "more / less like this" links: a GET shows the paper, only the POST records the vote.
 
-Emails carry `/f/<short token>/<vote>/<paper>`; emails sent before carry
+Emails carry `/rate/<short token>/<vote>/<paper>`; emails sent before carry
 `/feedback?token=…&paper=…&vote=…`, which keeps working.
 """
 
@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, InvalidToken
+from digest.links import FEEDBACK_PATH
 from digest.render.templates import shorten_authors
 from digest.store.feedback import UnknownPaper, Vote, find_paper, parse_vote, record_feedback
 from digest.store.models import Paper
@@ -44,17 +45,18 @@ class PaperSummary:
 
 
 class FeedbackPages:
-    """GET and POST /f/<token>/<vote>/<paper> and /feedback?token=…&paper=…&vote=more|less."""
+    """GET and POST /rate/<token>/<vote>/<paper> and /feedback?token=…&paper=…&vote=…"""
 
     def __init__(self, site: Site) -> None:
         self.site = site
 
     def routes(self) -> list[Route]:
+        short = f"{FEEDBACK_PATH}{{token}}/{{vote}}/{{paper:path}}"
         return [
             Route("/feedback", self.page, methods=["GET"]),
             Route("/feedback", self.record, methods=["POST"]),
-            Route("/f/{token}/{vote}/{paper:path}", self.page, methods=["GET"]),
-            Route("/f/{token}/{vote}/{paper:path}", self.record, methods=["POST"]),
+            Route(short, self.page, methods=["GET"]),
+            Route(short, self.record, methods=["POST"]),
         ]
 
     async def page(self, request: Request) -> Response:
@@ -144,7 +146,7 @@ class FeedbackPages:
 
 def private(request: Request, response: Response) -> Response:
     """What every page reached by a token gets (the security middleware adds it for a token
-    in the query): not cached, not indexed. A /f/ link carries its token in the path."""
+    in the query): not cached, not indexed. A short link carries its token in the path."""
     if "token" in request.path_params:
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -160,7 +162,7 @@ def feedback_action(request: Request, asked: FeedbackRequest) -> str:
     checked."""
     if "token" in request.path_params:
         token = quote(request.path_params["token"], safe="")
-        return f"/f/{token}/{asked.vote.value}/{quote(asked.arxiv_id, safe='/')}"
+        return f"{FEEDBACK_PATH}{token}/{asked.vote.value}/{quote(asked.arxiv_id, safe='/')}"
     token = request.query_params.get("token", "")
     query = urlencode({"token": token, "paper": asked.arxiv_id, "vote": asked.vote.value})
     return f"/feedback?{query}"

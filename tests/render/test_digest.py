@@ -267,8 +267,8 @@ def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> No
     entries = [make_entry(1), make_entry(2, arxiv_id="hep-th/9901001")]
     message = _render(settings, entries)
     text, page = _parts(message)
-    urls = re.findall(r'href="(https://[^"]+/f/[^"]+)"', page)
-    shape = re.compile(r"https://digest\.example\.org/f/([^/]+)/(more|less)/(.+)")
+    urls = re.findall(r'href="(https://[^"]+/rate/[^"]+)"', page)
+    shape = re.compile(r"https://digest\.example\.org/rate/([^/]+)/(more|less)/(.+)")
     assert [shape.fullmatch(u).groups()[1:] for u in urls] == [  # type: ignore[union-attr]
         ("more", "2411.10001"),
         ("less", "2411.10001"),
@@ -283,7 +283,7 @@ def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> No
         # The text part carries the same links, each on its own line.
         assert text.count(f"{url}\n") == 1
     assert page.count(">More like this</a>") == 2 and page.count(">Less like this</a>") == 2
-    assert "/rate?" not in text + page
+    assert "/rate?" not in text + page  # the edition's one rating link, before these
     assert urls[3] == links.feedback_url(settings, 42, READER, "hep-th/9901001", False)
     assert len(urls[0]) < 70  # the /feedback?token=… form took 130 characters
 

@@ -1,4 +1,4 @@
-"""/f/<token>/<vote>/<paper> (and /feedback?token=&paper=&vote=, the form in emails sent
+"""/rate/<token>/<vote>/<paper> (and /feedback?token=&paper=&vote=, the form in emails sent
 before): a GET shows the paper and never records; the POST records."""
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def old_link(
     token = make_token(settings.secret_key, Purpose.FEEDBACK, reader.id, reader.email)
     vote = "more" if more else "less"
     return f"/feedback?{urlencode({'token': token, 'paper': paper, 'vote': vote})}"
+
+
+def retagged(url: str) -> str:
+    """The short link with one character of its tag changed."""
+    head, tag = url.split(".", 1)
+    return f"{head}.{'B' if tag[0] == 'A' else 'A'}{tag[1:]}"
 
 
 FORMS = pytest.mark.parametrize("make_link", [link, old_link], ids=["short", "old"])
@@ -106,8 +112,8 @@ def test_post_records_and_a_second_vote_replaces_the_first(
         (lambda url: url.replace("/more/", "/lots/"), 400, "neither more nor less"),
         (lambda url: url.replace("/2501.00042", "/9999.99999"), 404, "do not know"),
         (lambda url: url.replace("/2501.00042", "/" + "x" * 500), 404, "do not know"),
-        (lambda url: url.replace("/f/", "/f/1"), 400, "This link does not work"),
-        (lambda url: url[:12] + ("A" if url[12] != "A" else "B") + url[13:], 400, "does not"),
+        (lambda url: url.replace("/rate/", "/rate/1"), 400, "This link does not work"),
+        (lambda url: retagged(url), 400, "This link does not work"),
     ],
     ids=[
         "bad vote",
