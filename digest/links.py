@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from digest.tokens import Purpose, make_token, token_signer
 
@@ -55,40 +55,49 @@ def feedback_url(
 class SubscriberLinks:
     """The signed links of one subscriber's digest, each token made once.
 
-    Every paper's feedback link carries the same token (it does not name the paper), so
-    only the paper id differs between them.
+    Every paper's feedback links carry the same short token (it does not name the paper),
+    so only the vote and the paper id differ between them.
     """
 
     unsubscribe_token: str
     unsubscribe: str
     preferences: str
-    feedback_prefix: str  # the feedback URL up to the paper id
+    feedback_prefix: str  # the feedback URL up to the vote: …/rate/<short token>/
+    rate_page: str  # /rate?token=…, the text part's one feedback link before it had them all
 
     @classmethod
     def make(cls, settings: LinkSettings, subscriber_id: int, email: str) -> SubscriberLinks:
-        unsubscribe, preferences, feedback = token_signer(settings.secret_key).tokens(
+        signer = token_signer(settings.secret_key)
+        unsubscribe, preferences, feedback = signer.tokens(
             (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES, Purpose.FEEDBACK), subscriber_id, email
         )
+        short = signer.short_token(Purpose.FEEDBACK, subscriber_id, email)
         return cls(
             unsubscribe_token=unsubscribe,
             unsubscribe=_url(settings, "/unsubscribe", token=unsubscribe),
             preferences=_url(settings, "/preferences", token=preferences),
-            feedback_prefix=_url(settings, "/feedback", token=feedback, paper=""),
+            feedback_prefix=f"{settings.base_url}{FEEDBACK_PATH}{short}/",
+            rate_page=_url(settings, "/rate", token=feedback),
         )
 
     def feedback(self, arxiv_id: str, more: bool) -> str:
-        # The query urlencode(token=…, paper=…, vote=…) gives, in that order.
-        return f"{self.feedback_prefix}{_quoted(arxiv_id)}&vote={'more' if more else 'less'}"
+        """`…/rate/<token>/more/2411.10001`: half the length of the /feedback?token=… form,
+        which appears 100 times in a 50-paper digest (that form still works)."""
+        return f"{self.feedback_prefix}{'more' if more else 'less'}/{_quoted(arxiv_id)}"
 
     def rate(self, day: date) -> str:
         """The page of one edition's papers, each with its feedback links (same token)."""
-        page = self.feedback_prefix.replace("/feedback?", "/rate?", 1).removesuffix("paper=")
-        return f"{page}edition={day.isoformat()}"
+        return f"{self.rate_page}&edition={day.isoformat()}"
+
+
+# Below /rate, the page of an edition's feedback links: one prefix that crawlers are kept out of.
+FEEDBACK_PATH = "/rate/"
 
 
 @lru_cache(maxsize=8192)
 def _quoted(value: str) -> str:
-    return quote_plus(value)
+    # Old arXiv ids hold a slash (hep-th/9901001); the route takes the rest of the path.
+    return quote(value, safe="/")
 
 
 def personal_feed_url(settings: LinkSettings, subscriber_id: int, email: str) -> str:

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from itsdangerous import URLSafeTimedSerializer
 
 from digest.errors import InvalidToken
-from digest.tokens import Purpose, make_token, read_token
+from digest.tokens import Purpose, make_short_token, make_token, read_short_token, read_token
 
 SECRET = "a-secret-key-long-enough-for-the-tests-0123456789"
 
@@ -79,3 +79,24 @@ def test_tokens_are_byte_for_byte_those_of_itsdangerous(
         ours = make_token(SECRET, purpose, subscriber_id, email)
         assert ours == reference.dumps([subscriber_id, fingerprint])
     assert read_token(SECRET, purpose, ours).matches(email)
+
+
+def test_a_short_token_names_its_subscriber_and_holds_only_for_their_address() -> None:
+    token = make_short_token(SECRET, Purpose.FEEDBACK, 4242, "a@example.org")
+    number, tag = token.split(".")
+    assert number == "4242" and len(tag) == 12 and "a@example.org" not in token
+    subject = read_short_token(SECRET, Purpose.FEEDBACK, token)
+    assert subject.subscriber_id == 4242
+    assert subject.matches("a@example.org") and not subject.matches("b@example.org")
+    # Not another subscriber's, purpose's or secret's.
+    assert not read_short_token(SECRET, Purpose.FEEDBACK, "4243." + tag).matches("a@example.org")
+    assert not read_short_token(SECRET, Purpose.UNSUBSCRIBE, token).matches("a@example.org")
+    assert not read_short_token(SECRET + "x", Purpose.FEEDBACK, token).matches("a@example.org")
+
+
+@pytest.mark.parametrize(
+    "token", ["", "4242", "4242.", "0.AAAAAAAAAAAA", "42.AAAAAAAAAAA", "42.AAAAAAAAAAA=", "x.y.z"]
+)
+def test_a_malformed_short_token_is_refused(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        read_short_token(SECRET, Purpose.FEEDBACK, token)

@@ -9,7 +9,7 @@ from operator import attrgetter
 from markupsafe import Markup
 
 from digest.papers import EditionEntry
-from digest.render.context import edition_context, intro_line, preheader_text
+from digest.render.context import edition_context, intro_line
 from digest.render.templates import environment
 from digest.settings import EmailSettings
 
@@ -46,7 +46,6 @@ def render_archive_html(
             archive_url=f"{site_root}/archive/{edition_date.isoformat()}",
             archive_index_url=f"{site_root}/archive",
         )
-    top_title = ordered[0].title if ordered else None
     return env.get_template("email/digest/body.html").render(
         {
             **context,
@@ -54,7 +53,6 @@ def render_archive_html(
             "style_nonce": style_nonce,
             "has_entries": bool(ordered),
             "intro": intro_line(len(ordered), weekly=weekly, personal=False),
-            "preheader": preheader_text(top_title, len(ordered)),
             "rows": Markup(rows),
         }
     )

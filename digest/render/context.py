@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from digest import links
-from digest.render.templates import excerpt
 from digest.settings import EmailSettings
 
 WEEK = timedelta(days=6)  # a weekly edition covers its date and the six days before
@@ -64,12 +63,3 @@ def intro_line(count: int, *, weekly: bool, personal: bool = True) -> str:
     when = "This week's" if weekly else "Today's"
     end = ", picked for you." if personal else "."
     return f"{when} {count} trending research paper{'' if count == 1 else 's'}{end}"
-
-
-def preheader_text(top_title: str | None, count: int) -> str:
-    """The preview line most inboxes show after the subject."""
-    if top_title is None:
-        return ""
-    more = count - 1
-    suffix = f" and {more} more trending paper{'' if more == 1 else 's'}" if more else ""
-    return excerpt(top_title, 90) + suffix

@@ -131,8 +131,27 @@ def encode_body(subtype: str, body: str) -> tuple[str, str]:
     return encoding, payload.decode("ascii")
 
 
+def html_part_size(html: str) -> int:
+    """The bytes `html` takes as a message's HTML part: encoded as it is sent (see
+    encode_body_bytes), each line break a CRLF."""
+    _, payload = encode_body_bytes("html", html)
+    return len(payload) + payload.count(b"\n")
+
+
 def encode_body_bytes(subtype: str, body: str) -> tuple[str, bytes]:
     """`encode_body` as ASCII bytes, for `serialise`."""
+    if subtype == "html":
+        # Cached: the renderer measures the HTML it is about to send (html_part_size).
+        return _encode_html(body)
+    return _encode(subtype, body)
+
+
+@lru_cache(maxsize=4)
+def _encode_html(body: str) -> tuple[str, bytes]:
+    return _encode("html", body)
+
+
+def _encode(subtype: str, body: str) -> tuple[str, bytes]:
     if "\r" in body:
         body = body.replace("\r\n", "\n")
     # ASCII is sent as is (cheaper to make and to read), as long as no line is longer than

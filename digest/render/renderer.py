@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from digest import links
 from digest.errors import ConfigError
 from digest.papers import EditionEntry
-from digest.render.context import edition_context, intro_line, preheader_text
+from digest.render.context import edition_context, intro_line
 from digest.render.dkim import DkimSigner
 from digest.render.headers import (
     UnsafeHeader,
@@ -34,12 +34,14 @@ from digest.render.headers import (
 )
 from digest.render.inline import inline_css
 from digest.render.message import clean_subject, digest_message_id
-from digest.render.mime import assemble, make_boundary, serialise
+from digest.render.mime import assemble, html_part_size, make_boundary, serialise
 from digest.render.personal import PersonalTemplate, Placeholders
-from digest.render.templates import environment, excerpt
+from digest.render.templates import SEPARATOR, environment, excerpt
 from digest.settings import EmailSettings
 
 WHY_MAX_CHARS = 200
+# The HTML part's size at most: Gmail clips a message past ~102 KB of HTML, footer included.
+HTML_BUDGET = 101_000
 HTML_WHY = re.compile(r'<p class="why"[^>]*>.*?</p>\s?', re.DOTALL)
 TEXT_WHY = re.compile(r"^[^\n]*Why it's here:[^\n]*\n", re.MULTILINE)
 
@@ -101,6 +103,7 @@ class DigestRenderer:
         self._subject = env.get_template("email/digest/subject.txt")
         self._paper_html = env.get_template("email/digest/paper.html").module.paper_row  # type: ignore[attr-defined]
         self._paper_text = env.get_template("email/digest/paper.txt").module.paper_text  # type: ignore[attr-defined]
+        self._omitted_row = env.get_template("email/digest/paper.html").module.omitted_row  # type: ignore[attr-defined]
         self._ph = Placeholders()
         self._html_pages: dict[bool, PersonalTemplate] = {}
         self._text_pages: dict[bool, PersonalTemplate] = {}
@@ -153,14 +156,12 @@ class DigestRenderer:
             "email": email,
             "unsubscribe": personal.unsubscribe,
             "preferences": personal.preferences,
-            "rate": personal.rate(self.edition_date),
             "intro": intro_line(len(ordered), weekly=self.weekly),
-            "preheader": preheader_text(top_title, len(ordered)),
         }
         html_rows: list[str] = []
         text_rows: list[str] = []
         for position, (entry, key) in enumerate(zip(ordered, keys, strict=True), start=1):
-            why = excerpt(entry.why, WHY_MAX_CHARS)
+            why = why_line(entry.why)
             paper = {
                 "position": str(position),
                 "more": personal.feedback(entry.arxiv_id, True),
@@ -172,12 +173,39 @@ class DigestRenderer:
             html_rows.append(self._html_rows[key].fill(html_paper))
             text_rows.append(self._text_rows[key].fill(paper))
         has_entries = bool(ordered)
-        html = self._html_pages[has_entries].fill(
-            {**_escaped(shared), "papers": "".join(html_rows)}
-        )
+        html = self._within_budget(self._html_pages[has_entries], _escaped(shared), html_rows)
         text = self._text_pages[has_entries].fill({**shared, "papers": "".join(text_rows)})
         headers = self._headers(subscriber_id, email, top_title, personal)
         return headers, text, html
+
+    def _within_budget(
+        self, page: PersonalTemplate, values: Mapping[str, str], rows: Sequence[str]
+    ) -> str:
+        """The page with as many paper rows as keep its HTML part within HTML_BUDGET bytes,
+        then a line saying how many did not fit: past ~102 KB Gmail clips the message, and
+        the footer (unsubscribe link, postal address) with it. The text part keeps them all."""
+        html = page.fill({**values, "papers": "".join(rows)})
+        size = html_part_size(html)
+        if size <= HTML_BUDGET:
+            return html
+        # Rarely reached (non-Latin text, as character references, takes 4-8 bytes a
+        # character): guess from the rows' own sizes, then measure.
+        sizes = [html_part_size(row) for row in rows]
+        notice = html_part_size(self._omitted(len(rows), len(rows)))  # the longest it can be
+        left = HTML_BUDGET - (size - sum(sizes)) - notice
+        kept = 0
+        while kept < len(rows) and sizes[kept] <= left:
+            left -= sizes[kept]
+            kept += 1
+        while True:
+            papers = "".join(rows[:kept]) + self._omitted(len(rows) - kept, len(rows))
+            html = page.fill({**values, "papers": papers})
+            if kept == 0 or html_part_size(html) <= HTML_BUDGET:
+                return html
+            kept -= 1
+
+    def _omitted(self, count: int, total: int) -> str:
+        return str(self._omitted_row(count, total))
 
     def render_reference(
         self, *, subscriber_id: int, email: str, entries: Sequence[EditionEntry]
@@ -190,9 +218,7 @@ class DigestRenderer:
             "email": email,
             "unsubscribe_url": personal.unsubscribe,
             "preferences_url": personal.preferences,
-            "rate_url": personal.rate(self.edition_date),
             "intro": intro_line(len(ordered), weekly=self.weekly),
-            "preheader": preheader_text(top_title, len(ordered)),
             "has_entries": bool(ordered),
         }
         html_rows: list[str] = []
@@ -201,7 +227,7 @@ class DigestRenderer:
             args = (
                 entry,
                 str(position),
-                excerpt(entry.why, WHY_MAX_CHARS),
+                why_line(entry.why),
                 personal.feedback(entry.arxiv_id, True),
                 personal.feedback(entry.arxiv_id, False),
             )
@@ -222,9 +248,7 @@ class DigestRenderer:
             "email": ph["email"],
             "unsubscribe_url": ph["unsubscribe"],
             "preferences_url": ph["preferences"],
-            "rate_url": ph["rate"],
             "intro": ph["intro"],
-            "preheader": ph["preheader"],
             "has_entries": has_entries,
         }
 
@@ -299,6 +323,12 @@ class DigestRenderer:
         return self._subjects[top_title]
 
 
+def why_line(why: str) -> str:
+    """Ranking's reason, cut to WHY_MAX_CHARS, its parts joined as the email joins lists."""
+    # Ranking joins reasons with " · ", which the 7-bit HTML part would send as "&#183;".
+    return excerpt(why, WHY_MAX_CHARS).replace(SEPARATOR, "; ")
+
+
 def _configured(setting: str, name: str, value: str) -> str:
     """A header made from a setting; ConfigError naming the setting if it cannot be one."""
     try:
@@ -311,19 +341,30 @@ def _escaped(values: Mapping[str, str]) -> dict[str, str]:
     return {key: str(escape(value)) for key, value in values.items()}
 
 
+# Whitespace beside a block-level tag is never drawn: it only costs bytes, a few dozen per
+# paper. Whitespace between inline elements ("1.</span> <a>") is a space and stays.
+_BLOCK_TAG = r"</?(?:table|tbody|tr|td|p|h1|h2|div|main)\b[^>]*>"
+_BEFORE_BLOCK = re.compile(rf"\s+(?={_BLOCK_TAG})")
+_AFTER_BLOCK = re.compile(rf"({_BLOCK_TAG})\s+")
+_ENDS_WITH_BLOCK = re.compile(rf"{_BLOCK_TAG}$")
+_STARTS_WITH_BLOCK = re.compile(_BLOCK_TAG)
+
+
 def compact_lines(html: str, width: int = 400) -> str:
     """Re-break HTML into lines of about `width` characters (a newline and a space are the
-    same to HTML): the message then has a few dozen lines instead of hundreds, which is
-    what serialising it costs."""
+    same to HTML), without the whitespace beside block-level tags: the message then has a
+    few dozen lines instead of hundreds, which is what serialising it costs."""
     lines: list[str] = []
     line = ""
     for piece in html.split("\n"):
-        piece = piece.strip()
+        piece = _AFTER_BLOCK.sub(r"\1", _BEFORE_BLOCK.sub("", piece.strip()))
         if not piece:
             continue
         if line and len(line) + 1 + len(piece) > width:
             lines.append(line)
             line = piece
+        elif _ENDS_WITH_BLOCK.search(line) or _STARTS_WITH_BLOCK.match(piece):
+            line += piece
         else:
             line = f"{line} {piece}" if line else piece
     if line:

@@ -13,6 +13,7 @@ from digest.papers import EditionEntry
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 ELLIPSIS = "…"
+SEPARATOR = " · "  # between the parts of a line on the web and in feeds; emails use ", "
 _COMPACT_UNITS = ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k"))
 
 
@@ -74,13 +75,13 @@ def shorten_authors(names: Sequence[str], limit: int = 3) -> str:
     return ", ".join(shown) + suffix
 
 
-def byline(entry: EditionEntry) -> str:
+def byline(entry: EditionEntry, sep: str = SEPARATOR) -> str:
     """'A, B, C et al. · Example Lab': the authors and the organisation the source names."""
     organisation = excerpt(entry.organisation or "", 80)
-    return " · ".join(part for part in (shorten_authors(entry.authors), organisation) if part)
+    return sep.join(part for part in (shorten_authors(entry.authors), organisation) if part)
 
 
-def keywords_line(keywords: Sequence[str], limit: int = 6) -> str:
+def keywords_line(keywords: Sequence[str], limit: int = 6, sep: str = SEPARATOR) -> str:
     """'token routing · efficiency' for the first `limit` keywords, case-insensitively distinct."""
     seen: set[str] = set()
     shown: list[str] = []
@@ -89,12 +90,12 @@ def keywords_line(keywords: Sequence[str], limit: int = 6) -> str:
         if name and name.lower() not in seen:
             seen.add(name.lower())
             shown.append(name)
-    return " · ".join(shown[:limit])
+    return sep.join(shown[:limit])
 
 
-def topics_line(categories: Sequence[str], limit: int = 4) -> str:
+def topics_line(categories: Sequence[str], limit: int = 4, sep: str = SEPARATOR) -> str:
     """'cs.LG · cs.CL' for the first `limit` categories."""
-    return " · ".join(excerpt(name, 40) for name in categories[:limit] if name.strip())
+    return sep.join(excerpt(name, 40) for name in categories[:limit] if name.strip())
 
 
 def compact_number(value: int) -> str:
@@ -108,7 +109,7 @@ def compact_number(value: int) -> str:
     return str(value)
 
 
-def trend_line(entry: EditionEntry) -> str:
+def trend_line(entry: EditionEntry, sep: str = SEPARATOR) -> str:
     """'▲ 212 upvotes · 14 comments · ★ 1.2k on GitHub', with only the figures we know."""
     parts: list[str] = []
     if entry.upvotes > 0:
@@ -117,7 +118,7 @@ def trend_line(entry: EditionEntry) -> str:
         parts.append(_count(entry.comments, "comment"))
     if entry.stars is not None:
         parts.append(f"★ {compact_number(entry.stars)} on GitHub")
-    return " · ".join(parts)
+    return sep.join(parts)
 
 
 def _count(value: int, noun: str) -> str:

@@ -1,22 +1,27 @@
-"""The "more / less like this" links: a GET shows the paper, only the POST records the vote."""
+"""The "more / less like this" links: a GET shows the paper, only the POST records the vote.
+
+Emails carry `/rate/<short token>/<vote>/<paper>`; emails sent before carry
+`/feedback?token=…&paper=…&vote=…`, which keeps working.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, InvalidToken
+from digest.links import FEEDBACK_PATH
 from digest.render.templates import shorten_authors
 from digest.store.feedback import UnknownPaper, Vote, find_paper, parse_vote, record_feedback
 from digest.store.models import Paper
 from digest.store.subscribers import subscriber_for_token
-from digest.tokens import Purpose, TokenSubject
+from digest.tokens import Purpose, TokenSubject, read_short_token
 from digest.web.pages import sentence
 from digest.web.site import Site
 
@@ -40,40 +45,45 @@ class PaperSummary:
 
 
 class FeedbackPages:
-    """GET and POST /feedback?token=…&paper=…&vote=more|less."""
+    """GET and POST /rate/<token>/<vote>/<paper> and /feedback?token=…&paper=…&vote=…"""
 
     def __init__(self, site: Site) -> None:
         self.site = site
 
     def routes(self) -> list[Route]:
+        short = f"{FEEDBACK_PATH}{{token}}/{{vote}}/{{paper:path}}"
         return [
             Route("/feedback", self.page, methods=["GET"]),
             Route("/feedback", self.record, methods=["POST"]),
+            Route(short, self.page, methods=["GET"]),
+            Route(short, self.record, methods=["POST"]),
         ]
 
     async def page(self, request: Request) -> Response:
         found = await self._resolve(request, self._paper)
         if isinstance(found, Response):
-            return found
+            return private(request, found)
         asked, paper = found
-        return self.site.pages.render(
+        response = self.site.pages.render(
             request,
             "feedback.html",
             paper=paper,
             more=asked.vote is Vote.MORE,
-            action=f"{self.site.root}/feedback?{feedback_query(request, asked)}",
+            action=f"{self.site.root}{feedback_action(request, asked)}",
         )
+        return private(request, response)
 
     async def record(self, request: Request) -> Response:
         await self.site.checked_form(request)
         found = await self._resolve(request, self._record)
         if isinstance(found, Response):
-            return found
+            return private(request, found)
         asked, paper = found
         log.info("feedback recorded (%s)", asked.vote.value)
-        return self.site.pages.render(
+        response = self.site.pages.render(
             request, "feedback_thanks.html", paper=paper, more=asked.vote is Vote.MORE
         )
+        return private(request, response)
 
     async def _resolve(
         self, request: Request, work: Callable[[FeedbackRequest], PaperSummary]
@@ -90,11 +100,19 @@ class FeedbackPages:
             return self._bad_vote(request, exc)
 
     def _request(self, request: Request) -> FeedbackRequest:
-        subject = self.site.subject(request, Purpose.FEEDBACK)
-        arxiv_id = request.query_params.get("paper", "").strip()
+        values: Mapping[str, str]
+        if "token" in request.path_params:
+            values = request.path_params
+            subject = read_short_token(
+                self.site.settings.secret_key, Purpose.FEEDBACK, values["token"]
+            )
+        else:
+            values = request.query_params
+            subject = self.site.subject(request, Purpose.FEEDBACK)
+        arxiv_id = values.get("paper", "").strip()
         if not arxiv_id or len(arxiv_id) > MAX_PAPER_ID:
             raise UnknownPaper("the link names no paper")
-        return FeedbackRequest(subject, arxiv_id, parse_vote(request.query_params.get("vote", "")))
+        return FeedbackRequest(subject, arxiv_id, parse_vote(values.get("vote", "")))
 
     def _paper(self, asked: FeedbackRequest) -> PaperSummary:
         with self.site.db.session() as session:
@@ -126,11 +144,25 @@ class FeedbackPages:
         )
 
 
+def private(request: Request, response: Response) -> Response:
+    """What every page reached by a token gets (the security middleware adds it for a token
+    in the query): not cached, not indexed. A short link carries its token in the path."""
+    if "token" in request.path_params:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 def summary(paper: Paper) -> PaperSummary:
     return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors))
 
 
-def feedback_query(request: Request, asked: FeedbackRequest) -> str:
-    """The query of the confirm button's POST, rebuilt from the values we checked."""
+def feedback_action(request: Request, asked: FeedbackRequest) -> str:
+    """Where the confirm button POSTs: the link's own form, rebuilt from the values we
+    checked."""
+    if "token" in request.path_params:
+        token = quote(request.path_params["token"], safe="")
+        return f"{FEEDBACK_PATH}{token}/{asked.vote.value}/{quote(asked.arxiv_id, safe='/')}"
     token = request.query_params.get("token", "")
-    return urlencode({"token": token, "paper": asked.arxiv_id, "vote": asked.vote.value})
+    query = urlencode({"token": token, "paper": asked.arxiv_id, "vote": asked.vote.value})
+    return f"/feedback?{query}"

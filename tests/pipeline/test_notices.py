@@ -21,7 +21,6 @@ TEMPLATES = {
     "body.html": (
         '{% extends "email/base.html" %}\n'
         "{% block title %}Welcome{% endblock %}\n"
-        "{% block preheader %}Welcome{% endblock %}\n"
         "{% block content %}<p>Hello {{ first_name }}.</p>"
         '<p><a href="{{ preferences_url }}">Preferences</a></p>{% endblock %}\n'
         "{% block footer %}<p>Sent to {{ email }}.</p>{% endblock %}\n"

@@ -42,6 +42,74 @@ def make_entry(rank: int, **overrides: Any) -> EditionEntry:
     return EditionEntry(**fields)
 
 
+LONG_TITLES = [
+    "Scaling Token-Adaptive Routing to Long-Context Multimodal Reasoning: A Study of Sparse "
+    "Mixture-of-Experts Transformers",
+    "Self-Improving Vision-Language Agents with Retrieval-Augmented Planning for Open-World "
+    "Robotic Manipulation",
+    "Beyond Next-Token Prediction: Diffusion Language Models Learn to Reason Through "
+    "Iterative Refinement",
+    "Efficient Inference for Large Reasoning Models via Speculative Decoding with Adaptive Drafts",
+]
+LONG_AUTHORS = [
+    "Anna-Katharina Müller",
+    "Jean-Baptiste Delacroix",
+    "Xiaoming Zhang",
+    "Priya Raghunathan",
+    "Oluwaseun Adeyemi",
+    "Sofía Hernández-García",
+    "Tomasz Wiśniewski",
+    "Hiroshi Tanaka",
+]
+LONG_ABSTRACT = (
+    "Large language models have shown remarkable abilities across a wide range of tasks, yet "
+    "their computational cost grows quadratically with the length of the context. We introduce "
+    "a token-adaptive routing scheme that lets easy tokens skip most layers while hard tokens "
+    "receive the full depth of the network, and show on twelve benchmarks that it matches dense "
+    "models at a third of the compute. Code, weights and data are released. "
+) * 3
+LONG_SUMMARY = (
+    "Token-adaptive routing lets easy tokens skip layers, so sparse mixture-of-experts models "
+    "match dense ones on long-context multimodal benchmarks at a third of the compute."
+)
+LONG_KEYWORDS = [
+    "mixture of experts",
+    "token routing",
+    "long-context reasoning",
+    "vision-language models",
+    "efficient inference",
+    "sparse attention",
+]
+
+
+def long_entry(rank: int) -> EditionEntry:
+    """A Hugging Face paper as long as the real ones run: a two-line title, eight authors
+    with accents, an organisation on every other one, a machine summary, six keywords, a long
+    abstract, every link; "why it's here" on every other one. (Hugging Face gives no arXiv
+    categories; arXiv, which does, gives no summary, keywords or organisation.)"""
+    arxiv_id = f"2511.{10000 + rank:05d}"
+    return EditionEntry(
+        rank=rank,
+        score=100.0 - rank,
+        arxiv_id=arxiv_id,
+        title=LONG_TITLES[rank % len(LONG_TITLES)],
+        abstract=LONG_ABSTRACT,
+        url=f"https://huggingface.co/papers/{arxiv_id}",
+        authors=LONG_AUTHORS,
+        organisation="Max Planck Institute for Intelligent Systems" if rank % 2 else None,
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v2",
+        code_url=f"https://github.com/example-research-lab/token-adaptive-routing-{rank}",
+        project_url=f"https://example-research-lab.github.io/adaptive-routing-{rank}/",
+        upvotes=512 - rank,
+        comments=48,
+        stars=12_345 + rank,
+        source="hf",
+        why="" if rank % 2 else "You follow mixture of experts and efficient inference",
+        summary=LONG_SUMMARY,
+        keywords=LONG_KEYWORDS,
+    )
+
+
 def parse(message: EmailMessage) -> EmailMessage:
     """Serialise as it goes over SMTP and parse back strictly (any defect raises)."""
     parsed = email.message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.strict)

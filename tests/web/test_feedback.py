@@ -1,6 +1,12 @@
-"""/feedback?token=&paper=&vote=: a GET shows the paper and never records; the POST records."""
+"""/rate/<token>/<vote>/<paper> (and /feedback?token=&paper=&vote=, the form in emails sent
+before): a GET shows the paper and never records; the POST records."""
 
 from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +17,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Feedback, Subscriber, SubscriberState
 from digest.store.types import utcnow
+from digest.tokens import Purpose, make_token
 from tests.web.support import PaperSpec, add, add_edition, browser_post, tampered
 
 
@@ -33,15 +40,38 @@ def link(
     return url.removeprefix(settings.base_url)
 
 
+def old_link(
+    settings: Settings, reader: Subscriber, more: bool = True, paper: str = "2501.00042"
+) -> str:
+    """The link as emails sent before the short form carry it."""
+    token = make_token(settings.secret_key, Purpose.FEEDBACK, reader.id, reader.email)
+    vote = "more" if more else "less"
+    return f"/feedback?{urlencode({'token': token, 'paper': paper, 'vote': vote})}"
+
+
+def retagged(url: str) -> str:
+    """The short link with one character of its tag changed."""
+    head, tag = url.split(".", 1)
+    return f"{head}.{'B' if tag[0] == 'A' else 'A'}{tag[1:]}"
+
+
+FORMS = pytest.mark.parametrize("make_link", [link, old_link], ids=["short", "old"])
+
+
 def ratings(db: Database) -> list[int]:
     with db.session() as session:
         return list(session.scalars(select(Feedback.rating)))
 
 
+@FORMS
 def test_get_shows_the_paper_and_a_button_but_records_nothing(
-    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+    sqlite_db: Database,
+    sqlite_client: TestClient,
+    settings: Settings,
+    reader: Subscriber,
+    make_link: Callable[..., str],
 ) -> None:
-    response = sqlite_client.get(link(settings, reader))
+    response = sqlite_client.get(make_link(settings, reader))
 
     assert response.status_code == 200
     assert "Diffusion Planners for Robot Arms" in response.text
@@ -50,11 +80,18 @@ def test_get_shows_the_paper_and_a_button_but_records_nothing(
     assert ratings(sqlite_db) == []
 
 
+@FORMS
 def test_post_records_and_a_second_vote_replaces_the_first(
-    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+    sqlite_db: Database,
+    sqlite_client: TestClient,
+    settings: Settings,
+    reader: Subscriber,
+    make_link: Callable[..., str],
 ) -> None:
-    more = link(settings, reader, more=True)
-    less = link(settings, reader, more=False)
+    more = make_link(settings, reader, more=True)
+    less = make_link(settings, reader, more=False)
+    # The page's button posts back to the link it was opened from.
+    assert f'action="{html.escape(more)}"' in sqlite_client.get(more).text
 
     first = browser_post(sqlite_client, more, more)
     assert first.status_code == 200
@@ -72,8 +109,23 @@ def test_post_records_and_a_second_vote_replaces_the_first(
         (lambda url: url.replace("paper=2501.00042", "paper=9999.99999"), 404, "do not know"),
         (lambda url: url.replace("paper=2501.00042", "paper=" + "x" * 500), 404, "do not know"),
         (lambda url: url.replace("token=", "token=" + "A"), 400, "This link does not work"),
+        (lambda url: url.replace("/more/", "/lots/"), 400, "neither more nor less"),
+        (lambda url: url.replace("/2501.00042", "/9999.99999"), 404, "do not know"),
+        (lambda url: url.replace("/2501.00042", "/" + "x" * 500), 404, "do not know"),
+        (lambda url: url.replace("/rate/", "/rate/1"), 400, "This link does not work"),
+        (lambda url: retagged(url), 400, "This link does not work"),
     ],
-    ids=["bad vote", "unknown paper", "over-long paper", "tampered token"],
+    ids=[
+        "bad vote",
+        "unknown paper",
+        "over-long paper",
+        "tampered token",
+        "short, bad vote",
+        "short, unknown paper",
+        "short, over-long paper",
+        "short, other subscriber",
+        "short, tampered tag",
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_bad_links_are_explained_and_record_nothing(
@@ -85,9 +137,12 @@ def test_bad_links_are_explained_and_record_nothing(
     status: int,
     text: str,
     method: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     assert callable(change)
-    url = change(link(settings, reader))
+    original = (link if "short" in request.node.callspec.id else old_link)(settings, reader)
+    url = change(original)
+    assert url != original
 
     response = sqlite_client.request(method, url)
 
@@ -105,3 +160,24 @@ def test_unsubscribe_token_is_not_a_feedback_token(
 
     assert response.status_code == 400
     assert tampered(other) != other
+
+
+def test_a_short_link_is_neither_cached_nor_indexed(
+    sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    for url in (link(settings, reader), link(settings, reader)[:-1] + "9"):
+        response = sqlite_client.get(url)
+        assert response.headers["cache-control"] == "no-store", url
+        assert response.headers["x-robots-tag"] == "noindex, nofollow", url
+
+
+def test_an_old_arxiv_id_with_a_slash_round_trips(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    earlier = utcnow() - timedelta(days=1)
+    add_edition(sqlite_db, earlier.date(), earlier, [PaperSpec("hep-th/9901001", "Old", 3)])
+    url = link(settings, reader, paper="hep-th/9901001")
+    assert url.endswith("/more/hep-th/9901001")
+    assert ">Old<" in sqlite_client.get(url).text
+    assert browser_post(sqlite_client, url, url).status_code == 200
+    assert ratings(sqlite_db) == [1]
