@@ -40,6 +40,7 @@ class Page:
     path: str
     status: int
     html: str
+    method: str  # how it was reached: GET a link, or POST a form
 
 
 @dataclass
@@ -167,7 +168,13 @@ def visit_every_page(client: httpx.Client, mailings: dict[str, Caught]) -> dict[
     pages: dict[str, Page] = {}
 
     def keep(name: str, response: httpx.Response) -> httpx.Response:
-        pages[name] = Page(name, _path(str(response.url)), response.status_code, response.text)
+        pages[name] = Page(
+            name,
+            _path(str(response.url)),
+            response.status_code,
+            response.text,
+            response.request.method,
+        )
         return response
 
     def get(name: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
