@@ -9,6 +9,7 @@ from typing import Any
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.deliverability.tools import CHROMIUM, node_module
+from tests.deliverability.pages import ADMIN_PASSWORD, ADMIN_USER
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 RUN = "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
@@ -29,8 +30,11 @@ def _violations(found: Any) -> list[str]:
 
 
 def check_url(browser: Browser, url: str) -> list[str]:
-    """Violations on a served page (the page's CSP is bypassed to inject axe only)."""
-    context = browser.new_context(bypass_csp=True)
+    """Violations on a served page (the page's CSP is bypassed to inject axe only; the
+    operator's credentials open the dashboard)."""
+    context = browser.new_context(
+        bypass_csp=True, http_credentials={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    )
     try:
         page = context.new_page()
         page.goto(url)
