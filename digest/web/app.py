@@ -23,6 +23,8 @@ from digest.settings import Settings
 from digest.store.db import Database, DatabaseUnavailable
 from digest.web.admin import AdminPages
 from digest.web.archive import ArchivePages
+from digest.web.assets import SiteAssets
+from digest.web.compression import Compression
 from digest.web.errors import ErrorPages, RequestGuard
 from digest.web.feedback import FeedbackPages
 from digest.web.feeds import FeedRoutes
@@ -76,6 +78,7 @@ def create_app(
         Route("/healthz", errors.healthz, methods=["GET"]),
         *metrics_routes(db),
         *webhook_routes(settings, db),
+        *SiteAssets(root_path(settings)).routes(),
     ]
 
     @asynccontextmanager
@@ -91,9 +94,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        # The guard inside the headers: its 400 and 500 pages get them like any other.
+        # The guard inside the headers and compression: its 400 and 500 pages get them like
+        # any other.
         middleware=[
             Middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://")),
+            Middleware(Compression),
             Middleware(RequestGuard, errors=errors),
         ],
         exception_handlers={

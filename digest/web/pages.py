@@ -19,6 +19,8 @@ from digest.links import http_url
 from digest.papers import EditionEntry
 from digest.render.templates import excerpt, shorten_authors, trend_line
 from digest.settings import Settings
+from digest.web.crawlers import NOINDEX, indexable, route_path
+from digest.web.inputs import query_has_token
 from digest.web.security import CSRF_FIELD, Csrf, page_csp
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
@@ -139,7 +141,11 @@ class Pages:
     ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         csrf = self.csrf.token_for(request)
-        html = self.env.get_template(name).render(nonce=nonce, csrf_token=csrf.field, **context)
+        carries_token = query_has_token(request.scope.get("query_string", b""))
+        public = indexable(route_path(request.scope), status, carries_token)
+        html = self.env.get_template(name).render(
+            nonce=nonce, csrf_token=csrf.field, robots=None if public else NOINDEX, **context
+        )
         all_headers = {
             "Content-Security-Policy": page_csp(nonce),
             **private(html),
