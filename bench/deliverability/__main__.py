@@ -130,9 +130,10 @@ def _lighthouse(site: Site) -> str:
         scores = lighthouse.audit(site.url + site.pages[name].path)
         rows.append(
             [name, *(str(scores.categories[c]) for c in lighthouse.CATEGORIES),
-             ", ".join(scores.failing)]
+             str(scores.seo_if_indexable), ", ".join(scores.failing)]
         )  # fmt: skip
-    return table(["page", *lighthouse.CATEGORIES, "audits not passed"], rows)
+    header = ["page", *lighthouse.CATEGORIES, "seo without is-crawlable", "audits not passed"]
+    return table(header, rows)
 
 
 SECTIONS = ("size", "spamassassin", "rspamd", "caniemail", "nu", "axe", "lighthouse")

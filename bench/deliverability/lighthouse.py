@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 from bench.deliverability.tools import CHROMIUM, node_module, program
 
@@ -13,10 +14,14 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-background-networking --disable-gpu"
 
 
+NOINDEX_AUDIT = "is-crawlable"  # fails by design on a page that asks not to be indexed
+
+
 @dataclass(frozen=True)
 class Scores:
     categories: dict[str, int]
     failing: list[str]  # audits of a weighted category that did not pass
+    seo_if_indexable: int  # the SEO score without the is-crawlable audit
 
 
 def audit(url: str) -> Scores:
@@ -47,4 +52,17 @@ def audit(url: str) -> Scores:
         for audit_id, found in report["audits"].items()
         if audit_id in weighted and found.get("score") is not None and found["score"] < 1
     )
-    return Scores(categories, failing)
+    return Scores(categories, failing, _without(report, "seo", NOINDEX_AUDIT))
+
+
+def _without(report: dict[str, Any], category: str, left_out: str) -> int:
+    """A category's score as Lighthouse weighs it (audits without a score do not count),
+    leaving one audit out."""
+    weighted = [
+        (ref["weight"], report["audits"][ref["id"]].get("score"))
+        for ref in report["categories"][category]["auditRefs"]
+        if ref["id"] != left_out and ref["weight"] > 0
+    ]
+    scored = [(weight, score) for weight, score in weighted if score is not None]
+    total = sum(weight for weight, _ in scored)
+    return round(100 * sum(weight * score for weight, score in scored) / total) if total else 0

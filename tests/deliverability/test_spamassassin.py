@@ -10,31 +10,30 @@ reverse DNS (RDNS_NONE, 2.4 points) can push over the edge: such content rules a
 
 from __future__ import annotations
 
-from tests.deliverability.mailings import Caught
-from tests.deliverability.spamassassin import ABOUT_RECEIVED_HEADERS, Spamd, Verdict, relayed
+from tests.deliverability.conftest import RELAYS
+from tests.deliverability.spamassassin import ABOUT_RECEIVED_HEADERS, Verdict
 
-
-def _table(verdicts: dict[str, Verdict]) -> str:
-    return "\n".join(f"  {kind}: {verdict.describe()}" for kind, verdict in verdicts.items())
+AS_SENT, WITH_RDNS, WITHOUT_RDNS = RELAYS
 
 
 def test_every_email_kind_scores_at_most_zero_as_sent(
-    mailings: dict[str, Caught], spamd: Spamd
+    spam_verdicts: dict[str, dict[str, Verdict]],
 ) -> None:
-    verdicts = {kind: spamd.check(caught.data) for kind, caught in mailings.items()}
-    over = {kind: verdict for kind, verdict in verdicts.items() if verdict.score > 0}
-    assert not over, f"SpamAssassin scores above 0 (rules hit):\n{_table(over)}"
+    over = {
+        kind: found[AS_SENT].describe()
+        for kind, found in spam_verdicts.items()
+        if found[AS_SENT].score > 0
+    }
+    report = "\n".join(f"  {kind}: {text}" for kind, text in over.items())
+    assert not over, f"SpamAssassin scores above 0 (rules hit):\n{report}"
 
 
 def test_a_relay_without_reverse_dns_adds_only_rdns_none(
-    mailings: dict[str, Caught], spamd: Spamd
+    spam_verdicts: dict[str, dict[str, Verdict]],
 ) -> None:
     problems: dict[str, str] = {}
-    for kind, caught in mailings.items():
-        recipient = caught.rcpt_tos[0]
-        named = spamd.check(relayed(caught.data, caught.mail_from, recipient, rdns=True))
-        unnamed = spamd.check(relayed(caught.data, caught.mail_from, recipient, rdns=False))
-        alone = spamd.check(caught.data)
+    for kind, found in spam_verdicts.items():
+        alone, named, unnamed = found[AS_SENT], found[WITH_RDNS], found[WITHOUT_RDNS]
         gained = set(unnamed.rules) - set(named.rules)
         lost = set(named.rules) - set(unnamed.rules)
         if gained != {"RDNS_NONE"} or lost:
