@@ -14,6 +14,7 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-background-networking --disable-gpu"
 
 
+ATTEMPTS = 2  # Chromium sometimes fails to start on a loaded machine
 NOINDEX_AUDIT = "is-crawlable"  # fails by design on a page that asks not to be indexed
 
 
@@ -29,14 +30,18 @@ def audit(url: str) -> Scores:
     command = [program("node"), str(cli), url, "--output=json", "--output-path=stdout"]
     command += ["--quiet", f"--chrome-flags={CHROME_FLAGS}"]
     command += [f"--only-categories={','.join(CATEGORIES)}"]
-    answer = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "CHROME_PATH": CHROMIUM},
-        check=True,
-    )
+    for attempt in range(ATTEMPTS):
+        answer = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "CHROME_PATH": CHROMIUM},
+        )
+        if answer.returncode == 0:
+            break
+        if attempt == ATTEMPTS - 1:
+            raise RuntimeError(f"lighthouse {url} failed: {answer.stderr.strip()[-2000:]}")
     report = json.loads(answer.stdout)
     categories = {
         name: round(100 * (report["categories"][name]["score"] or 0)) for name in CATEGORIES
