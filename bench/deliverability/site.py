@@ -50,7 +50,7 @@ def serve(folder: Path, key: SigningKey) -> Iterator[Site]:
         time.sleep(0.05)
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
-            pages = visit_every_page(client, mail)
+            pages = visit_every_page(client, mail, settings, db)
         yield Site(url, mail, pages)
     finally:
         server.should_exit = True

@@ -10,12 +10,17 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from freezegun import freeze_time
 
 from digest.settings import Settings
+from digest.store.db import Database
+from digest.store.subscribers import find_by_email
+from digest.tokens import Purpose, make_token
 from digest.web.admin_password import hash_password
 from tests.deliverability.mailings import DAY, Caught
 
@@ -161,8 +166,23 @@ def _html_link(caught: Caught, path: str) -> str:
     raise AssertionError(f"the HTML of the {caught.kind} email has no link to {path}")
 
 
-def visit_every_page(client: httpx.Client, mailings: dict[str, Caught]) -> dict[str, Page]:
-    """Each page by name; `client` is rooted at the site, over the store the mail came from.
+def expired_confirm_path(settings: Settings, db: Database, email: str) -> str:
+    """A confirmation link for `email` made longer ago than links stay valid."""
+    with db.session() as session:
+        row = find_by_email(session, email)
+        assert row is not None, email
+        subscriber_id = row.id
+    hours = settings.confirm_max_age_hours + 24
+    with freeze_time(datetime.now(UTC) - timedelta(hours=hours)):
+        token = make_token(settings.secret_key, Purpose.CONFIRM, subscriber_id, email)
+    return f"/confirm?token={token}"
+
+
+def visit_every_page(
+    client: httpx.Client, mailings: dict[str, Caught], settings: Settings, db: Database
+) -> dict[str, Page]:
+    """Each page by name; `client` is rooted at the site, over the store (`db`) the mail was
+    sent from.
 
     Changes the store as the readers' clicks do (a confirmation, an unsubscribe, …)."""
     pages: dict[str, Page] = {}
@@ -183,6 +203,8 @@ def visit_every_page(client: httpx.Client, mailings: dict[str, Caught]) -> dict[
     digest, other = mailings["digest-10"], mailings["digest-1"]
     landing = get("landing", "/")
     keep("check-inbox", submit(client, landing, "Subscribe", email="new.reader@example.net"))
+    pending = mailings["confirm"].rcpt_tos[0]
+    get("link-expired", expired_confirm_path(settings, db, pending))
     confirm = get("confirm", _link(mailings["confirm"], "/confirm"))
     keep("confirmed", submit(client, confirm, "Confirm"))
     get("archive", "/archive")

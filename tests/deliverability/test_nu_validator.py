@@ -26,7 +26,7 @@ def test_every_email_and_page_has_no_html_error(
     db = Database(settings.database_url)
     try:
         with TestClient(create_app(settings, db, lambda: None), base_url=BASE_URL) as client:
-            pages = visit_every_page(client, mailings)
+            pages = visit_every_page(client, mailings, settings, db)
     finally:
         db.dispose()
     html = {f"{kind} email": caught.html_bytes() for kind, caught in mailings.items()}
