@@ -37,6 +37,15 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _with_clean_rows_folded(rows: list[list[str]]) -> list[list[str]]:
+    """Rows with a count of 0 (second cell) folded into one that names them."""
+    clean = [row[0] for row in rows if row[1] == "0"]
+    kept = [row for row in rows if row[1] != "0"]
+    if clean:
+        kept.append([f"{len(clean)} others: {', '.join(clean)}", "0", ""])
+    return kept
+
+
 def _size(site: Site) -> str:
     rows = [[kind, f"{len(c.data):,}", f"{len(c.html_bytes()):,}"] for kind, c in site.mail.items()]
     return table(["email", "message bytes", "HTML part bytes"], rows)
@@ -105,7 +114,7 @@ def _nu(site: Site, folder: Path) -> str:
         mine = [p for p in problems if p.document == document]
         messages = sorted({p.message for p in mine})
         rows.append([document, str(len(mine)), "; ".join(messages)])
-    return table(["document", "errors", "distinct messages"], rows)
+    return table(["document", "errors", "distinct messages"], _with_clean_rows_folded(rows))
 
 
 def _axe(site: Site) -> str:
@@ -121,7 +130,7 @@ def _axe(site: Site) -> str:
             else:
                 found = axe.check_captured(browser, site.url, page.html)
             rows.append([f"{name} page ({page.status})", str(len(found)), ", ".join(found)])
-    return table(["document", "violations", "rules (elements)"], rows)
+    return table(["document", "violations", "rules (elements)"], _with_clean_rows_folded(rows))
 
 
 def _lighthouse(site: Site) -> str:

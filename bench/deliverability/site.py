@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from bench.support import free_port
+from bench.support import REDIS_URL, free_port
 from digest.store.db import Database
 from digest.web import create_app
 from tests.deliverability.mailings import Caught, production_settings, send_every_kind
-from tests.deliverability.pages import Page, visit_every_page, with_dashboard
+from tests.deliverability.pages import Page, site_settings, visit_every_page
 from tests.render.factories import SigningKey
 
 
@@ -34,7 +34,7 @@ def serve(folder: Path, key: SigningKey) -> Iterator[Site]:
     mail = send_every_kind(folder, free_port(), key.pem)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = with_dashboard(production_settings(folder, free_port(), key.pem))
+    settings = site_settings(production_settings(folder, free_port(), key.pem), REDIS_URL)
     settings = settings.model_copy(update={"base_url": url})
     db = Database(settings.database_url)
     app = create_app(settings, db, lambda: None)

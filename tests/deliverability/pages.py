@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -29,12 +30,15 @@ ADMIN_PASSWORD = "deliverability dashboard password"
 LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 
 
-def with_dashboard(settings: Settings) -> Settings:
-    """The settings with the operator dashboard on (a password hash set)."""
+def site_settings(settings: Settings, redis_url: str) -> Settings:
+    """The settings of the site: the operator dashboard on, and the subscribe form's
+    counters in `redis_url` under a prefix of this run's own (they expire by themselves)."""
     return settings.model_copy(
         update={
             "admin_user": ADMIN_USER,
             "admin_password_hash": hash_password(ADMIN_PASSWORD).line(),
+            "redis_url": redis_url,
+            "task_queue": f"deliverability-{uuid.uuid4().hex[:12]}",
         }
     )
 
@@ -158,20 +162,32 @@ def _link(caught: Caught, path: str) -> str:
     raise AssertionError(f"the {caught.kind} email has no link to {path}")
 
 
-def _html_link(caught: Caught, path: str) -> str:
+def _feedback_link(caught: Caught) -> str:
+    """The first paper's "more like this" link (/feedback?… or its short form /f/…)."""
     for url in re.findall(r'href="([^"]+)"', caught.part("html")):
-        url = url.replace("&amp;", "&")
-        if urlsplit(url).path == path:
-            return _path(url)
-    raise AssertionError(f"the HTML of the {caught.kind} email has no link to {path}")
+        path = urlsplit(url.replace("&amp;", "&")).path
+        if path == "/feedback" or path.startswith("/f/"):
+            return _path(url.replace("&amp;", "&"))
+    raise AssertionError(f"the HTML of the {caught.kind} email has no feedback link")
+
+
+def _subscriber_id(db: Database, email: str) -> int:
+    with db.session() as session:
+        row = find_by_email(session, email)
+        assert row is not None, email
+        return row.id
+
+
+def rate_path(settings: Settings, db: Database, email: str) -> str:
+    """The page of one edition's papers with their feedback links, as older emails (and
+    the text part, before it carried every feedback link) link to it."""
+    token = make_token(settings.secret_key, Purpose.FEEDBACK, _subscriber_id(db, email), email)
+    return f"/rate?token={token}&edition={DAY.isoformat()}"
 
 
 def expired_confirm_path(settings: Settings, db: Database, email: str) -> str:
     """A confirmation link for `email` made longer ago than links stay valid."""
-    with db.session() as session:
-        row = find_by_email(session, email)
-        assert row is not None, email
-        subscriber_id = row.id
+    subscriber_id = _subscriber_id(db, email)
     hours = settings.confirm_max_age_hours + 24
     with freeze_time(datetime.now(UTC) - timedelta(hours=hours)):
         token = make_token(settings.secret_key, Purpose.CONFIRM, subscriber_id, email)
@@ -187,7 +203,10 @@ def visit_every_page(
     Changes the store as the readers' clicks do (a confirmation, an unsubscribe, …)."""
     pages: dict[str, Page] = {}
 
-    def keep(name: str, response: httpx.Response) -> httpx.Response:
+    def keep(name: str, response: httpx.Response, status: int = 200) -> httpx.Response:
+        assert response.status_code == status, (
+            f"the {name} page answered {response.status_code}, not {status}: {response.text[:300]}"
+        )
         pages[name] = Page(
             name,
             _path(str(response.url)),
@@ -197,33 +216,39 @@ def visit_every_page(
         )
         return response
 
-    def get(name: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return keep(name, client.get(path, headers=headers))
+    def get(
+        name: str, path: str, status: int = 200, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return keep(name, client.get(path, headers=headers), status)
 
     digest, other = mailings["digest-10"], mailings["digest-1"]
     landing = get("landing", "/")
     keep("check-inbox", submit(client, landing, "Subscribe", email="new.reader@example.net"))
     pending = mailings["confirm"].rcpt_tos[0]
-    get("link-expired", expired_confirm_path(settings, db, pending))
+    get("link-expired", expired_confirm_path(settings, db, pending), 400)
     confirm = get("confirm", _link(mailings["confirm"], "/confirm"))
     keep("confirmed", submit(client, confirm, "Confirm"))
     get("archive", "/archive")
     get("archive-day", f"/archive/{DAY.isoformat()}")
-    get("archive-missing", "/archive/2020-01-01")
-    get("rate", _link(digest, "/rate"))
-    feedback = get("feedback", _html_link(digest, "/feedback"))
+    get("archive-missing", "/archive/2020-01-01", 404)
+    get("rate", rate_path(settings, db, digest.rcpt_tos[0]))
+    feedback = get("feedback", _feedback_link(digest))
     keep("feedback-thanks", submit(client, feedback, "Yes, more like this"))
     preferences = get("preferences", _link(digest, "/preferences"))
     keep("preferences-preview", submit(client, preferences, "Preview with these settings"))
-    keep("preferences-invalid", submit(client, preferences, "Save preferences", edition_size="0"))
+    keep(
+        "preferences-invalid",
+        submit(client, preferences, "Save preferences", edition_size="0"),
+        422,
+    )
     keep("preferences-saved", submit(client, preferences, "Save preferences"))
     unsubscribe = get("unsubscribe", _link(digest, "/unsubscribe"))
     keep("unsubscribe-weekly", submit(client, unsubscribe, "Weekly instead"))
     leaving = client.get(_link(other, "/unsubscribe"))
     keep("unsubscribed", submit(client, leaving, "Unsubscribe"))
     get("unsubscribe-already", _link(other, "/unsubscribe"))
-    get("link-problem", "/preferences?token=not-a-real-token")
-    get("not-found", "/no/such/page")
+    get("link-problem", "/preferences?token=not-a-real-token", 400)
+    get("not-found", "/no/such/page", 404)
     keep(
         "form-expired",
         client.post(
@@ -231,6 +256,7 @@ def visit_every_page(
             data={"email": "x@example.net"},
             headers={"Origin": "https://evil.example"},
         ),
+        403,
     )
     credentials = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
     get("admin", "/admin", headers={"Authorization": f"Basic {credentials}"})

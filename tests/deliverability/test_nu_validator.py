@@ -14,15 +14,16 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.web import create_app
+from tests.conftest import REDIS_URL
 from tests.deliverability.mailings import BASE_URL, Caught
 from tests.deliverability.nu import Problem, check_html
-from tests.deliverability.pages import visit_every_page, with_dashboard
+from tests.deliverability.pages import site_settings, visit_every_page
 
 
 def test_every_email_and_page_has_no_html_error(
     mailings: dict[str, Caught], mail_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = with_dashboard(mail_settings)
+    settings = site_settings(mail_settings, REDIS_URL)
     db = Database(settings.database_url)
     try:
         with TestClient(create_app(settings, db, lambda: None), base_url=BASE_URL) as client:
