@@ -162,13 +162,34 @@ def _link(caught: Caught, path: str) -> str:
     raise AssertionError(f"the {caught.kind} email has no link to {path}")
 
 
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[str, str]] = []  # (href, text)
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href") or "", []
+
+    def handle_data(self, data: str) -> None:
+        self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.anchors.append((self._href, " ".join("".join(self._text).split())))
+            self._href = None
+
+
 def _feedback_link(caught: Caught) -> str:
-    """The first paper's "more like this" link (/feedback?… or its short form /f/…)."""
-    for url in re.findall(r'href="([^"]+)"', caught.part("html")):
-        path = urlsplit(url.replace("&amp;", "&")).path
-        if path == "/feedback" or path.startswith("/f/"):
-            return _path(url.replace("&amp;", "&"))
-    raise AssertionError(f"the HTML of the {caught.kind} email has no feedback link")
+    """The first paper's "More like this" link, however it is written."""
+    parser = _Anchors()
+    parser.feed(caught.part("html"))
+    for href, text in parser.anchors:
+        if text.lower().startswith("more like this"):
+            return _path(href)
+    raise AssertionError(f"the HTML of the {caught.kind} email has no 'More like this' link")
 
 
 def _subscriber_id(db: Database, email: str) -> int:
