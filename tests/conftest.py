@@ -57,6 +57,7 @@ freezegun.configure(
 )  # fmt: skip
 
 E2E = Path(__file__).resolve().parent / "e2e"
+DELIVERABILITY = Path(__file__).resolve().parent / "deliverability"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,6 +68,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
         if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        if DELIVERABILITY in item.path.parents:
+            item.add_marker(pytest.mark.deliverability)
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
         if on_postgres or "postgres_url" in fixtures:
