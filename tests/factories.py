@@ -123,7 +123,7 @@ def sent_mark(
 
 def begin_sending(recorder: Recorder, claim: Claim, at: datetime) -> bool:
     """Note one claimed row in flight, as the sender does right before handing it over."""
-    return claim.delivery_id in recorder.settle_and_begin([], [claim], at)
+    return claim.row_id in recorder.settle_and_begin([], [claim], at)
 
 
 def record_sent(

@@ -11,8 +11,10 @@ from datetime import date, datetime
 
 from digest.mail.ratelimit import SendLimiter
 from digest.pipeline.editions import pick_editions, profiles_of
+from digest.pipeline.engine import Clock, SendCounts
+from digest.pipeline.notices import OutboxReport, send_outbox
 from digest.pipeline.pool import day_pool
-from digest.pipeline.send import Clock, SendCounts, send_batch
+from digest.pipeline.send import send_batch
 from digest.settings import Settings
 from digest.store.db import Database, keep_statistics
 from digest.store.deliveries import HeldRows, held_rows, pools_with_work, queue_deliveries
@@ -164,6 +166,41 @@ def send_due_now(
         on_held(held)
         time.sleep(HELD_POLL_SECONDS if held.live else 0.1)
         work = pools_with_work(db, clock())
+
+
+@dataclass(frozen=True)
+class SendRun:
+    """What `digest send` did: the digests, then the subscriber emails the outbox held (None
+    on a dry run), and the rows other senders still hold when it did not wait for them."""
+
+    digests: SendCounts
+    notices: OutboxReport | None = None
+    held: HeldRows | None = None
+
+
+def send_everything_due(
+    db: Database,
+    settings: Settings,
+    now: datetime,
+    *,
+    edition: date | None = None,
+    only_email: str | None = None,
+    dry_run: bool = False,
+    on_planned: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_held: Callable[[HeldRows], None] | None = None,
+    clock: Clock = utcnow,
+) -> SendRun:
+    """`digest send`: plan and send the due digests (`send_due_now`), then whatever the
+    outbox of subscriber emails holds, so they leave with the run."""
+    digests = send_due_now(
+        db, settings, now, edition=edition, only_email=only_email, dry_run=dry_run,
+        on_planned=on_planned, on_progress=on_progress, on_held=on_held, clock=clock,
+    )  # fmt: skip
+    if dry_run:
+        return SendRun(digests)
+    held = held_rows(db, clock()) if on_held is None else None
+    return SendRun(digests, send_outbox(db, settings), held)
 
 
 def _dry_run(

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SentMark:
-    """Everything `Recorder.sent` writes for one accepted message."""
+    """Everything the sent mark of one accepted digest writes."""
 
     delivery_id: int
     message_id: str
