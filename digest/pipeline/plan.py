@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypedDict, Unpack
 
-from digest.mail.ratelimit import SendLimiter
 from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.engine import Clock, SendCounts
 from digest.pipeline.notices import OutboxReport, send_outbox
@@ -126,7 +126,6 @@ def send_due_now(
     edition: date | None = None,
     only_email: str | None = None,
     dry_run: bool = False,
-    limiter: SendLimiter | None = None,
     on_planned: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_held: Callable[[HeldRows], None] | None = None,
@@ -149,9 +148,7 @@ def send_due_now(
     while True:
         for pool_id, _ in work:
             while True:
-                counts = send_batch(
-                    db, settings, pool_id, clock=clock, limiter=limiter, on_progress=on_progress
-                )
+                counts = send_batch(db, settings, pool_id, clock=clock, on_progress=on_progress)
                 if counts.due == 0:
                     break
                 total.add(counts)
@@ -178,28 +175,28 @@ class SendRun:
     held: HeldRows | None = None
 
 
+class DueRun(TypedDict, total=False):
+    """How `send_due_now` runs (see its parameters)."""
+
+    edition: date | None
+    only_email: str | None
+    dry_run: bool
+    on_planned: Callable[[int], None] | None
+    on_progress: Callable[[int], None] | None
+    on_held: Callable[[HeldRows], None] | None
+    clock: Clock
+
+
 def send_everything_due(
-    db: Database,
-    settings: Settings,
-    now: datetime,
-    *,
-    edition: date | None = None,
-    only_email: str | None = None,
-    dry_run: bool = False,
-    on_planned: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-    on_held: Callable[[HeldRows], None] | None = None,
-    clock: Clock = utcnow,
+    db: Database, settings: Settings, now: datetime, **run: Unpack[DueRun]
 ) -> SendRun:
     """`digest send`: plan and send the due digests (`send_due_now`), then whatever the
     outbox of subscriber emails holds, so they leave with the run."""
-    digests = send_due_now(
-        db, settings, now, edition=edition, only_email=only_email, dry_run=dry_run,
-        on_planned=on_planned, on_progress=on_progress, on_held=on_held, clock=clock,
-    )  # fmt: skip
-    if dry_run:
+    digests = send_due_now(db, settings, now, **run)
+    if run.get("dry_run"):
         return SendRun(digests)
-    held = held_rows(db, clock()) if on_held is None else None
+    waited = run.get("on_held") is not None
+    held = None if waited else held_rows(db, run.get("clock", utcnow)())
     return SendRun(digests, send_outbox(db, settings), held)
 
 

@@ -7,7 +7,7 @@ after `lease_until` belonged to a worker that died and may be claimed again. Cla
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent senders take disjoint batches
 without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the same result.
 The send engine (digest.pipeline.engine) drives the queue through `DeliveryQueue` and
-`Recorder`.
+`DeliveryRecorder`.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ class DeliveryQueue:
     def claim(self, now: datetime, size: int, lease_seconds: int) -> list[Claim]:
         return claim_batch(self.db, self.pool_id, now, size, lease_seconds)
 
-    def recorder(self) -> contextlib.AbstractContextManager[Recorder]:
-        return Recorder.open(self.db, self.journal)
+    def recorder(self) -> contextlib.AbstractContextManager[DeliveryRecorder]:
+        return DeliveryRecorder.open(self.db, self.journal)
 
 
 # `write_sent` for the rows of one window and the in-flight mark of the next, as one
@@ -195,7 +195,7 @@ class DatabaseLost(DigestError):
     """The database stayed unreachable while a sender recorded an outcome: it stops."""
 
 
-class Recorder:
+class DeliveryRecorder:
     """Writes one batch's outcomes, one message at a time, over one held connection.
 
     Each outcome is its own short transaction, committed before the next message is sent,
@@ -221,7 +221,7 @@ class Recorder:
     @contextmanager
     def open(
         cls, db: Database, journal: SendJournal | None = None, retry_seconds: float = 30.0
-    ) -> Iterator[Recorder]:
+    ) -> Iterator[DeliveryRecorder]:
         recorder = cls(db, journal, retry_seconds)
         try:
             yield recorder

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from digest.store import leases
 from digest.store.bounces import bounced_while_sending
 from digest.store.db import Database, through_outages
-from digest.store.models import UNSENT_OUTBOX, OutboxEmail, OutboxStatus, Subscriber
+from digest.store.models import OutboxEmail, OutboxStatus, Subscriber
 
 T = TypeVar("T")
 SUBSCRIBE_REQUEST = "subscribe"  # a request from the form; the sender decides what it becomes
@@ -255,21 +255,6 @@ def outbox_counts(session: Session) -> dict[str, int]:
     ):
         counts[status.value] = count
     return counts
-
-
-def has_unsent(session: Session, kinds: Sequence[str], subscriber_id: int) -> bool:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxEmail)
-            .where(
-                OutboxEmail.subscriber_id == subscriber_id,
-                OutboxEmail.kind.in_(kinds),
-                OutboxEmail.status.in_(UNSENT_OUTBOX),
-            )
-        )
-        or 0
-    ) > 0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from digest.papers import EditionEntry
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import Recorder, claim_batch, pools_with_work
+from digest.store.deliveries import DeliveryRecorder, claim_batch, pools_with_work
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber
 from digest.store.models import SubscriberState as State
 from tests.factories import begin_sending, make_paper, make_subscriber, sent_mark
@@ -38,7 +38,7 @@ def test_a_mark_and_the_next_start_are_one_idempotent_write(
     with db.session() as session:
         session.get_one(Subscriber, third.subscriber_id).state = State.UNSUBSCRIBED
 
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         assert begin_sending(recorder, first, NOW)
         for _ in range(2):  # a commit whose answer was lost is written again
             assert second.row_id in recorder.settle_and_begin(

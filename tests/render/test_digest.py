@@ -282,7 +282,7 @@ def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> No
     subject = read_token(settings.secret_key, Purpose.FEEDBACK, _query(rate)["token"])
     assert subject.subscriber_id == 42 and subject.matches(READER)
     assert page.count(">More like this</a>") == 2 and page.count(">Less like this</a>") == 2
-    expected = links.feedback_url(settings, 42, READER, "hep-th/9901001", False)
+    expected = links.SubscriberLinks.make(settings, 42, READER).feedback("hep-th/9901001", False)
     assert urls[3].split("?")[1].split("&", 1)[1] == expected.split("?")[1].split("&", 1)[1]
 
 

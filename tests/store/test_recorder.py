@@ -19,7 +19,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.deliveries import (
     DatabaseLost,
-    Recorder,
+    DeliveryRecorder,
     claim_batch,
     held_rows,
     pools_with_work,
@@ -76,7 +76,7 @@ def _status(db: Database, delivery_id: int) -> DeliveryStatus:
 def test_a_mark_written_twice_is_written_once(db: Database, settings: Settings) -> None:
     pool_id = _queued(db, settings, 1)
     [claim] = claim_batch(db, pool_id, NOW, 10, LEASE)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         recorder.settle_and_begin([sent_mark(claim.row_id, "<m@x>", _entries(db), NOW)], [], NOW)
         recorder.settle_and_begin(
             [sent_mark(claim.row_id, "<m@x>", _entries(db), NOW)], [], NOW
@@ -106,7 +106,7 @@ def test_a_mark_survives_the_database_dropping_the_connection(
     pool_id = _queued(pg_db, settings, 2)
     first, second = claim_batch(pg_db, pool_id, NOW, 10, LEASE)
     entries = _entries(pg_db)
-    with Recorder.open(pg_db) as recorder:
+    with DeliveryRecorder.open(pg_db) as recorder:
         assert begin_sending(recorder, first, NOW)
         # The SMTP server accepts the message; meanwhile the database drops every connection.
         assert _terminate_others(pg_db.url) >= 1
@@ -128,7 +128,7 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
     entries = _entries(pg_db)
     name = make_url(pg_db.url).database
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with Recorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
+    with DeliveryRecorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
         assert begin_sending(recorder, claim, NOW)
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
@@ -156,7 +156,7 @@ def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_p
 ) -> None:
     pool_id = _queued(db, settings, 3)
     claims = claim_batch(db, pool_id, NOW, 10, LEASE)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         record_sent(recorder, claims[0].row_id, "<a@x>", [], NOW)
         assert begin_sending(recorder, claims[1], NOW)
         # ...and the sender is killed here, between the server's answer and the mark.
