@@ -44,13 +44,6 @@ def preferences_url(settings: LinkSettings, subscriber_id: int, email: str) -> s
     return SubscriberLinks.make(settings, subscriber_id, email).preferences
 
 
-def feedback_url(
-    settings: LinkSettings, subscriber_id: int, email: str, arxiv_id: str, more: bool
-) -> str:
-    """The "more/less like this" link of one paper; the page it opens asks to confirm."""
-    return SubscriberLinks.make(settings, subscriber_id, email).feedback(arxiv_id, more)
-
-
 @dataclass(frozen=True)
 class SubscriberLinks:
     """The signed links of one subscriber's digest, each token made once.

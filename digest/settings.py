@@ -8,11 +8,12 @@ only its own typed part of it (`settings.ranking`, `.email`, `.sources`, `.deliv
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,27 @@ from digest.errors import ConfigError
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 SECRET_FILE_NAME = "digest.secret"
+
+# The senders DIGEST_SMTP_URL may name (digest.mail.senders opens each), and whether a URL
+# of that scheme says all its sender needs: the one list of them.
+SENDER_SCHEMES: dict[str, Callable[[SplitResult], bool]] = {
+    "smtp": lambda parts: bool(parts.hostname),
+    "smtps": lambda parts: bool(parts.hostname),
+    "file": lambda parts: bool(parts.path) and not parts.netloc,
+    "console": lambda parts: True,
+}
+
+
+def sender_url_problem(url: str) -> str | None:
+    """Why no sender can be opened from `url`, or None if one can."""
+    parts = urlsplit(url)
+    complete = SENDER_SCHEMES.get(parts.scheme)
+    if complete is not None and complete(parts):
+        return None
+    return (
+        "must look like smtp://host:port or smtps://host:port (or file:///folder or "
+        f"console: to keep mail on this machine), got {url!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -278,18 +300,9 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        usable = {
-            "smtp": bool(parts.hostname),
-            "smtps": bool(parts.hostname),
-            "file": bool(parts.path) and not parts.netloc,
-            "console": True,
-        }
-        if not usable.get(parts.scheme, False):
-            raise ValueError(
-                "must look like smtp://host:port or smtps://host:port (or file:///folder, "
-                f"console: to keep mail on this machine), got {value!r}"
-            )
+        problem = sender_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

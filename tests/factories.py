@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from digest.papers import EditionEntry
 from digest.preferences import Frequency
-from digest.store.deliveries import Claim, Recorder
+from digest.store.deliveries import Claim, DeliveryRecorder
 from digest.store.journal import SentMark
 from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
 
@@ -116,18 +116,18 @@ def make_paper(
 def sent_mark(
     delivery_id: int, message_id: str, entries: Sequence[EditionEntry], at: datetime
 ) -> SentMark:
-    """The mark `Recorder.settle_and_begin` writes for a message the server accepted."""
+    """The mark `DeliveryRecorder.settle_and_begin` writes for a message the server accepted."""
     papers: list[tuple[int, int, str | None]] = [(e.paper_id, e.rank, e.why) for e in entries]
     return SentMark(delivery_id, message_id, at.isoformat(), papers)
 
 
-def begin_sending(recorder: Recorder, claim: Claim, at: datetime) -> bool:
+def begin_sending(recorder: DeliveryRecorder, claim: Claim, at: datetime) -> bool:
     """Note one claimed row in flight, as the sender does right before handing it over."""
-    return claim.delivery_id in recorder.settle_and_begin([], [claim], at)
+    return claim.row_id in recorder.settle_and_begin([], [claim], at)
 
 
 def record_sent(
-    recorder: Recorder,
+    recorder: DeliveryRecorder,
     delivery_id: int,
     message_id: str,
     entries: Sequence[EditionEntry],

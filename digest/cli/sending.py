@@ -65,8 +65,7 @@ def send(
     Every active subscriber who is due and has not received it; a bar shows the count.
     """
     from digest.addresses import normalise_email
-    from digest.pipeline.plan import send_due_now
-    from digest.store.deliveries import held_rows
+    from digest.pipeline.plan import send_everything_due
     from digest.store.types import utcnow
 
     current = settings()
@@ -76,7 +75,7 @@ def send(
     out = console()
     waiting = HeldNotice()
     with SendProgress(out) as progress:
-        counts = send_due_now(
+        run = send_everything_due(
             database,
             current,
             utcnow(),
@@ -87,6 +86,7 @@ def send(
             on_progress=progress.advance,
             on_held=(lambda held: waiting.show(held, progress)) if wait else None,
         )
+    counts = run.digests
     verb = "would send" if dry_run else "sent"
     out.print(
         f"due {counts.due} · {verb} {counts.sent} · "
@@ -102,20 +102,14 @@ def send(
         )
     for error in sorted(set(counts.errors))[:5]:
         out.print(f"  {error}", style="yellow", markup=False)
-    if not dry_run and not wait:
-        held = held_rows(database, utcnow())
-        if held.live or held.expired:
-            out.print(describe_held(held), style="yellow", soft_wrap=True)
-    if not dry_run:
-        # Confirmations and notices waiting in the outbox leave with the run too.
-        from digest.pipeline.notices import send_outbox
-
-        outbox = send_outbox(database, current)
-        if outbox.handled:
-            out.print(
-                f"subscriber emails: sent {len(outbox.sent)} · retrying {outbox.deferred} · "
-                f"given up {outbox.failed} · nothing to send {outbox.skipped}"
-            )
+    if run.held is not None and (run.held.live or run.held.expired):
+        out.print(describe_held(run.held), style="yellow", soft_wrap=True)
+    if run.notices is not None and run.notices.handled:
+        notices = run.notices
+        out.print(
+            f"subscriber emails: sent {len(notices.sent)} · retrying {notices.deferred} · "
+            f"given up {notices.failed} · nothing to send {notices.skipped}"
+        )
 
 
 def describe_held(held: HeldRows) -> str:

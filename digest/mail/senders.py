@@ -21,8 +21,7 @@ from digest.mail.closing import Closes
 from digest.mail.envelope import Envelope
 from digest.mail.folder import MailFolder
 from digest.mail.smtp import SmtpConfig, SmtpSender
-
-SCHEMES = ("smtp", "smtps", "file", "console")
+from digest.settings import sender_url_problem
 
 
 class Sender(Protocol):
@@ -89,18 +88,14 @@ def _return_path(envelope: Envelope) -> str:
 
 
 def open_sender(url: str) -> Sender:
-    """The sender DIGEST_SMTP_URL names; ConfigError for a scheme it does not know."""
+    """The sender DIGEST_SMTP_URL names (digest.settings.SENDER_SCHEMES lists them);
+    ConfigError for a URL none of them can use."""
+    problem = sender_url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"DIGEST_SMTP_URL {problem}")
     parts = urlsplit(url)
-    if parts.scheme in ("smtp", "smtps"):
-        return SmtpSender(SmtpConfig.from_url(url))
     if parts.scheme == "file":
-        folder = unquote(parts.path)
-        if not folder:
-            raise ConfigError(f"DIGEST_SMTP_URL needs a folder after file://: {url!r}")
-        return FolderSender(Path(folder))
+        return FolderSender(Path(unquote(parts.path)))
     if parts.scheme == "console":
         return ConsoleSender()
-    raise ConfigError(
-        "DIGEST_SMTP_URL must be smtp://host:port, smtps://host:port, file:///folder "
-        f"or console:, got {url!r}"
-    )
+    return SmtpSender(SmtpConfig.from_url(url))

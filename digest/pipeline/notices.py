@@ -5,18 +5,19 @@ template context (and any extra headers), plus its templates in templates/email/
 (`subject.txt`, `body.txt`, `body.html` on the shared `email/base.html`). Nothing else needs
 to know about it: every subscriber email is a row of the outbox, written with the change
 that asks for it (`queue_notice`, or the store's lifecycle), and `send_outbox` renders and
-sends any registered kind, from the Celery worker or from the web process itself.
+sends any registered kind through the send engine (digest.pipeline.engine), from the Celery
+worker or from the web process itself.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -24,27 +25,24 @@ from sqlalchemy.orm import Session
 from digest import links
 from digest.errors import DigestError
 from digest.mail.envelope import envelope_for
-from digest.mail.outcomes import SendFailure, classify_send_failure
-from digest.mail.senders import Sender, open_sender
+from digest.pipeline.engine import Letter, Outcome, SendCounts, Unsent, send_batch
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
-from digest.store.bounces import bounced_while_sending
-from digest.store.db import Database, through_outages
-from digest.store.models import OutboxStatus, Subscriber, SubscriberState
+from digest.store.db import Database
+from digest.store.models import Subscriber, SubscriberState
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
     OutboxClaim,
-    claim_outbox,
-    defer_or_give_up,
-    finish_outbox,
+    OutboxQueue,
+    SentNotice,
     queue_email,
 )
 from digest.store.subscribers import (
     ALREADY_SUBSCRIBED_EMAIL,
     ANSWERS_REQUEST,
     CONFIRMATION_EMAIL,
+    NOTICES_RATED,
     Resolution,
-    notice_sent,
     resolve_notice,
     resolve_request,
 )
@@ -185,103 +183,91 @@ class OutboxReport:
     def handled(self) -> int:
         return len(self.sent) + self.skipped + self.deferred + self.failed + self.bounced
 
+    def add(self, counts: SendCounts) -> None:
+        self.skipped += counts.skipped + counts.empty
+        self.deferred += counts.deferred
+        self.failed += counts.failed
+        self.bounced += counts.bounced
 
-def send_outbox(
-    db: Database,
-    settings: Settings,
-    now: datetime | None = None,
-    *,
-    sender: Sender | None = None,
-    batch_size: int = 50,
-    max_batches: int = 100,
-) -> OutboxReport:
+
+OUTBOX_BATCH_SIZE = 50
+OUTBOX_MAX_BATCHES = 100
+
+
+def send_outbox(db: Database, settings: Settings, now: datetime | None = None) -> OutboxReport:
     """Send what the outbox holds that is due, a claimed batch at a time, until it is empty.
 
-    Safe to run in several processes at once: each row is claimed with a lease.
+    Safe to run in several processes at once: each row is claimed with a lease. With `now`,
+    every step is timed by it instead of the clock.
     """
     report = OutboxReport()
-    delivery = settings.delivery
-    for _ in range(max_batches):
-        moment = now or utcnow()
-        claims = claim_outbox(db, moment, batch_size, delivery.lease_seconds)
-        if not claims:
+    queue = OutboxQueue(db)
+    notices = Notices(db, settings)
+
+    def sent(mark: SentNotice) -> None:
+        assert mark.claim.subscriber_id is not None
+        report.sent.append((mark.kind, mark.claim.subscriber_id))
+
+    for _ in range(OUTBOX_MAX_BATCHES):
+        counts = send_batch(
+            queue,
+            notices,
+            settings.delivery,
+            clock=utcnow if now is None else lambda: now,
+            on_sent=sent,
+        )
+        report.add(counts)
+        if counts.due == 0 or counts.server_down:
             break
-        # A sender handed in is the caller's to close; one opened here is closed here.
-        with nullcontext(sender) if sender is not None else open_sender(delivery.smtp_url) as out:
-            for position, claim in enumerate(claims):
-                if not _send_claim(db, settings, claim, out, moment, report):
-                    # The server is down: put the rest back instead of timing out on each.
-                    with db.session() as session:
-                        for rest in claims[position + 1 :]:
-                            defer_or_give_up(
-                                session, rest, "SMTP server unreachable", moment, delivery
-                            )
-                            report.deferred += 1
-                    return report
     return report
 
 
-def _send_claim(
-    db: Database,
-    settings: Settings,
-    claim: OutboxClaim,
-    out: Sender,
-    now: datetime,
-    report: OutboxReport,
-) -> bool:
-    """Resolve, render, send and record one row; False if the SMTP server is unreachable."""
-    with db.session() as session:
-        resolution = _resolve(session, settings, claim, now)
-        if resolution.kind is None or resolution.skip:
-            finish_outbox(
-                session,
-                claim,
-                OutboxStatus.SKIPPED,
-                now,
-                error=resolution.skip or "nothing to send",
-                subscriber_id=resolution.subscriber_id,
-            )
-            report.skipped += 1
-            return True
-        assert resolution.subscriber_id is not None
-        subscriber_id, kind = resolution.subscriber_id, resolution.kind
-        email = session.get_one(Subscriber, subscriber_id).email
-    try:
+class Notices:
+    """Subscriber emails as a kind for the send engine: each outbox row resolved (what, if
+    anything, it becomes) and rendered when its turn comes, one at a time."""
+
+    batch_size = OUTBOX_BATCH_SIZE
+    window = 1
+    # The resend rule of a confirmation reads when the last one was accepted: each mark is
+    # written before the next row is resolved.
+    marks_at_once = True
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    def prepare(self, claims: Sequence[OutboxClaim], now: datetime) -> list[NoticeDraft]:
+        return [NoticeDraft(self.db, self.settings, claim) for claim in claims]
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    db: Database
+    settings: Settings
+    claim: OutboxClaim
+
+    def compose(self, now: datetime) -> Letter[OutboxClaim, SentNotice] | Unsent[OutboxClaim]:
+        """The email this row asks for now, or why there is none (the subscriber left, is
+        suppressed, got one a moment ago)."""
+        with self.db.session() as session:
+            resolution = _resolve(session, self.settings, self.claim, now)
+            claim = replace(self.claim, subscriber_id=resolution.subscriber_id)
+            if resolution.kind is None or resolution.skip:
+                return Unsent(claim, Outcome.SKIPPED, resolution.skip or "nothing to send")
+            assert resolution.subscriber_id is not None
+            email = session.get_one(Subscriber, resolution.subscriber_id).email
+        kind = resolution.kind
         message = render_subscriber_email(
-            settings.email,
+            self.settings.email,
             kind,
-            subscriber_id=subscriber_id,
+            subscriber_id=resolution.subscriber_id,
             email=email,
-            request_id=answered_request(claim),
+            request_id=answered_request(self.claim),
         )
-        envelope = envelope_for(settings.email, message, subscriber_id=subscriber_id, address=email)
-        out.send(message, envelope)
-    except Exception as exc:  # a refusal, an outage, a value it cannot encode: this email only
-        failure = classify_send_failure(exc)
-        _record_failure(db, settings, claim, subscriber_id, failure, exc, now, report)
-        log.warning("%s email for subscriber %d: %s (%s)", kind, subscriber_id,
-                    failure.value, exc)  # fmt: skip
-        return failure is not SendFailure.UNREACHABLE
-    message_id = str(message["Message-ID"])
-
-    # The one window for a duplicate: the server has it, the row is not yet 'sent'. A
-    # dropped database connection does not widen it: the (idempotent) mark is retried.
-    def mark_sent() -> None:
-        with db.session() as session:
-            finish_outbox(
-                session,
-                claim,
-                OutboxStatus.SENT,
-                now,
-                subscriber_id=subscriber_id,
-                message_id=message_id,
-            )
-            notice_sent(session, subscriber_id, kind, now)
-
-    through_outages(mark_sent)
-    log.info("%s email sent to subscriber %d", kind, subscriber_id)
-    report.sent.append((kind, subscriber_id))
-    return True
+        envelope = envelope_for(
+            self.settings.email, message, subscriber_id=resolution.subscriber_id, address=email
+        )
+        mark = partial(SentNotice, claim, kind, str(message["Message-ID"]), kind in NOTICES_RATED)
+        return Letter(claim, message, envelope, mark)
 
 
 def answered_request(claim: OutboxClaim) -> int | None:
@@ -291,47 +277,6 @@ def answered_request(claim: OutboxClaim) -> int | None:
         return claim.row_id
     named = claim.request.get(ANSWERS_REQUEST)
     return named if type(named) is int else None
-
-
-def _record_failure(
-    db: Database,
-    settings: Settings,
-    claim: OutboxClaim,
-    subscriber_id: int,
-    failure: SendFailure,
-    exc: Exception,
-    now: datetime,
-    report: OutboxReport,
-) -> None:
-    """Record what the failure means (digest.mail.outcomes), as the digest sender does."""
-    with db.session() as session:
-        match failure:
-            case SendFailure.BOUNCED:
-                finish_outbox(
-                    session,
-                    claim,
-                    OutboxStatus.BOUNCED,
-                    now,
-                    error=str(exc),
-                    subscriber_id=subscriber_id,
-                )
-                bounced_while_sending(session, subscriber_id, str(exc), now)
-                report.bounced += 1
-            case SendFailure.RETRY | SendFailure.UNREACHABLE:
-                if defer_or_give_up(session, claim, str(exc), now, settings.delivery):
-                    report.deferred += 1
-                else:
-                    report.failed += 1
-            case SendFailure.FAILED:
-                finish_outbox(
-                    session,
-                    claim,
-                    OutboxStatus.FAILED,
-                    now,
-                    error=str(exc),
-                    subscriber_id=subscriber_id,
-                )
-                report.failed += 1
 
 
 def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:

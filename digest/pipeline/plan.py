@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypedDict, Unpack
 
-from digest.mail.ratelimit import SendLimiter
 from digest.pipeline.editions import pick_editions, profiles_of
+from digest.pipeline.engine import Clock, SendCounts
+from digest.pipeline.notices import OutboxReport, send_outbox
 from digest.pipeline.pool import day_pool
-from digest.pipeline.send import Clock, SendCounts, send_batch
+from digest.pipeline.send import send_batch
 from digest.settings import Settings
 from digest.store.db import Database, keep_statistics
 from digest.store.deliveries import HeldRows, held_rows, pools_with_work, queue_deliveries
@@ -124,7 +126,6 @@ def send_due_now(
     edition: date | None = None,
     only_email: str | None = None,
     dry_run: bool = False,
-    limiter: SendLimiter | None = None,
     on_planned: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_held: Callable[[HeldRows], None] | None = None,
@@ -147,9 +148,7 @@ def send_due_now(
     while True:
         for pool_id, _ in work:
             while True:
-                counts = send_batch(
-                    db, settings, pool_id, clock=clock, limiter=limiter, on_progress=on_progress
-                )
+                counts = send_batch(db, settings, pool_id, clock=clock, on_progress=on_progress)
                 if counts.due == 0:
                     break
                 total.add(counts)
@@ -164,6 +163,41 @@ def send_due_now(
         on_held(held)
         time.sleep(HELD_POLL_SECONDS if held.live else 0.1)
         work = pools_with_work(db, clock())
+
+
+@dataclass(frozen=True)
+class SendRun:
+    """What `digest send` did: the digests, then the subscriber emails the outbox held (None
+    on a dry run), and the rows other senders still hold when it did not wait for them."""
+
+    digests: SendCounts
+    notices: OutboxReport | None = None
+    held: HeldRows | None = None
+
+
+class DueRun(TypedDict, total=False):
+    """How `send_due_now` runs (see its parameters)."""
+
+    edition: date | None
+    only_email: str | None
+    dry_run: bool
+    on_planned: Callable[[int], None] | None
+    on_progress: Callable[[int], None] | None
+    on_held: Callable[[HeldRows], None] | None
+    clock: Clock
+
+
+def send_everything_due(
+    db: Database, settings: Settings, now: datetime, **run: Unpack[DueRun]
+) -> SendRun:
+    """`digest send`: plan and send the due digests (`send_due_now`), then whatever the
+    outbox of subscriber emails holds, so they leave with the run."""
+    digests = send_due_now(db, settings, now, **run)
+    if run.get("dry_run"):
+        return SendRun(digests)
+    waited = run.get("on_held") is not None
+    held = None if waited else held_rows(db, run.get("clock", utcnow)())
+    return SendRun(digests, send_outbox(db, settings), held)
 
 
 def _dry_run(

@@ -41,7 +41,6 @@ from digest.rank.learned import FeatureRows, LearnedModels, Ratings, background_
 from digest.rank.pool import CandidatePool
 from digest.settings import BlendSettings
 
-MIN_RELEVANCE = 0.02  # the cosine above which a pick counts as like what they rated up
 CHUNK_SUBSCRIBERS = 2048
 DISLIKE_WEIGHT = 0.5  # "less like this" says less than "more like this" (g above)
 DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above the pool
@@ -80,7 +79,6 @@ class SubscriberProfile:
 class Pick:
     pool_index: int
     score: float
-    relevance: float  # cosine of profile and paper (the tf-idf/embedding blend), -1..1
 
 
 def personalize(
@@ -377,18 +375,14 @@ def _personalize_chunk(
     qualifies[disliking] &= ~(leans_away & (avoid_z >= DISLIKE_Z))
     score = np.where(qualifies, score, -np.inf)
     for row, subscriber in enumerate(profiles):
-        yield _top(score[row], cosine[row], subscriber.size)
+        yield _top(score[row], subscriber.size)
 
 
-def _top(scores: Array, relevance: Array, k: int) -> list[Pick]:
+def _top(scores: Array, k: int) -> list[Pick]:
     k = min(k, scores.size)
     if k <= 0:
         return []
     candidates = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
     # Ties go to the paper higher in the trend order (lower pool index): deterministic.
     ordered = candidates[np.lexsort((candidates, -scores[candidates]))]
-    return [
-        Pick(int(i), float(scores[i]), float(relevance[i]))
-        for i in ordered
-        if np.isfinite(scores[i])
-    ]
+    return [Pick(int(i), float(scores[i])) for i in ordered if np.isfinite(scores[i])]

@@ -41,10 +41,6 @@ def score_trend(item: PaperSignals, now: datetime, weights: TrendWeights) -> Tre
     return TrendScore(item.paper_id, score, upvote_gain, star_gain)
 
 
-def trend_score(item: PaperSignals, now: datetime, weights: TrendWeights | None = None) -> float:
-    return score_trend(item, now, weights or TrendWeights()).score
-
-
 def rank_by_trend(
     items: list[PaperSignals], now: datetime, weights: TrendWeights | None = None
 ) -> list[tuple[PaperSignals, TrendScore]]:

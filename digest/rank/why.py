@@ -115,20 +115,6 @@ class WhyLines:
         return ", ".join(notes)
 
 
-def why_line(
-    pool: CandidatePool,
-    pick: Pick,
-    profile: SubscriberProfile,
-    window_hours: float,
-    *,
-    position: int | None = None,
-    shown: Sequence[EditionEntry] | None = None,
-) -> str:
-    """E.g. "matches 'diffusion' · #2 trending today"; "" when it would only repeat the email."""
-    explain = WhyLines(pool, window_hours, shown=shown, rated=profile.liked)
-    return explain.line(pick, profile, position)
-
-
 class _Likeness:
     """How close each pool paper is to each rated-up paper, as a z-score over the pool."""
 

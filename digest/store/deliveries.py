@@ -6,19 +6,20 @@ claimed again when its retry time comes. A claim carries a lease: a row still `c
 after `lease_until` belonged to a worker that died and may be claimed again. Claiming uses
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent senders take disjoint batches
 without waiting; SQLite serialises writers (BEGIN IMMEDIATE), which gives the same result.
+The send engine (digest.pipeline.engine) drives the queue through `DeliveryQueue` and
+`DeliveryRecorder`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -26,7 +27,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.errors import DigestError
-from digest.settings import DeliverySettings
 from digest.store import leases
 from digest.store.bounces import bounced_while_sending
 from digest.store.db import Database, connection_lost, through_outages
@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Claim:
-    delivery_id: int
+    row_id: int  # the delivery's id
     subscriber_id: int
     attempts: int  # including this one
     first_attempt_at: datetime
@@ -119,8 +119,7 @@ def claim_batch(
             .values(uncertain=Delivery.uncertain + 1, in_flight_since=None)
             .execution_options(synchronize_session=False)
         )
-    token = secrets.token_hex(16)
-    rows = leases.claim_rows(
+    token, rows = leases.claim_rows(
         db,
         Delivery,
         DeliveryStatus,
@@ -136,9 +135,25 @@ def claim_batch(
         ],
         claimed_at=now,
         in_flight_since=None,
-        claim_token=token,
     )
     return [Claim(row[0], row[1], row[2], row[3] or now, token) for row in rows]
+
+
+class DeliveryQueue:
+    """One pool's deliveries as the send engine (digest.pipeline.engine) drives them."""
+
+    def __init__(self, db: Database, pool_id: int, journal: SendJournal) -> None:
+        self.db, self.pool_id, self.journal = db, pool_id, journal
+
+    def settle_journal(self) -> None:
+        """Write the marks a database outage left in this machine's journal."""
+        self.journal.replay(self.db)
+
+    def claim(self, now: datetime, size: int, lease_seconds: int) -> list[Claim]:
+        return claim_batch(self.db, self.pool_id, now, size, lease_seconds)
+
+    def recorder(self) -> contextlib.AbstractContextManager[DeliveryRecorder]:
+        return DeliveryRecorder.open(self.db, self.journal)
 
 
 # `write_sent` for the rows of one window and the in-flight mark of the next, as one
@@ -180,7 +195,7 @@ class DatabaseLost(DigestError):
     """The database stayed unreachable while a sender recorded an outcome: it stops."""
 
 
-class Recorder:
+class DeliveryRecorder:
     """Writes one batch's outcomes, one message at a time, over one held connection.
 
     Each outcome is its own short transaction, committed before the next message is sent,
@@ -206,7 +221,7 @@ class Recorder:
     @contextmanager
     def open(
         cls, db: Database, journal: SendJournal | None = None, retry_seconds: float = 30.0
-    ) -> Iterator[Recorder]:
+    ) -> Iterator[DeliveryRecorder]:
         recorder = cls(db, journal, retry_seconds)
         try:
             yield recorder
@@ -269,7 +284,7 @@ class Recorder:
         took the row over from sending it again. If the database stays unreachable the
         marks go to the journal and DatabaseLost is raised.
         """
-        next_ids = [claim.delivery_id for claim in following]
+        next_ids = [claim.row_id for claim in following]
         if not marks and not next_ids:
             return set()
 
@@ -331,11 +346,7 @@ class Recorder:
         """Extend the lease of every row still held under `token` to `now` + `lease_seconds`
         (a live sender does this long before its lease ends); the new end of the lease."""
         until = now + timedelta(seconds=lease_seconds)
-        statement = (
-            update(Delivery)
-            .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
-            .values(lease_until=until)
-        )
+        statement = leases.renewal(Delivery, DeliveryStatus, token, until)
         self._write(lambda c: c.execute(statement), one_statement=True)
         return until
 
@@ -382,34 +393,15 @@ class Recorder:
 
         through_outages(suppress, seconds=self.retry_seconds)
 
-    def defer_or_give_up(
-        self, claim: Claim, reason: str, now: datetime, delivery: DeliverySettings
-    ) -> bool:
-        """Schedule a retry, or give up once the first attempt is `give_up_hours` old.
-
-        True if deferred.
-        """
-        retry_at = leases.next_attempt(claim.attempts, claim.first_attempt_at, now, delivery)
-        if retry_at is None:
-            self.failed(claim, f"gave up after {claim.attempts} attempts: {reason}", now)
-            return False
-        self.finish(claim, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at)
-        return True
+    def deferred(self, claim: Claim, reason: str, now: datetime, retry_at: datetime) -> bool:
+        """Leave the row for a retry at `retry_at`."""
+        return self.finish(
+            claim, DeliveryStatus.DEFERRED, now, error=reason, next_attempt_at=retry_at
+        )
 
 
 def _still_held(claims: Sequence[Claim]) -> ColumnElement[bool]:
-    """The rows of `claims` whose claim is still the one this sender took: claimed, under
-    its token. A lease that ran out does not lose the row until another sender claims it
-    (which changes the token), so this, not the clock, says whose the row is."""
-    return and_(
-        Delivery.status == DeliveryStatus.CLAIMED,
-        or_(
-            *(
-                and_(Delivery.id == claim.delivery_id, Delivery.claim_token == claim.token)
-                for claim in claims
-            )
-        ),
-    )
+    return leases.still_held(Delivery, DeliveryStatus, claims)
 
 
 def pools_with_work(db: Database, now: datetime) -> list[tuple[int, int]]:

@@ -63,8 +63,3 @@ def last_good_window_end(session: Session, source: str) -> date | None:
         .order_by(FetchRun.window_end.desc())
         .limit(1)
     )
-
-
-def recent_runs(session: Session, limit: int = 20) -> list[FetchRun]:
-    """The latest runs, newest first."""
-    return list(session.scalars(select(FetchRun).order_by(FetchRun.started_at.desc()).limit(limit)))

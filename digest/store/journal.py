@@ -1,9 +1,9 @@
 """The send journal: marks of messages the SMTP server accepted that the database could not
 take, kept in a local file and written to the database before the next send.
 
-It is the last resort behind `Recorder`'s reconnect-and-retry: only a database that stays
-unreachable for the whole retry period sends a mark here. Each line is one JSON object,
-appended and flushed to disk before the sender stops.
+It is the last resort behind `DeliveryRecorder`'s reconnect-and-retry: only a database that
+stays unreachable for the whole retry period sends a mark here. Each line is one JSON
+object, appended and flushed to disk before the sender stops.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SentMark:
-    """Everything `Recorder.sent` writes for one accepted message."""
+    """Everything the sent mark of one accepted digest writes."""
 
     delivery_id: int
     message_id: str

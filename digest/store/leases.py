@@ -1,27 +1,38 @@
 """Claiming queued rows with a lease, shared by the delivery queue and the outbox.
 
 Both tables have `id`, `status` (an enum with PENDING, DEFERRED and CLAIMED), `attempts`,
-`first_attempt_at`, `next_attempt_at` and `lease_until`.
+`first_attempt_at`, `next_attempt_at`, `lease_until` and `claim_token`.
 
 A row is claimable when it is pending, deferred and due for its retry, or claimed by a
-sender whose lease ran out (it died). Claiming marks it claimed until `lease_until` and
-counts the attempt; PostgreSQL skips rows another sender is claiming at that moment
-(`FOR UPDATE SKIP LOCKED`), SQLite serialises writers, and both end with disjoint claims.
+sender whose lease ran out (it died). Claiming marks it claimed until `lease_until` under a
+fresh random `claim_token` and counts the attempt; PostgreSQL skips rows another sender is
+claiming at that moment (`FOR UPDATE SKIP LOCKED`), SQLite serialises writers, and both end
+with disjoint claims. A row is a sender's while it is claimed under that sender's token:
+another sender that claims it after the lease ran out writes its own token.
 """
 
 from __future__ import annotations
 
 import enum
-import random
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Update, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from digest.settings import DeliverySettings
 from digest.store.db import Database
+
+
+class Held(Protocol):
+    """A claimed row, as far as its lease is concerned."""
+
+    @property
+    def row_id(self) -> int: ...
+
+    @property
+    def token(self) -> str: ...
 
 
 def claimable(table: type[Any], states: type[enum.Enum], now: datetime) -> ColumnElement[bool]:
@@ -44,10 +55,11 @@ def claim_rows(
     returning: Sequence[Any],
     where: Sequence[ColumnElement[bool]] = (),
     **values: Any,
-) -> list[Any]:
-    """Claim up to `size` claimable rows (oldest first) and return `returning` of each,
-    after the claim, in id order (`returning` must start with the id); `values` are set on
-    the claimed rows too."""
+) -> tuple[str, list[Any]]:
+    """Claim up to `size` claimable rows (oldest first) under a fresh token; the token and
+    `returning` of each row, after the claim, in id order (`returning` must start with the
+    id). `values` are set on the claimed rows too."""
+    token = secrets.token_hex(16)
     with db.session() as session:
         chosen = (
             select(table.id)
@@ -66,6 +78,7 @@ def claim_rows(
                     lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=table.attempts + 1,
                     first_attempt_at=func.coalesce(table.first_attempt_at, now),
+                    claim_token=token,
                     **values,
                 )
                 .returning(*returning)
@@ -73,21 +86,27 @@ def claim_rows(
             ).all()
         )
     # RETURNING gives no order; senders work oldest first.
-    return sorted(rows, key=lambda row: row[0])
+    return token, sorted(rows, key=lambda row: row[0])
 
 
-def next_attempt(
-    attempts: int, first_attempt_at: datetime, now: datetime, delivery: DeliverySettings
-) -> datetime | None:
-    """When to try again after a temporary failure; None once it is time to give up."""
-    if now - first_attempt_at >= timedelta(hours=delivery.give_up_hours):
-        return None
-    return now + timedelta(seconds=retry_delay(attempts, delivery))
+def still_held(
+    table: type[Any], states: type[enum.Enum], claims: Sequence[Held]
+) -> ColumnElement[bool]:
+    """The rows of `claims` whose claim is still the one this sender took: claimed, under
+    its token. A lease that ran out does not lose the row until another sender claims it
+    (which changes the token), so this, not the clock, says whose the row is."""
+    return and_(
+        table.status == states["CLAIMED"],
+        or_(
+            *(and_(table.id == claim.row_id, table.claim_token == claim.token) for claim in claims)
+        ),
+    )
 
 
-def retry_delay(
-    attempts: int, delivery: DeliverySettings, rng: random.Random | None = None
-) -> float:
-    """Exponential backoff with jitter: base * 2^(attempts-1), capped, times 0.5-1.5."""
-    raw = min(delivery.retry_base_seconds * 2 ** max(attempts - 1, 0), delivery.retry_max_seconds)
-    return float(raw * (0.5 + (rng or random).random()))
+def renewal(table: type[Any], states: type[enum.Enum], token: str, until: datetime) -> Update:
+    """The statement that extends the lease of every row still held under `token`."""
+    return (
+        update(table)
+        .where(table.claim_token == token, table.status == states["CLAIMED"])
+        .values(lease_until=until)
+    )

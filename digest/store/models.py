@@ -319,6 +319,9 @@ class OutboxEmail(Base):
     first_attempt_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    # As on deliveries: a fresh random value at every claim, so a sender records outcomes
+    # and sends only on rows whose claim is still its own.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     finished_at: Mapped[datetime | None]
     # The Message-ID of the email the server accepted: a bounce or complaint about a notice
     # is applied only when it names one sent to that subscriber.

@@ -118,10 +118,6 @@ def latest_pool(session: Session) -> Pool | None:
     return session.scalar(select(Pool).order_by(Pool.date.desc()).limit(1))
 
 
-def list_pools(session: Session, limit: int = 60) -> list[Pool]:
-    return list(session.scalars(select(Pool).order_by(Pool.date.desc()).limit(limit)))
-
-
 def pool_candidates(session: Session, pool: Pool) -> list[tuple[TrendScore, PaperText]]:
     """The pool's papers in trend order, each with the score it was frozen with."""
     rows = session.execute(

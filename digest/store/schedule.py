@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -83,28 +82,3 @@ def due_page(
     ]
     next_after = subscribers[-1].id if len(subscribers) == page_size else None
     return due, next_after
-
-
-def due_subscribers(
-    session: Session,
-    day: date,
-    now: datetime,
-    *,
-    local_day_only: bool,
-    only_email: str | None = None,
-    page_size: int = 1000,
-) -> Iterator[Subscriber]:
-    """The due subscribers themselves (see `due_page`), for callers that want rows."""
-    after: int | None = 0
-    while after is not None:
-        due, after = due_page(
-            session,
-            day,
-            now,
-            after_id=after,
-            page_size=page_size,
-            local_day_only=local_day_only,
-            only_email=only_email,
-        )
-        for subscriber_id, _ in due:
-            yield session.get_one(Subscriber, subscriber_id)

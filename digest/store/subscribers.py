@@ -158,7 +158,7 @@ def resolve_notice(
 def notice_too_soon(subscriber: Subscriber, now: datetime) -> str:
     """Why a confirmation or "already subscribed" email must wait, or "" if it may go.
 
-    Only emails the SMTP server accepted count (`notice_sent`), so a failed one never
+    Only emails the SMTP server accepted count (the sent mark sets it), so a failed one never
     locks the address out.
     """
     last = subscriber.confirmation_sent_at
@@ -166,14 +166,6 @@ def notice_too_soon(subscriber: Subscriber, now: datetime) -> str:
         minutes = max(1, int((now - last).total_seconds() // 60))
         return f"one was sent {minutes} minute{'s' if minutes != 1 else ''} ago"
     return ""
-
-
-def notice_sent(session: Session, subscriber_id: int, kind: str, now: datetime) -> None:
-    """Note that the SMTP server accepted an email of `kind` for the subscriber."""
-    if kind in NOTICES_RATED:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is not None:
-            subscriber.confirmation_sent_at = now
 
 
 def subscriber_for_token(

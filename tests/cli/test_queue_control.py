@@ -10,7 +10,7 @@ from pathlib import Path
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import Recorder, claim_batch, held_rows, uncertain_rows
+from digest.store.deliveries import DeliveryRecorder, claim_batch, held_rows, uncertain_rows
 from digest.store.pools import find_pool
 from tests.cli.command import digest
 from tests.conftest import TEST_SECRET, SmtpSink
@@ -48,7 +48,7 @@ def _claimed_by_a_sender(db: Database, day: date, claimed_at: datetime, lease: i
         assert pool is not None
         pool_id = pool.id
     claims = claim_batch(db, pool_id, claimed_at, 100, lease)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         assert begin_sending(recorder, claims[0], claimed_at)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.store.db import Database
+from digest.store.subscribers import request_subscription
 from tests.cli.command import DIGEST, clean_environment, digest
 from tests.conftest import TEST_SECRET, SmtpSink, free_port
 
@@ -46,6 +48,23 @@ def test_send_off_a_terminal_prints_plain_lines_with_the_total(
     assert summary in lines  # one line of 84 characters, not wrapped at 80
     assert "\x1b[" not in sent.stdout  # no terminal codes in a pipe or a file
     assert len(smtp_sink.received) == 3
+
+
+def test_send_also_sends_what_the_outbox_holds_in_the_same_run(
+    ready_to_send: dict[str, str], tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    store = Database(ready_to_send["DIGEST_DATABASE_URL"])
+    with store.session() as session:
+        request_subscription(session, "newcomer@example.org")
+    store.dispose()
+
+    sent = digest(["send", "--edition", ready_to_send["TODAY"]], ready_to_send, tmp_path)
+
+    assert sent.returncode == 0, sent.stderr
+    line = "subscriber emails: sent 1 · retrying 0 · given up 0 · nothing to send 0"
+    assert line in sent.stdout.splitlines()
+    assert len(smtp_sink.messages_to("newcomer@example.org")) == 1
+    assert len(smtp_sink.received) == 4  # the three digests and the confirmation
 
 
 def test_send_on_a_terminal_shows_a_bar_with_the_real_total(

@@ -11,7 +11,7 @@ import pytest
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import Recorder, claim_batch, pools_with_work
+from digest.store.deliveries import DeliveryRecorder, claim_batch, pools_with_work
 from tests.cli.command import digest_in_process
 from tests.conftest import TEST_SECRET, SmtpSink, run_digest
 from tests.factories import begin_sending, make_paper, make_subscriber
@@ -30,7 +30,7 @@ def _held_by_a_dead_sender(db: Database, settings: Settings, readers: int, lease
     plan_deliveries(db, settings, now, edition=DAY)
     [(pool_id, _)] = pools_with_work(db, now)
     claims = claim_batch(db, pool_id, now, readers, lease)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         assert begin_sending(recorder, claims[0], now)
 
 

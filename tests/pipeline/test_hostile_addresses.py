@@ -235,12 +235,12 @@ def test_an_unexpected_error_in_one_message_fails_only_that_message(
     sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from digest.mail import senders
-    from digest.pipeline import send
+    from digest.pipeline import engine
 
     _stored(sqlite_db, ["first@example.org", "second@example.org"])
     real_open = senders.open_sender
     monkeypatch.setattr(
-        send, "open_sender", lambda url: FailsFor(real_open(url), "first@example.org")
+        engine, "open_sender", lambda url: FailsFor(real_open(url), "first@example.org")
     )
 
     counts = send_due_now(sqlite_db, settings, NOW, edition=DAY)

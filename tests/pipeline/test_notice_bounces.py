@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from digest.errors import (
+    DigestError,
     PermanentRejection,
     SendError,
     TemporaryFailure,
@@ -23,7 +24,7 @@ from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import OutboxEmail, OutboxStatus, Subscriber, SubscriberState
-from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
+from digest.store.subscribers import CONFIRMATION_EMAIL, add_subscriber, request_subscription
 from tests.conftest import ScriptedSmtp, free_port
 
 DEAD = "gone@example.com"
@@ -78,8 +79,12 @@ def test_a_confirmation_refused_for_good_suppresses_the_address(
         [CONFIRMATION_EMAIL],
     )
     with db.session() as session:
-        statuses = set(session.scalars(select(OutboxEmail.status)))
-    assert statuses == {OutboxStatus.BOUNCED, OutboxStatus.SENT}
+        rows = {row.status: row for row in session.scalars(select(OutboxEmail))}
+        assert set(rows) == {OutboxStatus.BOUNCED, OutboxStatus.SENT}
+        assert "550 5.1.1 no such mailbox" in (rows[OutboxStatus.BOUNCED].error or "")
+        # An address that does not exist: the operator cannot activate it by mistake either.
+        with pytest.raises(DigestError, match="bounced and stays suppressed"):
+            add_subscriber(session, DEAD, confirmed=True)
 
     # Long past the 10-minute rule, the dead address signs up again: nothing goes to it.
     later = NOW + timedelta(days=2)

@@ -14,7 +14,7 @@ from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import OutboxEmail, OutboxStatus, Subscriber, SubscriberState
-from digest.store.outbox import claim_outbox
+from digest.store.outbox import OutboxClaim, claim_outbox
 from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
 from digest.store.suppression import suppress
 from tests.conftest import ScriptedSmtp, free_port
@@ -175,3 +175,39 @@ def _subscribers(db: Database) -> list[tuple[str, str, list[str], str]]:
             (s.email, s.state.value, list(s.topics), s.timezone)
             for s in session.scalars(select(Subscriber).order_by(Subscriber.id))
         ]
+
+
+class TakenOverMidBatch(ScriptedSmtp):
+    """Accepts every message; while the first one arrives, another sender claims the
+    outbox as it would once the first sender's lease had run out."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+        self.taken: list[OutboxClaim] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        if not self.taken:
+            self.taken = claim_outbox(self.db, NOW + timedelta(minutes=11), 10, 600)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_row_another_sender_took_over_is_left_to_it(db: Database, settings: Settings) -> None:
+    _request(db, "first@example.org")
+    _request(db, "second@example.org")
+    handler = TakenOverMidBatch(db)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        smtp = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
+        report = send_outbox(db, smtp, NOW)
+    finally:
+        controller.stop()
+
+    assert handler.accepted == ["first@example.org"]  # the second is the other sender's
+    assert [kind for kind, _ in report.sent] == [CONFIRMATION_EMAIL]
+    first, second = _rows(db)
+    assert first.status is OutboxStatus.SENT  # what the server accepted is recorded
+    assert second.status is OutboxStatus.CLAIMED
+    assert second.claim_token == handler.taken[0].token  # untouched: its sender's to send

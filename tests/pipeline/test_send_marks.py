@@ -11,7 +11,7 @@ from digest.papers import EditionEntry
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
 from digest.store.db import Database
-from digest.store.deliveries import Recorder, claim_batch, pools_with_work
+from digest.store.deliveries import DeliveryRecorder, claim_batch, pools_with_work
 from digest.store.models import Delivery, DeliveryPaper, DeliveryStatus, Subscriber
 from digest.store.models import SubscriberState as State
 from tests.factories import begin_sending, make_paper, make_subscriber, sent_mark
@@ -38,25 +38,25 @@ def test_a_mark_and_the_next_start_are_one_idempotent_write(
     with db.session() as session:
         session.get_one(Subscriber, third.subscriber_id).state = State.UNSUBSCRIBED
 
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         assert begin_sending(recorder, first, NOW)
         for _ in range(2):  # a commit whose answer was lost is written again
-            assert second.delivery_id in recorder.settle_and_begin(
-                [sent_mark(first.delivery_id, "<m1>", entries, NOW)], [second], NOW
+            assert second.row_id in recorder.settle_and_begin(
+                [sent_mark(first.row_id, "<m1>", entries, NOW)], [second], NOW
             )
-        assert third.delivery_id not in recorder.settle_and_begin(
-            [sent_mark(second.delivery_id, "<m2>", [], NOW)], [third], NOW
+        assert third.row_id not in recorder.settle_and_begin(
+            [sent_mark(second.row_id, "<m2>", [], NOW)], [third], NOW
         )
 
     with db.session() as session:
         rows = {d.id: d for d in session.scalars(select(Delivery))}
-        assert rows[first.delivery_id].status is DeliveryStatus.SENT
-        assert rows[first.delivery_id].message_id == "<m1>"
-        assert rows[first.delivery_id].in_flight_since is None
-        assert rows[second.delivery_id].status is DeliveryStatus.SENT
-        assert rows[third.delivery_id].status is DeliveryStatus.CLAIMED
-        assert rows[third.delivery_id].in_flight_since is None  # never started: it left
+        assert rows[first.row_id].status is DeliveryStatus.SENT
+        assert rows[first.row_id].message_id == "<m1>"
+        assert rows[first.row_id].in_flight_since is None
+        assert rows[second.row_id].status is DeliveryStatus.SENT
+        assert rows[third.row_id].status is DeliveryStatus.CLAIMED
+        assert rows[third.row_id].in_flight_since is None  # never started: it left
         carried = session.execute(
             select(DeliveryPaper.delivery_id, func.count()).group_by(DeliveryPaper.delivery_id)
         ).all()
-        assert carried == [(first.delivery_id, 2)]
+        assert carried == [(first.row_id, 2)]

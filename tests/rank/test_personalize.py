@@ -3,7 +3,7 @@ from digest.rank.dedupe import duplicate_of
 from digest.rank.features import Follows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
-from digest.rank.why import why_line
+from digest.rank.why import WhyLines
 from digest.settings import BlendSettings
 
 BLEND = BlendSettings(relevance_weight=0.6, feedback_weight=0.75, trending_slots=1)
@@ -96,9 +96,10 @@ def test_why_line_names_the_velocity_and_the_match() -> None:
     [[pick]] = personalize(pool, [profile], BLEND)
     # The email shows the upvotes already: the line says what matched, and where the paper
     # stands in the day's trend when that is not its place in this edition.
-    assert why_line(pool, pick, profile, 24) == "matches 'diffusion' · #2 trending today"
+    why = WhyLines(pool, 24)
+    assert why.line(pick, profile) == "matches 'diffusion' · #2 trending today"
     [[top]] = personalize(pool, [SubscriberProfile(2, size=1)], BLEND)
-    assert why_line(pool, top, SubscriberProfile(2), 24) == ""  # nothing the email lacks
+    assert why.line(top, SubscriberProfile(2)) == ""  # nothing the email lacks
 
 
 def test_near_duplicates_are_recognised() -> None:

@@ -14,7 +14,7 @@ from digest.pipeline.pool import DayPool
 from digest.rank.features import Follows
 from digest.rank.personalize import Pick, SubscriberProfile
 from digest.rank.pool import CandidatePool, PoolPaper
-from digest.rank.why import MAX_CHARS, WhyLines, why_line
+from digest.rank.why import MAX_CHARS, WhyLines
 from digest.render.digest import render_digest
 from digest.settings import Settings
 from tests.render.factories import part_text
@@ -115,7 +115,7 @@ def _line(
 ) -> str:
     pool = pool or _pool()
     why = WhyLines(pool, 24, shown=_entries() if shown is None else shown, rated=profile.liked)
-    return why.line(Pick(index, 1.0, 0.5), profile, position)
+    return why.line(Pick(index, 1.0), profile, position)
 
 
 def test_a_followed_topic_is_named_as_the_reader_typed_it() -> None:
@@ -212,12 +212,12 @@ def test_stars_gained_are_told_only_when_they_are_not_the_whole_count() -> None:
 
 
 def test_without_what_the_email_shows_a_gain_is_never_told() -> None:
-    # why_line alone does not know the signal line: it says nothing it might repeat.
-    pool = _pool()
+    # Without `shown`, WhyLines does not know the signal line: it says nothing it might repeat.
+    why = WhyLines(_pool(), 24)
     follower = SubscriberProfile(1, Follows(topics=("galaxies",)))
-    assert why_line(pool, Pick(0, 1.0, 0.0), follower, 24) == "#1 trending today"
-    assert why_line(pool, Pick(0, 1.0, 0.0), follower, 24, position=1) == ""
-    assert why_line(pool, Pick(1, 1.0, 0.0), SubscriberProfile(1), 24) == ""
+    assert why.line(Pick(0, 1.0), follower) == "#1 trending today"
+    assert why.line(Pick(0, 1.0), follower, position=1) == ""
+    assert why.line(Pick(1, 1.0), SubscriberProfile(1)) == ""
 
 
 def test_a_long_line_keeps_to_one_line_and_two_parts() -> None:
@@ -234,7 +234,7 @@ def test_a_long_line_keeps_to_one_line_and_two_parts() -> None:
 def test_lines_are_deterministic() -> None:
     liked = PaperText("Robot hands", "Robot fingers grasp household objects.")
     reader = SubscriberProfile(1, Follows(topics=("quantum",)), liked=(liked,))
-    picks = [Pick(i, 1.0, 0.1) for i in (4, 3, 0)]
+    picks = [Pick(i, 1.0) for i in (4, 3, 0)]
     first = WhyLines(_pool(), 24, shown=_entries(), rated=[liked]).lines(picks, reader)
     again = WhyLines(_pool(), 24, shown=_entries(), rated=[liked]).lines(picks, reader)
     assert (

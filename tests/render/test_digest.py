@@ -284,7 +284,9 @@ def test_each_paper_has_feedback_links_for_this_reader(settings: Settings) -> No
         assert text.count(f"{url}\n") == 1
     assert page.count(">More like this</a>") == 2 and page.count(">Less like this</a>") == 2
     assert "/rate?" not in text + page  # the edition's one rating link, before these
-    assert urls[3] == links.feedback_url(settings, 42, READER, "hep-th/9901001", False)
+    assert urls[3] == links.SubscriberLinks.make(settings, 42, READER).feedback(
+        "hep-th/9901001", False
+    )
     assert len(urls[0]) < 70  # the /feedback?token=… form took 130 characters
 
 

@@ -19,7 +19,7 @@ from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.deliveries import (
     DatabaseLost,
-    Recorder,
+    DeliveryRecorder,
     claim_batch,
     held_rows,
     pools_with_work,
@@ -76,14 +76,12 @@ def _status(db: Database, delivery_id: int) -> DeliveryStatus:
 def test_a_mark_written_twice_is_written_once(db: Database, settings: Settings) -> None:
     pool_id = _queued(db, settings, 1)
     [claim] = claim_batch(db, pool_id, NOW, 10, LEASE)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
+        recorder.settle_and_begin([sent_mark(claim.row_id, "<m@x>", _entries(db), NOW)], [], NOW)
         recorder.settle_and_begin(
-            [sent_mark(claim.delivery_id, "<m@x>", _entries(db), NOW)], [], NOW
-        )
-        recorder.settle_and_begin(
-            [sent_mark(claim.delivery_id, "<m@x>", _entries(db), NOW)], [], NOW
+            [sent_mark(claim.row_id, "<m@x>", _entries(db), NOW)], [], NOW
         )  # a retried commit
-    assert _status(db, claim.delivery_id) is DeliveryStatus.SENT
+    assert _status(db, claim.row_id) is DeliveryStatus.SENT
     assert _paper_rows(db) == 1
 
 
@@ -108,20 +106,16 @@ def test_a_mark_survives_the_database_dropping_the_connection(
     pool_id = _queued(pg_db, settings, 2)
     first, second = claim_batch(pg_db, pool_id, NOW, 10, LEASE)
     entries = _entries(pg_db)
-    with Recorder.open(pg_db) as recorder:
+    with DeliveryRecorder.open(pg_db) as recorder:
         assert begin_sending(recorder, first, NOW)
         # The SMTP server accepts the message; meanwhile the database drops every connection.
         assert _terminate_others(pg_db.url) >= 1
-        recorder.settle_and_begin(
-            [sent_mark(first.delivery_id, "<first@x>", entries, NOW)], [], NOW
-        )
+        recorder.settle_and_begin([sent_mark(first.row_id, "<first@x>", entries, NOW)], [], NOW)
         assert begin_sending(recorder, second, NOW)
         assert _terminate_others(pg_db.url) >= 1
-        recorder.settle_and_begin(
-            [sent_mark(second.delivery_id, "<second@x>", entries, NOW)], [], NOW
-        )
-    assert _status(pg_db, first.delivery_id) is DeliveryStatus.SENT
-    assert _status(pg_db, second.delivery_id) is DeliveryStatus.SENT
+        recorder.settle_and_begin([sent_mark(second.row_id, "<second@x>", entries, NOW)], [], NOW)
+    assert _status(pg_db, first.row_id) is DeliveryStatus.SENT
+    assert _status(pg_db, second.row_id) is DeliveryStatus.SENT
     assert _paper_rows(pg_db) == 2
 
 
@@ -134,7 +128,7 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
     entries = _entries(pg_db)
     name = make_url(pg_db.url).database
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with Recorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
+    with DeliveryRecorder.open(pg_db, journal, retry_seconds=1.0) as recorder:
         assert begin_sending(recorder, claim, NOW)
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
@@ -142,7 +136,7 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
             _terminate_others(pg_db.url)
             with pytest.raises(DatabaseLost, match=r"journal\.jsonl"):
                 recorder.settle_and_begin(
-                    [sent_mark(claim.delivery_id, "<kept@x>", entries, NOW)], [], NOW
+                    [sent_mark(claim.row_id, "<kept@x>", entries, NOW)], [], NOW
                 )
         finally:
             with admin.connect() as connection:
@@ -151,7 +145,7 @@ def test_a_database_that_stays_away_leaves_the_mark_in_the_journal_for_the_next_
     assert journal.path.read_text().count("\n") == 1
 
     assert journal.replay(pg_db) == 1
-    assert _status(pg_db, claim.delivery_id) is DeliveryStatus.SENT
+    assert _status(pg_db, claim.row_id) is DeliveryStatus.SENT
     assert journal.path.read_text() == ""
     assert journal.replay(pg_db) == 0  # replaying again writes nothing twice
     assert _paper_rows(pg_db) == 1
@@ -162,8 +156,8 @@ def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_p
 ) -> None:
     pool_id = _queued(db, settings, 3)
     claims = claim_batch(db, pool_id, NOW, 10, LEASE)
-    with Recorder.open(db) as recorder:
-        record_sent(recorder, claims[0].delivery_id, "<a@x>", [], NOW)
+    with DeliveryRecorder.open(db) as recorder:
+        record_sent(recorder, claims[0].row_id, "<a@x>", [], NOW)
         assert begin_sending(recorder, claims[1], NOW)
         # ...and the sender is killed here, between the server's answer and the mark.
 
@@ -172,11 +166,11 @@ def test_a_sender_that_died_mid_message_leaves_that_row_uncertain_and_the_rest_p
     assert held_rows(db, later).expired == 2
     retaken = claim_batch(db, pool_id, later, 10, LEASE)
 
-    assert sorted(c.delivery_id for c in retaken) == sorted(c.delivery_id for c in claims[1:])
+    assert sorted(c.row_id for c in retaken) == sorted(c.row_id for c in claims[1:])
     assert uncertain_rows(db) == 1  # the one in flight; the one never reached is not
     with db.session() as session:
         uncertain = session.scalars(select(Delivery.id).where(Delivery.uncertain > 0)).all()
-    assert uncertain == [claims[1].delivery_id]
+    assert uncertain == [claims[1].row_id]
 
 
 class DropsTheDatabase(ScriptedSmtp):

@@ -12,7 +12,7 @@ from digest.pipeline.queue import release_stale_claims
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.deliveries import (
-    Recorder,
+    DeliveryRecorder,
     claim_batch,
     held_rows,
     pools_with_work,
@@ -46,7 +46,7 @@ def _pool_id(db: Database, day: date) -> int:
 
 def _claim_and_start_first(db: Database, pool_id: int, at: datetime, lease: int) -> None:
     claims = claim_batch(db, pool_id, at, 100, lease)
-    with Recorder.open(db) as recorder:
+    with DeliveryRecorder.open(db) as recorder:
         assert begin_sending(recorder, claims[0], at)
 
 

@@ -36,7 +36,7 @@ def reader(sqlite_db: Database) -> Subscriber:
 def link(
     settings: Settings, reader: Subscriber, more: bool = True, paper: str = "2501.00042"
 ) -> str:
-    url = links.feedback_url(settings, reader.id, reader.email, paper, more)
+    url = links.SubscriberLinks.make(settings, reader.id, reader.email).feedback(paper, more)
     return url.removeprefix(settings.base_url)
 
 

@@ -314,7 +314,9 @@ def test_feedback(site: Site, browser: Browser, width: int, scheme: Scheme) -> N
     context = context_for(browser, width, scheme)
     page = context.new_page()
 
-    page.goto(links.feedback_url(site.settings, row.id, row.email, "2501.00002", more=True))
+    page.goto(
+        links.SubscriberLinks.make(site.settings, row.id, row.email).feedback("2501.00002", True)
+    )
     expect(page.get_by_role("heading", level=1)).to_contain_text("More papers like this")
     assert gap_between(page, "main .card", "main .card + p") >= 16
     look(page, "feedback", width, scheme)
