@@ -78,6 +78,34 @@ def subscribers_follow(
         )
 
 
+@subscribers_app.command("mute")
+def subscribers_mute(
+    email: Annotated[str, typer.Argument()],
+    words: Annotated[
+        str | None, typer.Option(help="Comma-separated words and phrases ('' clears)")
+    ] = None,
+    authors: Annotated[str | None, typer.Option(help="Comma-separated author names")] = None,
+) -> None:
+    """Change what a subscriber never wants to see: papers with these words or phrases, or
+    by these authors, never reach them. A mute wins over a follow; each such pair is named."""
+    from digest.pipeline.mutes import mute_conflicts
+    from digest.store.follows import MuteChanges, change_mutes
+
+    database = open_database(settings())
+    with database.session() as session:
+        subscriber = change_mutes(session, email, MuteChanges(words, authors))
+        out = console()
+        out.print(
+            f"{subscriber.email}: muted [{', '.join(subscriber.muted)}] · "
+            f"muted authors [{', '.join(subscriber.muted_authors)}]",
+            markup=False,
+        )
+        for sentence in mute_conflicts(
+            subscriber.topics, subscriber.authors, subscriber.muted, subscriber.muted_authors
+        ):
+            out.print(sentence, markup=False)
+
+
 @subscribers_app.command("list")
 def subscribers_list(
     state: Annotated[str | None, typer.Option(help="Only this state")] = None,

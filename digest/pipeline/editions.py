@@ -1,7 +1,10 @@
 """Each subscriber's edition of a day: their profile, their picks from the pool, and why.
 
 A paper is not sent to a subscriber who already received it, nor to one who received
-another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`).
+another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`),
+nor one they muted (`digest.rank.mutes`): every edition, the email's, the personal feed's
+and the preview's, is picked by `pick_editions`, which withholds muted papers like received
+ones, whatever their trend.
 Which pool papers copy which paper of the pool or of the pools of the days before (the
 pool's `copy_lookback_days`, DIGEST_NEAR_DUPLICATE_LOOKBACK_DAYS) is worked out once per
 pool and process; who received what is looked up per batch, in the one query that finds
@@ -20,6 +23,7 @@ from digest.papers import EditionEntry
 from digest.pipeline.pool import DayPool
 from digest.rank.dedupe import copies_of
 from digest.rank.features import Follows
+from digest.rank.mutes import Mutes, muted_papers
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
 from digest.rank.why import WhyLines
@@ -40,6 +44,10 @@ def follows_of(subscriber: Subscriber) -> Follows:
     )
 
 
+def mutes_of(subscriber: Subscriber) -> Mutes:
+    return Mutes(phrases=tuple(subscriber.muted), authors=tuple(subscriber.muted_authors))
+
+
 def profiles_of(
     session: Session, subscribers: Sequence[Subscriber], pool: DayPool
 ) -> list[SubscriberProfile]:
@@ -57,6 +65,7 @@ def profiles_of(
             liked=tuple(ratings[subscriber.id].liked),
             disliked=tuple(ratings[subscriber.id].disliked),
             received=_withheld(received[subscriber.id], in_pool, copies),
+            mutes=mutes_of(subscriber),
         )
         for subscriber in subscribers
     ]
@@ -105,7 +114,9 @@ def pick_editions(
     """Each profile's edition: its papers ranked, each with its "why it's here" line.
 
     Without `skip_empty_days`, a follower with no match that day gets the trending papers.
+    Papers a profile mutes are withheld from it, the trending ones too.
     """
+    profiles = [_without_muted(pool.candidates, profile) for profile in profiles]
     all_picks = personalize(pool.candidates, profiles, ranking.blend)
     if not ranking.skip_empty_days:
         fallback = [i for i, picks in enumerate(all_picks) if not picks and profiles[i].personal]
@@ -126,6 +137,12 @@ def pick_editions(
         _entries(pool, picks, why.lines(picks, profile))
         for picks, profile in zip(all_picks, profiles, strict=True)
     ]
+
+
+def _without_muted(candidates: CandidatePool, profile: SubscriberProfile) -> SubscriberProfile:
+    """The profile with the pool papers it mutes withheld, as if received."""
+    muted = muted_papers(candidates, profile.mutes)
+    return replace(profile, received=profile.received | muted) if muted else profile
 
 
 def _entries(pool: DayPool, picks: list[Pick], whys: list[str]) -> list[EditionEntry]:

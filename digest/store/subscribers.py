@@ -26,6 +26,8 @@ from digest.preferences import (
     check_weekday,
     parse_authors,
     parse_categories,
+    parse_muted,
+    parse_muted_authors,
     parse_topics,
 )
 from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
@@ -368,6 +370,8 @@ def update_preferences(session: Session, subject: TokenSubject, prefs: Preferenc
     subscriber.timezone = check_timezone(prefs.timezone)
     subscriber.send_hour = check_send_hour(prefs.send_hour)
     subscriber.edition_size = check_edition_size(prefs.edition_size)
+    subscriber.muted = parse_muted(prefs.muted)
+    subscriber.muted_authors = parse_muted_authors(prefs.muted_authors)
     return subscriber
 
 
@@ -430,4 +434,6 @@ def preferences_of(subscriber: Subscriber) -> Preferences:
         timezone=subscriber.timezone,
         send_hour=subscriber.send_hour,
         edition_size=subscriber.edition_size,
+        muted=list(subscriber.muted),
+        muted_authors=list(subscriber.muted_authors),
     )

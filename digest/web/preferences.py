@@ -13,7 +13,17 @@ from starlette.routing import Route
 
 from digest import links
 from digest.errors import InvalidToken
-from digest.preferences import MAX_EDITION_SIZE, Preferences, parse_preferences
+from digest.pipeline.mutes import mute_conflicts
+from digest.preferences import (
+    MAX_EDITION_SIZE,
+    InvalidPreference,
+    Preferences,
+    parse_authors,
+    parse_muted,
+    parse_muted_authors,
+    parse_preferences,
+    parse_topics,
+)
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.subscribers import (
     delete_subscriber_data,
@@ -44,6 +54,8 @@ class PreferencesForm:
     timezone: str
     send_hour: str
     edition_size: str
+    muted: str = ""
+    muted_authors: str = ""
 
     @classmethod
     def of(cls, prefs: Preferences) -> PreferencesForm:
@@ -56,11 +68,26 @@ class PreferencesForm:
             timezone=prefs.timezone,
             send_hour=str(prefs.send_hour),
             edition_size=str(prefs.edition_size),
+            muted=", ".join(prefs.muted),
+            muted_authors=", ".join(prefs.muted_authors),
         )
 
     @classmethod
     def read(cls, form: FormData) -> PreferencesForm:
         return cls(**{name: form_text(form, name) for name in cls.__dataclass_fields__})
+
+
+def conflicts_in(form: PreferencesForm) -> list[str]:
+    """What the page says about each follow a mute overrides (the mute wins), as typed."""
+    try:
+        return mute_conflicts(
+            parse_topics(form.topics),
+            parse_authors(form.authors),
+            parse_muted(form.muted),
+            parse_muted_authors(form.muted_authors),
+        )
+    except InvalidPreference:
+        return []  # the field's own error says what to fix first
 
 
 class PreferencesPages:
@@ -184,6 +211,7 @@ class PreferencesPages:
             email=subscriber.email,
             receiving=subscriber.state in (SubscriberState.PENDING, SubscriberState.ACTIVE),
             form=form,
+            conflicts=conflicts_in(form),
             errors=errors or {},
             saved=saved,
             previewing=previewing,

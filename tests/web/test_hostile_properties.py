@@ -250,6 +250,8 @@ ENDPOINTS: list[tuple[str, str, list[str], Purpose | None]] = [
             "timezone",
             "send_hour",
             "edition_size",
+            "muted",
+            "muted_authors",
             "action",
         ],
         Purpose.PREFERENCES,
