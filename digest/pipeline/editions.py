@@ -29,7 +29,8 @@ from digest.rank.pool import CandidatePool
 from digest.rank.why import WhyLines
 from digest.settings import RankingSettings
 from digest.store.models import Subscriber
-from digest.store.profiles import papers_pooled_before, papers_received, ratings_of
+from digest.store.profiles import Ratings, papers_pooled_before, papers_received, ratings_of
+from digest.store.seeds import seeds_of
 
 # Per pool (the candidates object lives as long as the process keeps the pool): for each
 # paper id that may have been sent before, the pool paper ids that are copies of it.
@@ -44,6 +45,9 @@ def follows_of(subscriber: Subscriber) -> Follows:
     )
 
 
+NO_RATINGS = Ratings()
+
+
 def mutes_of(subscriber: Subscriber) -> Mutes:
     return Mutes(phrases=tuple(subscriber.muted), authors=tuple(subscriber.muted_authors))
 
@@ -51,9 +55,13 @@ def mutes_of(subscriber: Subscriber) -> Mutes:
 def profiles_of(
     session: Session, subscribers: Sequence[Subscriber], pool: DayPool
 ) -> list[SubscriberProfile]:
-    """Profiles in the order given: follows, ratings, and which pool papers they received."""
+    """Profiles in the order given: follows, ratings and seed papers (their own papers, as
+    "more like this"; ratings only while they let it learn), mutes, and which pool papers
+    they received."""
     ids = [subscriber.id for subscriber in subscribers]
-    ratings = ratings_of(session, ids)
+    learning = [subscriber.id for subscriber in subscribers if subscriber.learn_from_ratings]
+    ratings = ratings_of(session, learning) if learning else {}
+    seeds = seeds_of(session, ids)
     copies = copies_in_pool(session, pool)
     in_pool = pool.candidates.index
     received = papers_received(session, ids, sorted({*in_pool, *copies}))
@@ -62,8 +70,8 @@ def profiles_of(
             subscriber_id=subscriber.id,
             follows=follows_of(subscriber),
             size=subscriber.edition_size,
-            liked=tuple(ratings[subscriber.id].liked),
-            disliked=tuple(ratings[subscriber.id].disliked),
+            liked=(*ratings.get(subscriber.id, NO_RATINGS).liked, *seeds.get(subscriber.id, ())),
+            disliked=tuple(ratings.get(subscriber.id, NO_RATINGS).disliked),
             received=_withheld(received[subscriber.id], in_pool, copies),
             mutes=mutes_of(subscriber),
         )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -89,10 +90,11 @@ class Subscriber(Base):
     authors: Mapped[list[str]] = mapped_column(default=list)  # author names to follow
     edition_size: Mapped[int] = mapped_column(Integer, default=10)
     # Words and phrases, and author names, whose papers this subscriber never gets.
-    muted: Mapped[list[str]] = mapped_column(default=list)
-    muted_authors: Mapped[list[str]] = mapped_column(default=list)
+    # Server defaults too: the bulk import inserts with SQL of its own (digest.store.bulk).
+    muted: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    muted_authors: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
     # Off: their "more / less like this" votes are kept but no longer shape the ranking.
-    learn_from_ratings: Mapped[bool] = mapped_column(Boolean, default=True)
+    learn_from_ratings: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     confirmation_sent_at: Mapped[datetime | None]
@@ -124,6 +126,7 @@ class Paper(Base):
     project_url: Mapped[str | None] = mapped_column(String(500))
     thumbnail_url: Mapped[str | None] = mapped_column(String(500))
     organisation: Mapped[str | None] = mapped_column(String(500))
+    doi: Mapped[str | None] = mapped_column(String(200), index=True)  # arXiv's journal DOI
     published_at: Mapped[datetime | None]
     listed_on: Mapped[date | None] = mapped_column(Date, index=True)  # day it was featured
     announced_on: Mapped[date | None] = mapped_column(Date, index=True)  # arXiv's first listing

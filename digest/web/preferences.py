@@ -14,6 +14,7 @@ from starlette.routing import Route
 from digest import links
 from digest.errors import InvalidToken
 from digest.pipeline.mutes import mute_conflicts
+from digest.pipeline.tastes import tastes_of
 from digest.preferences import (
     MAX_EDITION_SIZE,
     InvalidPreference,
@@ -40,6 +41,18 @@ from digest.web.site import Site, form_text
 log = logging.getLogger(__name__)
 
 DELETE_CONFIRM_FIELD = "confirm_delete"
+
+
+@dataclass(frozen=True)
+class TasteNotice:
+    """What an action on seed papers or on what was learned says in its section."""
+
+    section: str  # "seeds" or "learned"
+    message: str
+    problems: tuple[str, ...] = ()
+    error: bool = False
+    pasted: str = ""  # what was pasted, shown again after a refusal
+    skip_bad: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ class PreferencesPages:
             Route("/preferences/delete", self.delete, methods=["POST"]),
         ]
 
-    async def _owner(self, request: Request) -> tuple[TokenSubject, Subscriber] | Response:
+    async def owner(self, request: Request) -> tuple[TokenSubject, Subscriber] | Response:
         """The subscriber the page's link names, or the page saying the link is broken."""
         try:
             subject = self.site.subject(request, Purpose.PREFERENCES)
@@ -114,17 +127,17 @@ class PreferencesPages:
             return self.site.bad_link(request, exc)
 
     async def page(self, request: Request) -> Response:
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         _, subscriber = owner
         prefs = preferences_of(subscriber)
-        preview = await self._preview(subscriber.id, prefs)
-        return self._render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
+        preview = await self.preview(subscriber.id, prefs)
+        return await self.render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
 
     async def save(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         subject, subscriber = owner
@@ -136,18 +149,18 @@ class PreferencesPages:
         errors = {name: sentence(problem) for name, problem in problems.items()}
         if prefs is None:
             log.info("preferences of subscriber %s refused: %s", subscriber.id, sorted(errors))
-            return self._render(request, subscriber, typed, errors=errors, status=422)
+            return await self.render(request, subscriber, typed, errors=errors, status=422)
         if form_text(form, "action") == "preview":
-            preview = await self._preview(subscriber.id, prefs)
-            return self._render(request, subscriber, typed, preview=preview, previewing=True)
+            preview = await self.preview(subscriber.id, prefs)
+            return await self.render(request, subscriber, typed, preview=preview, previewing=True)
         try:
             subscriber = await self.site.in_thread(self._update, subject, prefs)
         except InvalidToken as exc:
             return self.site.bad_link(request, exc)
         log.info("preferences of subscriber %s saved", subscriber.id)
         saved = preferences_of(subscriber)
-        preview = await self._preview(subscriber.id, saved)
-        return self._render(
+        preview = await self.preview(subscriber.id, saved)
+        return await self.render(
             request, subscriber, PreferencesForm.of(saved), preview=preview, saved=True
         )
 
@@ -166,14 +179,14 @@ class PreferencesPages:
 
     async def delete(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         subject, subscriber = owner
         if form_text(form, DELETE_CONFIRM_FIELD) != "yes":
             prefs = preferences_of(subscriber)
             errors = {DELETE_CONFIRM_FIELD: "Tick the box to confirm that everything is deleted."}
-            return self._render(
+            return await self.render(
                 request, subscriber, PreferencesForm.of(prefs), errors=errors, status=422
             )
         try:
@@ -190,7 +203,7 @@ class PreferencesPages:
             (self.site.home, "Go to the home page"),
         )
 
-    def _render(
+    async def render(
         self,
         request: Request,
         subscriber: Subscriber,
@@ -201,9 +214,13 @@ class PreferencesPages:
         saved: bool = False,
         previewing: bool = False,
         status: int = 200,
+        notice: TasteNotice | None = None,
     ) -> Response:
+        """The page; `notice` is what a seed, learning or forget action says in its section."""
         token = request.query_params.get("token", "")
         settings = self.site.settings
+        tastes = await self.site.in_thread(tastes_of, self.site.db, settings, subscriber.id)
+        root = self.site.root
         return self.site.pages.render(
             request,
             "preferences.html",
@@ -221,6 +238,16 @@ class PreferencesPages:
             action=with_token(f"{self.site.root}/preferences", token),
             export_url=with_token(f"{self.site.root}/preferences/export", token),
             delete_action=with_token(f"{self.site.root}/preferences/delete", token),
+            tastes=tastes,
+            notice=notice,
+            follows=preferences_of(subscriber),
+            seeds_action=with_token(f"{root}/preferences/seeds", token) + "#seeds",
+            seed_remove_action=with_token(f"{root}/preferences/seeds/remove", token) + "#seeds",
+            learning_action=with_token(f"{root}/preferences/learning", token) + "#learned",
+            forget_action=with_token(f"{root}/preferences/forget", token) + "#learned",
+            seed_limit=settings.seed_papers_max,
+            upload_limit=settings.seed_upload_max_bytes,
+            trending_slots=settings.trending_slots,
             unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
             # The personal feed answers only while the subscription is active.
             feed_url=(
@@ -230,7 +257,7 @@ class PreferencesPages:
             ),
         )
 
-    async def _preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
+    async def preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
         return await self.site.in_thread(
             preview_cards, self.site.db, self.site.settings, subscriber_id, prefs
         )

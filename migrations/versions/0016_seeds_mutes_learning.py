@@ -3,6 +3,7 @@
 - `seed_papers`: papers a subscriber gave as ones they like (pasted ids, DOIs, titles or a
   BibTeX / RIS / CSL-JSON file), with their text; they count as "more like this".
 - `arxiv_lookups`: arXiv's answer for each id looked up for them, so none is asked twice.
+- `papers.doi`: the journal DOI arXiv lists for a paper, so a pasted DOI finds it.
 - `subscribers.muted`, `muted_authors`: what a subscriber never wants to see;
   `learn_from_ratings`: off, their votes no longer shape the ranking.
 
@@ -55,6 +56,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_seed_papers_subscriber_id"), ["subscriber_id"], unique=False
         )
+    with op.batch_alter_table("papers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("doi", sa.String(length=200), nullable=True))
+        batch_op.create_index(batch_op.f("ix_papers_doi"), ["doi"], unique=False)
     op.create_table(
         "arxiv_lookups",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -96,6 +100,9 @@ def downgrade() -> None:
     with op.batch_alter_table("arxiv_lookups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_arxiv_lookups_doi"))
     op.drop_table("arxiv_lookups")
+    with op.batch_alter_table("papers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_papers_doi"))
+        batch_op.drop_column("doi")
     with op.batch_alter_table("seed_papers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_seed_papers_subscriber_id"))
     op.drop_table("seed_papers")
