@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from digest.addresses import normalise_email
 from digest.errors import DigestError
 from digest.papers import normal_title
 from digest.settings import Settings
@@ -33,6 +34,7 @@ from digest.store.seeds import (
     known_by_doi,
     known_by_title,
 )
+from digest.store.subscribers import find_by_email
 from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,20 @@ class SeedReport:
     @property
     def stored(self) -> bool:
         return self.refused is None
+
+
+def subscriber_ids(db: Database, emails: Sequence[str]) -> list[int]:
+    """The ids of these subscribers, in order; DigestError naming the first unknown one."""
+    ids: list[int] = []
+    with db.session() as session:
+        for raw in emails:
+            email = normalise_email(raw)
+            subscriber = find_by_email(session, email)
+            if subscriber is None:
+                raise DigestError(f"no subscriber {email}")
+            if subscriber.id not in ids:
+                ids.append(subscriber.id)
+    return ids
 
 
 def seed_from_submission(

@@ -30,7 +30,14 @@ from digest.preferences import (
     parse_muted_authors,
     parse_topics,
 )
-from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    Feedback,
+    Paper,
+    SeedPaper,
+    Subscriber,
+    SubscriberState,
+)
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
     latest_request,
@@ -408,6 +415,22 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
         "feedback": [
             {"paper": arxiv_id, "vote": "more" if rating > 0 else "less", "at": _iso(at)}
             for arxiv_id, rating, at in votes
+        ],
+        "learn_from_ratings": subscriber.learn_from_ratings,
+        "seed_papers": [
+            {
+                "title": seed.title,
+                "arxiv_id": seed.arxiv_id,
+                "doi": seed.doi,
+                "authors": list(seed.authors),
+                "abstract": seed.abstract,
+                "added_at": _iso(seed.created_at),
+            }
+            for seed in session.scalars(
+                select(SeedPaper)
+                .where(SeedPaper.subscriber_id == subscriber.id)
+                .order_by(SeedPaper.id)
+            )
         ],
     }
 

@@ -13,11 +13,15 @@ from digest.pipeline.feeds import build_personal_feed
 from digest.pipeline.plan import send_due_now
 from digest.pipeline.pool import day_pool
 from digest.pipeline.preview import preview_digest, preview_edition
+from digest.pipeline.seeds import add_seed_papers
 from digest.rank.features import Follows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.settings import Settings
+from digest.sources.library import parse_submission
 from digest.store.db import Database
+from digest.store.follows import MuteChanges, change_mutes
 from digest.store.models import Delivery, DeliveryPaper, Subscriber
+from digest.store.seeds import remove_seeds
 from digest.tokens import Purpose, TokenSubject, email_fingerprint
 from tests.conftest import SmtpSink
 from tests.factories import make_paper, make_subscriber
@@ -138,18 +142,27 @@ def test_nothing_muted_or_seeded_is_the_edition_ranking_gave_before(
     db: Database, store_settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     """The pipeline's edition for a subscriber with none of the new settings equals what
-    ranking alone picks from their follows (the path before mutes and seed papers), and a
-    subscriber who set mutes and then cleared them gets the same edition too."""
+    ranking alone picks from their follows (the path before mutes, seed papers and the
+    learning switch), and a subscriber who set each of them and then undid it gets the same
+    edition, why-lines included."""
     _papers(db)
     _subscriber(db, "plain@example.org", topics=["language models"])
-    _subscriber(db, "cleared@example.org", topics=["language models"], muted=[])
+    cleared = _subscriber(db, "cleared@example.org", topics=["language models"])
+    bib = b"@misc{a, title = {Robot hands}, abstract = {Fingers grasp objects.}}\n"
+    parsed = parse_submission("", bib, "mine.bib")
+    assert add_seed_papers(db, store_settings, [cleared.id], parsed).added == 1
+    with db.session() as session:
+        change_mutes(session, cleared.email, MuteChanges("benchmark", "Grace Hopper"))
+        session.get_one(Subscriber, cleared.id).learn_from_ratings = False
+    with db.session() as session:
+        remove_seeds(session, cleared.id, None)
+        change_mutes(session, cleared.email, MuteChanges("", ""))
+        session.get_one(Subscriber, cleared.id).learn_from_ratings = True
     pool = day_pool(db, store_settings.ranking, DAY, NOW)
     assert pool is not None
-    with db.session() as session:
-        ids = {s.email: s.id for s in session.scalars(select(Subscriber))}
     [before] = personalize(
         pool.candidates,
-        [SubscriberProfile(ids["plain@example.org"], Follows(topics=("language models",)), size=5)],
+        [SubscriberProfile(1, Follows(topics=("language models",)), size=5)],
         store_settings.ranking.blend,
     )
     expected = [pool.candidates.papers[pick.pool_index].paper_id for pick in before]

@@ -264,3 +264,24 @@ def test_every_action_needs_the_csrf_field_and_a_valid_link(
         assert session.scalar(select(func.count()).select_from(Feedback)) == 1
     assert subscriber(db, reader.email).learn_from_ratings is True
     assert seeds(db) == []
+
+
+def test_the_data_export_has_mutes_seeds_and_the_switch_and_delete_removes_the_seeds(
+    db: Database, app_client: TestClient, page: str, settings: Settings, reader: Subscriber
+) -> None:
+    bib = b"@misc{a, title = {Grasping}, abstract = {Robot hands.}, doi = {10.1000/xyz}}\n"
+    post(app_client, page, "seeds", {}, files={"library": ("a.bib", bib, "text/plain")})
+    post(app_client, page, "learning", {"learn": "off"})
+    with db.session() as session:
+        session.get_one(Subscriber, reader.id).muted = ["benchmark"]
+
+    data = json.loads(app_client.get(action(page, "export")).text)
+
+    assert data["preferences"]["muted"] == ["benchmark"]
+    assert data["learn_from_ratings"] is False
+    assert [(s["title"], s["doi"], s["abstract"]) for s in data["seed_papers"]] == [
+        ("Grasping", "10.1000/xyz", "Robot hands.")
+    ]
+    deleted = post(app_client, page, "delete", {"confirm_delete": "yes"})
+    assert "Your data is deleted" in deleted
+    assert seeds(db) == []
