@@ -50,6 +50,7 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _BIBTEX_START = re.compile(r"^\s*@[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _BRACES = re.compile(r"(?<!\\)[{}]")
+_FONT_SWITCH = re.compile(r"\\(?:em|bf|it|sc|rm|tt|sl|sf|normalfont|small|large)\b\s*")
 
 
 class UnreadableLibrary(DigestError):
@@ -243,7 +244,7 @@ def _entry(
         )
     names = tuple(
         name
-        for name in (_plain(a) for a in authors[:MAX_AUTHORS_KEPT])
+        for name in (_person(_plain(a)) for a in authors[:MAX_AUTHORS_KEPT])
         if 0 < len(name) <= MAX_NAME
     )
     found_doi = doi_in(doi) if doi.strip() else None
@@ -265,7 +266,14 @@ def _arxiv_in_text(text: str) -> str | None:
 
 def _plain(value: str) -> str:
     """LaTeX and BibTeX's protective braces made plain text, whitespace collapsed."""
+    value = _FONT_SWITCH.sub("", value)
     return " ".join(_BRACES.sub("", readable(value)).split())
+
+
+def _person(name: str) -> str:
+    """`Last, First` as `First Last` (BibTeX and RIS write names so)."""
+    last, comma, first = name.partition(",")
+    return f"{first.strip()} {last.strip()}".strip() if comma and "," not in first else name
 
 
 # --- BibTeX ----------------------------------------------------------------------------
@@ -415,13 +423,7 @@ def _balanced(text: str, position: int, closer: str) -> tuple[str, int]:
 
 def _bib_authors(value: str) -> list[str]:
     names = re.split(r"\s+and\s+", " ".join(value.split())) if value.strip() else []
-    authors: list[str] = []
-    for name in names:
-        if name.lower() == "others":
-            continue
-        last, comma, first = name.partition(",")
-        authors.append(f"{first.strip()} {last.strip()}".strip() if comma else name)
-    return authors
+    return [name for name in names if name.lower() != "others"]
 
 
 # --- RIS -------------------------------------------------------------------------------

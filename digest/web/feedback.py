@@ -37,6 +37,7 @@ class PaperSummary:
     arxiv_id: str
     title: str
     authors: str
+    learning: bool = True  # whether the reader's votes shape their digest now
 
 
 class FeedbackPages:
@@ -98,13 +99,14 @@ class FeedbackPages:
 
     def _paper(self, asked: FeedbackRequest) -> PaperSummary:
         with self.site.db.session() as session:
-            subscriber_for_token(session, asked.subject)
-            return summary(find_paper(session, asked.arxiv_id))
+            subscriber = subscriber_for_token(session, asked.subject)
+            return summary(find_paper(session, asked.arxiv_id), subscriber.learn_from_ratings)
 
     def _record(self, asked: FeedbackRequest) -> PaperSummary:
         with self.site.db.session() as session:
             subscriber = subscriber_for_token(session, asked.subject)
-            return summary(record_feedback(session, subscriber.id, asked.arxiv_id, asked.vote))
+            paper = record_feedback(session, subscriber.id, asked.arxiv_id, asked.vote)
+            return summary(paper, subscriber.learn_from_ratings)
 
     def _unknown_paper(self, request: Request) -> Response:
         return self.site.pages.message(
@@ -126,8 +128,8 @@ class FeedbackPages:
         )
 
 
-def summary(paper: Paper) -> PaperSummary:
-    return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors))
+def summary(paper: Paper, learning: bool = True) -> PaperSummary:
+    return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors), learning)
 
 
 def feedback_query(request: Request, asked: FeedbackRequest) -> str:

@@ -105,3 +105,18 @@ def test_unsubscribe_token_is_not_a_feedback_token(
 
     assert response.status_code == 400
     assert tampered(other) != other
+
+
+def test_a_vote_while_learning_is_off_is_kept_and_the_page_says_it_counts_later(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    more = link(settings, reader, more=True)
+    learning = browser_post(sqlite_client, more, more)
+    with sqlite_db.session() as session:
+        session.get_one(Subscriber, reader.id).learn_from_ratings = False
+
+    off = browser_post(sqlite_client, more, more)
+
+    assert 'id="learning-off"' not in learning.text
+    assert "Learning from your ratings is off: this vote is kept" in off.text
+    assert ratings(sqlite_db) == [1]
