@@ -21,6 +21,7 @@ from digest.pipeline.seeds import SeedReport, seed_from_submission
 from digest.pipeline.tastes import forget_ratings, remove_seed_papers, set_learning
 from digest.store.models import Subscriber
 from digest.store.subscribers import preferences_of
+from digest.text import whole_number
 from digest.tokens import TokenSubject
 from digest.web.preferences import PreferencesForm, PreferencesPages, TasteNotice
 from digest.web.site import form_text
@@ -87,11 +88,8 @@ class TastePages:
         raw = form_text(form, "seed")
 
         async def act(subject: TokenSubject, subscriber: Subscriber) -> TasteNotice:
-            ids = (
-                None
-                if raw == "all"
-                else ([int(raw)] if raw.isascii() and raw.isdigit() and len(raw) < 12 else [])
-            )
+            number = whole_number(raw)
+            ids = None if raw == "all" else ([number] if number is not None else [])
             removed = await self.site.in_thread(remove_seed_papers, self.site.db, subject, ids)
             if not removed:
                 return TasteNotice(SEEDS, "That paper was not in your list.", error=True)

@@ -285,3 +285,19 @@ def test_the_data_export_has_mutes_seeds_and_the_switch_and_delete_removes_the_s
     deleted = post(app_client, page, "delete", {"confirm_delete": "yes"})
     assert "Your data is deleted" in deleted
     assert seeds(db) == []
+
+
+def test_a_reader_removes_only_their_own_seed_papers(
+    db: Database, app_client: TestClient, page: str
+) -> None:
+    other = add(db, "other@example.com", SubscriberState.ACTIVE)
+    with db.session() as session:
+        session.add(SeedPaper(subscriber_id=other.id, key="title:x", title="Theirs", origin="file"))
+    with db.session() as session:
+        theirs = session.scalars(select(SeedPaper.id)).one()
+
+    for value in (str(theirs), "x", "-1", "²"):
+        answer = post(app_client, page, "seeds/remove", {"seed": value})
+        assert answer.startswith("422\n") and "That paper was not in your list." in answer
+    assert post(app_client, page, "seeds/remove", {"seed": "all"}).startswith("422\n")
+    assert seeds(db) == [("Theirs", "file")]
