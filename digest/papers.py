@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -53,6 +54,13 @@ def arxiv_version(arxiv_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def normal_title(title: str) -> str:
+    """A title without case, accents, spaces or punctuation: how two spellings of one title
+    are recognised (a pasted title against a stored one)."""
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum())
+
+
 def abs_url(arxiv_id: str) -> str:
     return f"{ARXIV_ABS_BASE}{arxiv_id}"
 
@@ -75,6 +83,7 @@ MAX_AUTHORS = 10_000  # the largest collaborations sign with about 5,000
 MAX_LIST = 500  # keywords, categories
 MAX_NAME = 500  # one author, keyword or category
 MAX_URL = 500  # the URL columns
+MAX_DOI = 200  # the doi columns; real DOIs are far shorter
 EARLIEST_MOMENT = datetime(1990, 1, 1, tzinfo=UTC)  # arXiv opened in 1991
 LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -125,6 +134,7 @@ def paper_problem(paper: FetchedPaper) -> str | None:
     texts = {"title": (paper.title, MAX_TITLE), "abstract": (paper.abstract, MAX_ABSTRACT)}
     texts["summary"] = (paper.summary or "", MAX_ABSTRACT)
     texts["organisation"] = (paper.organisation or "", MAX_NAME)
+    texts["doi"] = (paper.doi or "", MAX_DOI)
     for name in ("url", "pdf_url", "code_url", "project_url", "thumbnail_url"):
         texts[name] = (getattr(paper, name) or "", MAX_URL)
     for name, (value, limit) in texts.items():
@@ -198,6 +208,7 @@ class FetchedPaper:
     keywords: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     organisation: str | None = None  # the lab or company the source names for the paper
+    doi: str | None = None  # the journal DOI arXiv lists for the paper, if any
     published_at: datetime | None = None
     listed_on: date | None = None
     announced_on: date | None = None

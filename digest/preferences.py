@@ -1,12 +1,13 @@
 """What a subscriber can choose, parsed and checked in one place for the web, the CLI and
-the store: topics, arXiv categories, authors, frequency, weekday, timezone, hour, size."""
+the store: topics, arXiv categories, authors, frequency, weekday, timezone, hour, size,
+and the words, phrases and authors they mute."""
 
 from __future__ import annotations
 
 import enum
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,7 @@ from digest.text import whole_number
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 100
 MAX_EDITION_SIZE = 50
+MAX_MUTES = 50  # phrases, and as many authors
 ARXIV_CATEGORY = re.compile(r"^[a-z][a-z\-]{1,15}(\.[A-Za-z\-]{1,10})?$")
 T = TypeVar("T")
 
@@ -41,6 +43,8 @@ class Preferences:
     timezone: str
     send_hour: int
     edition_size: int
+    muted: list[str] = field(default_factory=list)
+    muted_authors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values, as the data export shows them."""
@@ -51,21 +55,27 @@ class Preferences:
 
 def parse_topics(raw: str | Sequence[str] | None) -> list[str]:
     """Split a comma/newline separated topic list into clean, unique entries."""
+    return _unique_entries(raw, MAX_TOPICS, "a topic", "follow at most {n} topics")
+
+
+def _unique_entries(
+    raw: str | Sequence[str] | None, most: int, one: str, too_many: str
+) -> list[str]:
     if raw is None:
         return []
     pieces = raw.replace("\n", ",").split(",") if isinstance(raw, str) else list(raw)
-    topics: list[str] = []
+    entries: list[str] = []
     for piece in pieces:
-        topic = " ".join(piece.split())
-        if not topic:
+        entry = " ".join(piece.split())
+        if not entry:
             continue
-        if len(topic) > MAX_TOPIC_LENGTH:
-            raise InvalidPreference(f"a topic can be at most {MAX_TOPIC_LENGTH} characters")
-        if topic.lower() not in (t.lower() for t in topics):
-            topics.append(topic)
-    if len(topics) > MAX_TOPICS:
-        raise InvalidPreference(f"follow at most {MAX_TOPICS} topics")
-    return topics
+        if len(entry) > MAX_TOPIC_LENGTH:
+            raise InvalidPreference(f"{one} can be at most {MAX_TOPIC_LENGTH} characters")
+        if entry.lower() not in (t.lower() for t in entries):
+            entries.append(entry)
+    if len(entries) > most:
+        raise InvalidPreference(too_many.format(n=most))
+    return entries
 
 
 def check_timezone(name: str) -> str:
@@ -99,6 +109,16 @@ def parse_authors(raw: str | Sequence[str] | None) -> list[str]:
         return parse_topics(raw)
     except InvalidPreference as exc:
         raise InvalidPreference(str(exc).replace("topic", "author")) from None
+
+
+def parse_muted(raw: str | Sequence[str] | None) -> list[str]:
+    """Words and phrases a subscriber never wants to see, comma or newline separated."""
+    return _unique_entries(raw, MAX_MUTES, "a muted word or phrase", "mute at most {n} phrases")
+
+
+def parse_muted_authors(raw: str | Sequence[str] | None) -> list[str]:
+    """Authors whose papers a subscriber never wants to see."""
+    return _unique_entries(raw, MAX_MUTES, "a muted author", "mute at most {n} authors")
 
 
 def check_edition_size(size: int) -> int:
@@ -136,6 +156,8 @@ def parse_preferences(fields: Mapping[str, str]) -> tuple[Preferences | None, di
         edition_size=attempt(
             "edition_size", lambda raw: check_edition_size(number(raw, "number of papers")), 1
         ),
+        muted=attempt("muted", parse_muted, []),
+        muted_authors=attempt("muted_authors", parse_muted_authors, []),
     )
     return (None, errors) if errors else (prefs, {})
 

@@ -167,6 +167,8 @@ class WebSettings:
     subscribe_limit_per_ip: int
     subscribe_limit_per_address: int
     rate_limit_window_seconds: int
+    seed_papers_max: int = 200  # papers a subscriber may give as ones they like
+    seed_upload_max_bytes: int = 1_048_576  # one BibTeX / RIS / CSL-JSON upload
 
 
 class Settings(BaseSettings):
@@ -267,6 +269,9 @@ class Settings(BaseSettings):
     subscribe_limit_per_ip: int = Field(default=30, ge=1)
     subscribe_limit_per_address: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=3600, ge=1)
+    # Seed papers: how many a subscriber may keep, and the largest file they may upload.
+    seed_papers_max: int = Field(default=200, ge=1, le=1000)
+    seed_upload_max_bytes: int = Field(default=1_048_576, ge=1024, le=50_000_000)
 
     # The operator dashboard at /admin: absent unless a password hash is set.
     admin_user: str = Field(default="admin", min_length=1, max_length=100)
@@ -420,6 +425,8 @@ class Settings(BaseSettings):
             subscribe_limit_per_ip=self.subscribe_limit_per_ip,
             subscribe_limit_per_address=self.subscribe_limit_per_address,
             rate_limit_window_seconds=self.rate_limit_window_seconds,
+            seed_papers_max=self.seed_papers_max,
+            seed_upload_max_bytes=self.seed_upload_max_bytes,
         )
 
     def secret_file(self) -> Path:

@@ -263,6 +263,7 @@ def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
         base_url="https://digest.example.org",
         DIGEST_FROM="Trending Papers <digest@example.org>",
         hf_api_url="http://hf.invalid",
+        arxiv_api_url="http://arxiv.invalid",  # a seed paper's look-up never leaves the host
         broker_url=REDIS_URL,  # this test process's own Redis database
         contact="ops@example.org",
     )

@@ -78,6 +78,137 @@ def subscribers_follow(
         )
 
 
+@subscribers_app.command("mute")
+def subscribers_mute(
+    email: Annotated[str, typer.Argument()],
+    words: Annotated[
+        str | None, typer.Option(help="Comma-separated words and phrases ('' clears)")
+    ] = None,
+    authors: Annotated[str | None, typer.Option(help="Comma-separated author names")] = None,
+) -> None:
+    """Change what a subscriber never wants to see: papers with these words or phrases, or
+    by these authors, never reach them. A mute wins over a follow; each such pair is named."""
+    from digest.pipeline.mutes import mute_conflicts
+    from digest.store.follows import MuteChanges, change_mutes
+
+    database = open_database(settings())
+    with database.session() as session:
+        subscriber = change_mutes(session, email, MuteChanges(words, authors))
+        out = console()
+        out.print(
+            f"{subscriber.email}: muted [{', '.join(subscriber.muted)}] · "
+            f"muted authors [{', '.join(subscriber.muted_authors)}]",
+            markup=False,
+        )
+        for sentence in mute_conflicts(
+            subscriber.topics, subscriber.authors, subscriber.muted, subscriber.muted_authors
+        ):
+            out.print(sentence, markup=False)
+
+
+@subscribers_app.command("seed")
+def subscribers_seed(
+    emails: Annotated[
+        list[str], typer.Argument(help="One or more subscribers", metavar="EMAIL...")
+    ],
+    file: Annotated[
+        Path | None, typer.Option(help="A BibTeX, RIS or CSL-JSON export (Zotero's, say)")
+    ] = None,
+    paper: Annotated[
+        list[str] | None,
+        typer.Option(help="An arXiv id or link, a DOI or a title (repeatable)"),
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Add what can be used, skip the other entries")
+    ] = False,
+) -> None:
+    """Give subscribers papers they like: they count as "more like this".
+
+    Entries with a title and abstract are used as they are; arXiv ids are looked up once on
+    arXiv; DOIs and titles are matched with stored papers. Each entry that cannot be used is
+    reported as `line N: reason` on stderr, and then nothing is added unless --skip-bad.
+    """
+    from digest.pipeline.seeds import seed_from_submission, subscriber_ids
+
+    if file is None and not paper:
+        raise typer.BadParameter("give --file or at least one --paper", param_hint="--file")
+    current = settings()
+    upload = _read_library(file, current.seed_upload_max_bytes) if file is not None else None
+    database = open_database(current)
+    ids = subscriber_ids(database, emails)
+    report = seed_from_submission(
+        database,
+        current,
+        ids,
+        "\n".join(paper or []),
+        upload,
+        file.name if file is not None else None,
+        skip_bad=skip_bad,
+    )
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.refused is not None:
+        raise DigestError(report.refused)
+    console().print(
+        f"added {report.added} · already there {report.already} · "
+        f"skipped {len(report.problems)} · entries {report.entries}",
+        markup=False,
+    )
+
+
+@subscribers_app.command("seeds")
+def subscribers_seeds(email: Annotated[str, typer.Argument()]) -> None:
+    """List a subscriber's seed papers (id, arXiv id or DOI, title).
+
+    Read-only: it creates no database and no secret file.
+    """
+    from digest.pipeline.seeds import subscriber_ids
+    from digest.store.seeds import list_seeds
+
+    database = open_database(settings(read_only=True), read_only=True)
+    [subscriber_id] = subscriber_ids(database, [email])
+    with database.session() as session:
+        seeds = list_seeds(session, subscriber_id)
+    out = console()
+    for seed in seeds:
+        named = (
+            f"arXiv:{seed.arxiv_id}" if seed.arxiv_id else (f"doi:{seed.doi}" if seed.doi else "-")
+        )
+        out.print(f"{seed.id} · {named} · {seed.title}", markup=False)
+    out.print(f"{len(seeds)} seed papers", markup=False)
+
+
+@subscribers_app.command("unseed")
+def subscribers_unseed(
+    email: Annotated[str, typer.Argument()],
+    ids: Annotated[list[int] | None, typer.Argument(help="Seed ids from `seeds`")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Remove every seed paper")] = False,
+) -> None:
+    """Remove some or all of a subscriber's seed papers."""
+    from digest.pipeline.seeds import subscriber_ids
+    from digest.store.seeds import remove_seeds
+
+    if not ids and not everything:
+        raise typer.BadParameter("give seed ids or --all", param_hint="IDS")
+    database = open_database(settings())
+    [subscriber_id] = subscriber_ids(database, [email])
+    with database.session() as session:
+        removed = remove_seeds(session, subscriber_id, None if everything else list(ids or []))
+    console().print(f"removed {removed} seed papers", markup=False)
+
+
+def _read_library(path: Path, limit: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DigestError(
+                f"{path} is {size} bytes; DIGEST_SEED_UPLOAD_MAX_BYTES allows {limit}"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise DigestError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 @subscribers_app.command("list")
 def subscribers_list(
     state: Annotated[str | None, typer.Option(help="Only this state")] = None,

@@ -1,7 +1,10 @@
 """Each subscriber's edition of a day: their profile, their picks from the pool, and why.
 
 A paper is not sent to a subscriber who already received it, nor to one who received
-another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`).
+another copy of the same work (another id, a new version: `digest.rank.dedupe.copies_of`),
+nor one they muted (`digest.rank.mutes`): every edition, the email's, the personal feed's
+and the preview's, is picked by `pick_editions`, which withholds muted papers like received
+ones, whatever their trend.
 Which pool papers copy which paper of the pool or of the pools of the days before (the
 pool's `copy_lookback_days`, DIGEST_NEAR_DUPLICATE_LOOKBACK_DAYS) is worked out once per
 pool and process; who received what is looked up per batch, in the one query that finds
@@ -20,12 +23,14 @@ from digest.papers import EditionEntry
 from digest.pipeline.pool import DayPool
 from digest.rank.dedupe import copies_of
 from digest.rank.features import Follows
+from digest.rank.mutes import Mutes, muted_papers
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
 from digest.rank.why import WhyLines
 from digest.settings import RankingSettings
 from digest.store.models import Subscriber
-from digest.store.profiles import papers_pooled_before, papers_received, ratings_of
+from digest.store.profiles import Ratings, papers_pooled_before, papers_received, ratings_of
+from digest.store.seeds import seeds_of
 
 # Per pool (the candidates object lives as long as the process keeps the pool): for each
 # paper id that may have been sent before, the pool paper ids that are copies of it.
@@ -40,12 +45,23 @@ def follows_of(subscriber: Subscriber) -> Follows:
     )
 
 
+NO_RATINGS = Ratings()
+
+
+def mutes_of(subscriber: Subscriber) -> Mutes:
+    return Mutes(phrases=tuple(subscriber.muted), authors=tuple(subscriber.muted_authors))
+
+
 def profiles_of(
     session: Session, subscribers: Sequence[Subscriber], pool: DayPool
 ) -> list[SubscriberProfile]:
-    """Profiles in the order given: follows, ratings, and which pool papers they received."""
+    """Profiles in the order given: follows, ratings and seed papers (their own papers, as
+    "more like this"; ratings only while they let it learn), mutes, and which pool papers
+    they received."""
     ids = [subscriber.id for subscriber in subscribers]
-    ratings = ratings_of(session, ids)
+    learning = [subscriber.id for subscriber in subscribers if subscriber.learn_from_ratings]
+    ratings = ratings_of(session, learning) if learning else {}
+    seeds = seeds_of(session, ids)
     copies = copies_in_pool(session, pool)
     in_pool = pool.candidates.index
     received = papers_received(session, ids, sorted({*in_pool, *copies}))
@@ -54,9 +70,10 @@ def profiles_of(
             subscriber_id=subscriber.id,
             follows=follows_of(subscriber),
             size=subscriber.edition_size,
-            liked=tuple(ratings[subscriber.id].liked),
-            disliked=tuple(ratings[subscriber.id].disliked),
+            liked=(*ratings.get(subscriber.id, NO_RATINGS).liked, *seeds.get(subscriber.id, ())),
+            disliked=tuple(ratings.get(subscriber.id, NO_RATINGS).disliked),
             received=_withheld(received[subscriber.id], in_pool, copies),
+            mutes=mutes_of(subscriber),
         )
         for subscriber in subscribers
     ]
@@ -105,7 +122,9 @@ def pick_editions(
     """Each profile's edition: its papers ranked, each with its "why it's here" line.
 
     Without `skip_empty_days`, a follower with no match that day gets the trending papers.
+    Papers a profile mutes are withheld from it, the trending ones too.
     """
+    profiles = [_without_muted(pool.candidates, profile) for profile in profiles]
     all_picks = personalize(pool.candidates, profiles, ranking.blend)
     if not ranking.skip_empty_days:
         fallback = [i for i, picks in enumerate(all_picks) if not picks and profiles[i].personal]
@@ -126,6 +145,12 @@ def pick_editions(
         _entries(pool, picks, why.lines(picks, profile))
         for picks, profile in zip(all_picks, profiles, strict=True)
     ]
+
+
+def _without_muted(candidates: CandidatePool, profile: SubscriberProfile) -> SubscriberProfile:
+    """The profile with the pool papers it mutes withheld, as if received."""
+    muted = muted_papers(candidates, profile.mutes)
+    return replace(profile, received=profile.received | muted) if muted else profile
 
 
 def _entries(pool: DayPool, picks: list[Pick], whys: list[str]) -> list[EditionEntry]:

@@ -13,6 +13,7 @@ from digest.papers import EditionEntry
 from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.pool import day_pool, pool_by_id
 from digest.rank.features import Follows
+from digest.rank.mutes import Mutes
 from digest.render.digest import render_digest
 from digest.settings import Settings
 from digest.store.db import Database
@@ -61,9 +62,13 @@ def preview_edition(
     categories: Sequence[str],
     authors: Sequence[str],
     size: int,
+    muted: Sequence[str] | None = None,
+    muted_authors: Sequence[str] | None = None,
 ) -> EditionPreview | None:
     """The latest pool's edition for this subscriber if they followed what is given (their
-    ratings and what they already received count too); None before the first pool exists."""
+    ratings and what they already received count too); None before the first pool exists.
+
+    What they mute is what is stored unless `muted` and `muted_authors` are given."""
     with db.session() as session:
         latest = latest_pool(session)
         if latest is None:
@@ -76,7 +81,13 @@ def preview_edition(
         subscriber = session.get_one(Subscriber, subscriber_id)
         [profile] = profiles_of(session, [subscriber], pool)
     follows = Follows(topics=tuple(topics), categories=tuple(categories), authors=tuple(authors))
+    mutes = profile.mutes
+    if muted is not None or muted_authors is not None:
+        mutes = Mutes(
+            phrases=tuple(muted if muted is not None else mutes.phrases),
+            authors=tuple(muted_authors if muted_authors is not None else mutes.authors),
+        )
     [entries] = pick_editions(
-        pool, [replace(profile, follows=follows, size=size)], settings.ranking
+        pool, [replace(profile, follows=follows, size=size, mutes=mutes)], settings.ranking
     )
     return EditionPreview(pool.day, entries)

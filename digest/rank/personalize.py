@@ -38,6 +38,7 @@ from digest.papers import PaperText
 from digest.rank.embed import paper_text_for_embedding
 from digest.rank.features import Follows
 from digest.rank.learned import FeatureRows, LearnedModels, Ratings, background_sample
+from digest.rank.mutes import Mutes
 from digest.rank.pool import CandidatePool
 from digest.settings import BlendSettings
 
@@ -63,6 +64,7 @@ class SubscriberProfile:
     liked: Sequence[PaperText] = ()
     disliked: Sequence[PaperText] = ()
     received: frozenset[int] = frozenset()  # paper ids already sent to this subscriber
+    mutes: Mutes = field(default_factory=Mutes)  # withheld by the pipeline (digest.rank.mutes)
 
     @property
     def personal(self) -> bool:

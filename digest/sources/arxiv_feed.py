@@ -30,6 +30,7 @@ import feedparser  # type: ignore[import-untyped]
 
 from digest.errors import SourceError
 from digest.papers import (
+    MAX_DOI,
     MAX_TITLE,
     FetchedPaper,
     InvalidPaper,
@@ -245,7 +246,14 @@ def parse_entry(entry: Mapping[str, Any], announced_on: date | None) -> FetchedP
         categories=_categories(entry, old_suffix.group(2) if old_suffix else None),
         published_at=published,
         announced_on=announced_on if kind in (NEW, CROSS) else None,
+        doi=_doi(entry),
     )
+
+
+def _doi(entry: Mapping[str, Any]) -> str | None:
+    """The journal DOI of `<arxiv:doi>` (the first, when it lists several), or None."""
+    first = collapse_whitespace(_text(entry.get("arxiv_doi"))).split(" ")[0]
+    return first.lower() if first.startswith("10.") and len(first) <= MAX_DOI else None
 
 
 def feed_day(feed: Mapping[str, Any]) -> date | None:

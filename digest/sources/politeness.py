@@ -99,8 +99,11 @@ ARXIV_LOCK_KEY = "digest:arxiv:turn"
 _local_gates: dict[float, LocalGate] = {}
 
 
-def arxiv_gate(redis_url: str, interval_seconds: float, hold_seconds: float) -> Gate:
-    """The shared Redis turn; a process-local one (with a warning) when Redis is unreachable."""
+def arxiv_gate(
+    redis_url: str, interval_seconds: float, hold_seconds: float, wait_seconds: float = 600.0
+) -> Gate:
+    """The shared Redis turn; a process-local one (with a warning) when Redis is unreachable.
+    `wait_seconds`: how long to wait for the turn before giving up (SourceError)."""
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=10)
     try:
         client.ping()
@@ -111,4 +114,4 @@ def arxiv_gate(redis_url: str, interval_seconds: float, hold_seconds: float) -> 
             exc,
         )
         return _local_gates.setdefault(interval_seconds, LocalGate(interval_seconds)).turn
-    return RedisGate(client, ARXIV_LOCK_KEY, interval_seconds, hold_seconds).turn
+    return RedisGate(client, ARXIV_LOCK_KEY, interval_seconds, hold_seconds, wait_seconds).turn

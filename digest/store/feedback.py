@@ -1,11 +1,12 @@
-"""Recording a subscriber's "more like this" / "less like this"."""
+"""Recording a subscriber's "more like this" / "less like this", listing and forgetting them."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,3 +75,31 @@ def record_feedback(
     existing.rating = vote.rating
     existing.updated_at = now
     return paper
+
+
+@dataclass(frozen=True)
+class RatedPaper:
+    """One vote as the preferences page lists it."""
+
+    arxiv_id: str
+    title: str
+    url: str
+    rating: int  # +1 more like this, -1 less
+    at: datetime
+
+
+def votes_of(session: Session, subscriber_id: int) -> list[RatedPaper]:
+    """The subscriber's votes, newest first."""
+    rows = session.execute(
+        select(Paper.arxiv_id, Paper.title, Paper.url, Feedback.rating, Feedback.updated_at)
+        .join(Paper, Paper.id == Feedback.paper_id)
+        .where(Feedback.subscriber_id == subscriber_id)
+        .order_by(Feedback.updated_at.desc(), Feedback.id.desc())
+    )
+    return [RatedPaper(*row) for row in rows]
+
+
+def forget_votes(session: Session, subscriber_id: int) -> int:
+    """Delete every vote of the subscriber; how many there were."""
+    result = session.execute(delete(Feedback).where(Feedback.subscriber_id == subscriber_id))
+    return int(getattr(result, "rowcount", 0) or 0)

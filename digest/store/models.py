@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Enum,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -87,6 +89,12 @@ class Subscriber(Base):
     categories: Mapped[list[str]] = mapped_column(default=list)  # arXiv, e.g. "cs.CL"
     authors: Mapped[list[str]] = mapped_column(default=list)  # author names to follow
     edition_size: Mapped[int] = mapped_column(Integer, default=10)
+    # Words and phrases, and author names, whose papers this subscriber never gets.
+    # Server defaults too: the bulk import inserts with SQL of its own (digest.store.bulk).
+    muted: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    muted_authors: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    # Off: their "more / less like this" votes are kept but no longer shape the ranking.
+    learn_from_ratings: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     confirmation_sent_at: Mapped[datetime | None]
@@ -118,6 +126,7 @@ class Paper(Base):
     project_url: Mapped[str | None] = mapped_column(String(500))
     thumbnail_url: Mapped[str | None] = mapped_column(String(500))
     organisation: Mapped[str | None] = mapped_column(String(500))
+    doi: Mapped[str | None] = mapped_column(String(200), index=True)  # arXiv's journal DOI
     published_at: Mapped[datetime | None]
     listed_on: Mapped[date | None] = mapped_column(Date, index=True)  # day it was featured
     announced_on: Mapped[date | None] = mapped_column(Date, index=True)  # arXiv's first listing
@@ -212,6 +221,51 @@ class Feedback(Base):
     rating: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SeedPaper(Base):
+    """A paper a subscriber gave as one they like: it counts as "more like this".
+
+    Its text is kept on the row (from their file, arXiv's answer or a stored paper), so it
+    needs no paper of the store. `key` (`arxiv:ID`, `doi:DOI` or `title:…`) keeps a
+    subscriber from having one paper twice.
+    """
+
+    __tablename__ = "seed_papers"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "key", name="uq_seed_papers_subscriber_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(300))
+    arxiv_id: Mapped[str | None] = mapped_column(String(32))
+    doi: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    origin: Mapped[str] = mapped_column(String(20))  # file, arxiv (looked up), stored
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArxivLookup(Base):
+    """arXiv's answer for one id, kept so that the same id is never asked for twice.
+
+    Kept apart from `papers`: a paper someone looked up must not enter a day's pool."""
+
+    __tablename__ = "arxiv_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(String(32), unique=True)  # without version suffix
+    doi: Mapped[str | None] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    looked_up_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

@@ -43,6 +43,7 @@ OPTIONAL_FIELDS = (
     "project_url",
     "thumbnail_url",
     "organisation",
+    "doi",
     "listed_on",
 )
 
@@ -209,6 +210,7 @@ def _row(fetched: FetchedPaper, observed_at: datetime, source: str) -> dict[str,
         "project_url": fetched.project_url,
         "thumbnail_url": fetched.thumbnail_url,
         "organisation": fetched.organisation,
+        "doi": fetched.doi,
         "published_at": fetched.published_at,
         "listed_on": fetched.listed_on,
         "announced_on": fetched.announced_on,

@@ -26,9 +26,18 @@ from digest.preferences import (
     check_weekday,
     parse_authors,
     parse_categories,
+    parse_muted,
+    parse_muted_authors,
     parse_topics,
 )
-from digest.store.models import Delivery, Feedback, Paper, Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    Feedback,
+    Paper,
+    SeedPaper,
+    Subscriber,
+    SubscriberState,
+)
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
     latest_request,
@@ -360,6 +369,8 @@ def update_preferences(session: Session, subject: TokenSubject, prefs: Preferenc
     subscriber.timezone = check_timezone(prefs.timezone)
     subscriber.send_hour = check_send_hour(prefs.send_hour)
     subscriber.edition_size = check_edition_size(prefs.edition_size)
+    subscriber.muted = parse_muted(prefs.muted)
+    subscriber.muted_authors = parse_muted_authors(prefs.muted_authors)
     return subscriber
 
 
@@ -397,6 +408,22 @@ def export_subscriber(session: Session, subject: TokenSubject) -> dict[str, obje
             {"paper": arxiv_id, "vote": "more" if rating > 0 else "less", "at": _iso(at)}
             for arxiv_id, rating, at in votes
         ],
+        "learn_from_ratings": subscriber.learn_from_ratings,
+        "seed_papers": [
+            {
+                "title": seed.title,
+                "arxiv_id": seed.arxiv_id,
+                "doi": seed.doi,
+                "authors": list(seed.authors),
+                "abstract": seed.abstract,
+                "added_at": _iso(seed.created_at),
+            }
+            for seed in session.scalars(
+                select(SeedPaper)
+                .where(SeedPaper.subscriber_id == subscriber.id)
+                .order_by(SeedPaper.id)
+            )
+        ],
     }
 
 
@@ -422,4 +449,6 @@ def preferences_of(subscriber: Subscriber) -> Preferences:
         timezone=subscriber.timezone,
         send_hour=subscriber.send_hour,
         edition_size=subscriber.edition_size,
+        muted=list(subscriber.muted),
+        muted_authors=list(subscriber.muted_authors),
     )

@@ -37,6 +37,7 @@ from digest.web.ratelimit import RateLimiter, SubscribeLimits, limiter_for
 from digest.web.security import Csrf, CsrfRefused, SecurityHeadersMiddleware
 from digest.web.site import MAX_FORM_BYTES, Site
 from digest.web.subscribe import SubscribePages
+from digest.web.tastes import TastePages
 from digest.web.unsubscribe import UnsubscribePages
 from digest.web.webhooks import webhook_routes
 
@@ -66,10 +67,12 @@ def create_app(
         limits=SubscribeLimits(settings, limiter or limiter_for(settings)),
     )
     errors = ErrorPages(site)
+    preferences = PreferencesPages(site)
     routes = [
         *SubscribePages(site).routes(),
         *UnsubscribePages(site).routes(),
-        *PreferencesPages(site).routes(),
+        *preferences.routes(),
+        *TastePages(preferences).routes(),
         *FeedbackPages(site).routes(),
         *RatePages(site).routes(),
         *ArchivePages(site).routes(),

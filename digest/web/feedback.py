@@ -42,6 +42,7 @@ class PaperSummary:
     arxiv_id: str
     title: str
     authors: str
+    learning: bool = True  # whether the reader's votes shape their digest now
 
 
 class FeedbackPages:
@@ -116,13 +117,14 @@ class FeedbackPages:
 
     def _paper(self, asked: FeedbackRequest) -> PaperSummary:
         with self.site.db.session() as session:
-            subscriber_for_token(session, asked.subject)
-            return summary(find_paper(session, asked.arxiv_id))
+            subscriber = subscriber_for_token(session, asked.subject)
+            return summary(find_paper(session, asked.arxiv_id), subscriber.learn_from_ratings)
 
     def _record(self, asked: FeedbackRequest) -> PaperSummary:
         with self.site.db.session() as session:
             subscriber = subscriber_for_token(session, asked.subject)
-            return summary(record_feedback(session, subscriber.id, asked.arxiv_id, asked.vote))
+            paper = record_feedback(session, subscriber.id, asked.arxiv_id, asked.vote)
+            return summary(paper, subscriber.learn_from_ratings)
 
     def _unknown_paper(self, request: Request) -> Response:
         return self.site.pages.message(
@@ -153,8 +155,8 @@ def private(request: Request, response: Response) -> Response:
     return response
 
 
-def summary(paper: Paper) -> PaperSummary:
-    return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors))
+def summary(paper: Paper, learning: bool = True) -> PaperSummary:
+    return PaperSummary(paper.arxiv_id, paper.title, shorten_authors(paper.authors), learning)
 
 
 def feedback_action(request: Request, asked: FeedbackRequest) -> str:

@@ -13,7 +13,18 @@ from starlette.routing import Route
 
 from digest import links
 from digest.errors import InvalidToken
-from digest.preferences import MAX_EDITION_SIZE, Preferences, parse_preferences
+from digest.pipeline.mutes import mute_conflicts
+from digest.pipeline.tastes import tastes_of
+from digest.preferences import (
+    MAX_EDITION_SIZE,
+    InvalidPreference,
+    Preferences,
+    parse_authors,
+    parse_muted,
+    parse_muted_authors,
+    parse_preferences,
+    parse_topics,
+)
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.subscribers import (
     delete_subscriber_data,
@@ -33,6 +44,18 @@ DELETE_CONFIRM_FIELD = "confirm_delete"
 
 
 @dataclass(frozen=True)
+class TasteNotice:
+    """What an action on seed papers or on what was learned says in its section."""
+
+    section: str  # "seeds" or "learned"
+    message: str
+    problems: tuple[str, ...] = ()
+    error: bool = False
+    pasted: str = ""  # what was pasted, shown again after a refusal
+    skip_bad: bool = False
+
+
+@dataclass(frozen=True)
 class PreferencesForm:
     """The form's values as text, so what was typed is shown again next to an error."""
 
@@ -44,6 +67,8 @@ class PreferencesForm:
     timezone: str
     send_hour: str
     edition_size: str
+    muted: str = ""
+    muted_authors: str = ""
 
     @classmethod
     def of(cls, prefs: Preferences) -> PreferencesForm:
@@ -56,11 +81,26 @@ class PreferencesForm:
             timezone=prefs.timezone,
             send_hour=str(prefs.send_hour),
             edition_size=str(prefs.edition_size),
+            muted=", ".join(prefs.muted),
+            muted_authors=", ".join(prefs.muted_authors),
         )
 
     @classmethod
     def read(cls, form: FormData) -> PreferencesForm:
         return cls(**{name: form_text(form, name) for name in cls.__dataclass_fields__})
+
+
+def conflicts_in(form: PreferencesForm) -> list[str]:
+    """What the page says about each follow a mute overrides (the mute wins), as typed."""
+    try:
+        return mute_conflicts(
+            parse_topics(form.topics),
+            parse_authors(form.authors),
+            parse_muted(form.muted),
+            parse_muted_authors(form.muted_authors),
+        )
+    except InvalidPreference:
+        return []  # the field's own error says what to fix first
 
 
 class PreferencesPages:
@@ -78,7 +118,7 @@ class PreferencesPages:
             Route("/preferences/delete", self.delete, methods=["POST"]),
         ]
 
-    async def _owner(self, request: Request) -> tuple[TokenSubject, Subscriber] | Response:
+    async def owner(self, request: Request) -> tuple[TokenSubject, Subscriber] | Response:
         """The subscriber the page's link names, or the page saying the link is broken."""
         try:
             subject = self.site.subject(request, Purpose.PREFERENCES)
@@ -87,17 +127,17 @@ class PreferencesPages:
             return self.site.bad_link(request, exc)
 
     async def page(self, request: Request) -> Response:
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         _, subscriber = owner
         prefs = preferences_of(subscriber)
-        preview = await self._preview(subscriber.id, prefs)
-        return self._render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
+        preview = await self.preview(subscriber.id, prefs)
+        return await self.render(request, subscriber, PreferencesForm.of(prefs), preview=preview)
 
     async def save(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         subject, subscriber = owner
@@ -109,18 +149,18 @@ class PreferencesPages:
         errors = {name: sentence(problem) for name, problem in problems.items()}
         if prefs is None:
             log.info("preferences of subscriber %s refused: %s", subscriber.id, sorted(errors))
-            return self._render(request, subscriber, typed, errors=errors, status=422)
+            return await self.render(request, subscriber, typed, errors=errors, status=422)
         if form_text(form, "action") == "preview":
-            preview = await self._preview(subscriber.id, prefs)
-            return self._render(request, subscriber, typed, preview=preview, previewing=True)
+            preview = await self.preview(subscriber.id, prefs)
+            return await self.render(request, subscriber, typed, preview=preview, previewing=True)
         try:
             subscriber = await self.site.in_thread(self._update, subject, prefs)
         except InvalidToken as exc:
             return self.site.bad_link(request, exc)
         log.info("preferences of subscriber %s saved", subscriber.id)
         saved = preferences_of(subscriber)
-        preview = await self._preview(subscriber.id, saved)
-        return self._render(
+        preview = await self.preview(subscriber.id, saved)
+        return await self.render(
             request, subscriber, PreferencesForm.of(saved), preview=preview, saved=True
         )
 
@@ -139,14 +179,14 @@ class PreferencesPages:
 
     async def delete(self, request: Request) -> Response:
         form = await self.site.checked_form(request)
-        owner = await self._owner(request)
+        owner = await self.owner(request)
         if isinstance(owner, Response):
             return owner
         subject, subscriber = owner
         if form_text(form, DELETE_CONFIRM_FIELD) != "yes":
             prefs = preferences_of(subscriber)
             errors = {DELETE_CONFIRM_FIELD: "Tick the box to confirm that everything is deleted."}
-            return self._render(
+            return await self.render(
                 request, subscriber, PreferencesForm.of(prefs), errors=errors, status=422
             )
         try:
@@ -163,7 +203,7 @@ class PreferencesPages:
             (self.site.home, "Go to the home page"),
         )
 
-    def _render(
+    async def render(
         self,
         request: Request,
         subscriber: Subscriber,
@@ -174,9 +214,13 @@ class PreferencesPages:
         saved: bool = False,
         previewing: bool = False,
         status: int = 200,
+        notice: TasteNotice | None = None,
     ) -> Response:
+        """The page; `notice` is what a seed, learning or forget action says in its section."""
         token = request.query_params.get("token", "")
         settings = self.site.settings
+        tastes = await self.site.in_thread(tastes_of, self.site.db, settings, subscriber.id)
+        root = self.site.root
         return self.site.pages.render(
             request,
             "preferences.html",
@@ -184,6 +228,7 @@ class PreferencesPages:
             email=subscriber.email,
             receiving=subscriber.state in (SubscriberState.PENDING, SubscriberState.ACTIVE),
             form=form,
+            conflicts=conflicts_in(form),
             errors=errors or {},
             saved=saved,
             previewing=previewing,
@@ -193,6 +238,16 @@ class PreferencesPages:
             action=with_token(f"{self.site.root}/preferences", token),
             export_url=with_token(f"{self.site.root}/preferences/export", token),
             delete_action=with_token(f"{self.site.root}/preferences/delete", token),
+            tastes=tastes,
+            notice=notice,
+            follows=preferences_of(subscriber),
+            seeds_action=with_token(f"{root}/preferences/seeds", token) + "#seeds",
+            seed_remove_action=with_token(f"{root}/preferences/seeds/remove", token) + "#seeds",
+            learning_action=with_token(f"{root}/preferences/learning", token) + "#learned",
+            forget_action=with_token(f"{root}/preferences/forget", token) + "#learned",
+            seed_limit=settings.seed_papers_max,
+            upload_limit=settings.seed_upload_max_bytes,
+            trending_slots=settings.trending_slots,
             unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
             # The personal feed answers only while the subscription is active.
             feed_url=(
@@ -202,7 +257,7 @@ class PreferencesPages:
             ),
         )
 
-    async def _preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
+    async def preview(self, subscriber_id: int, prefs: Preferences) -> Preview | None:
         return await self.site.in_thread(
             preview_cards, self.site.db, self.site.settings, subscriber_id, prefs
         )

@@ -35,6 +35,8 @@ def preview_cards(
         categories=prefs.categories,
         authors=prefs.authors,
         size=prefs.edition_size,
+        muted=prefs.muted,
+        muted_authors=prefs.muted_authors,
     )
     if preview is None:
         return None

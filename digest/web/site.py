@@ -72,6 +72,18 @@ class Site:
         check_form(form)
         return form
 
+    async def upload_form(self, request: Request, max_bytes: int) -> FormData:
+        """A posted form that may carry one file: at most `max_bytes` for the file plus
+        MAX_FORM_BYTES for the rest (else our 413 page), checked like `form`, then CSRF."""
+        limit = max_bytes + MAX_FORM_BYTES
+        if announces_more_than(request.headers.get("content-length", ""), limit):
+            raise HTTPException(413)
+        capped = Request(request.scope, capped_receive(request.receive, limit))
+        form = await capped.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=limit)
+        check_form(form)
+        self.csrf.check(request, form_text(form, CSRF_FIELD))
+        return form
+
     async def checked_form(self, request: Request) -> FormData:
         """The form of a state-changing POST, after the CSRF check (CsrfRefused -> 403)."""
         form = await self.form(request)

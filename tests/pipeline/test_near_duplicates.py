@@ -168,10 +168,10 @@ def test_profiles_cost_the_same_few_queries_for_one_subscriber_or_many(
         with _counted(db) as many:
             profiles = profiles_of(session, subscribers, pool)
         copies = copies_in_pool(session, pool)
-    # The copies of the pool are found once (one query), then each batch costs its ratings
-    # and what its subscribers received, whatever their number.
-    assert len(first) == 3
-    assert len(many) == 2
+    # The copies of the pool are found once (one query), then each batch costs its ratings,
+    # its seed papers and what its subscribers received, whatever their number.
+    assert len(first) == 4
+    assert len(many) == 3
     copy_ids = {paper_id for ids in copies.values() for paper_id in ids}
     got_the_first_day = [p for p in profiles if p.received]
     assert len(got_the_first_day) == 31  # all but the late subscriber

@@ -181,3 +181,18 @@ def test_an_old_arxiv_id_with_a_slash_round_trips(
     assert ">Old<" in sqlite_client.get(url).text
     assert browser_post(sqlite_client, url, url).status_code == 200
     assert ratings(sqlite_db) == [1]
+
+
+def test_a_vote_while_learning_is_off_is_kept_and_the_page_says_it_counts_later(
+    sqlite_db: Database, sqlite_client: TestClient, settings: Settings, reader: Subscriber
+) -> None:
+    more = link(settings, reader, more=True)
+    learning = browser_post(sqlite_client, more, more)
+    with sqlite_db.session() as session:
+        session.get_one(Subscriber, reader.id).learn_from_ratings = False
+
+    off = browser_post(sqlite_client, more, more)
+
+    assert 'id="learning-off"' not in learning.text
+    assert "Learning from your ratings is off: this vote is kept" in off.text
+    assert ratings(sqlite_db) == [1]

@@ -250,6 +250,8 @@ ENDPOINTS: list[tuple[str, str, list[str], Purpose | None]] = [
             "timezone",
             "send_hour",
             "edition_size",
+            "muted",
+            "muted_authors",
             "action",
         ],
         Purpose.PREFERENCES,
@@ -257,6 +259,10 @@ ENDPOINTS: list[tuple[str, str, list[str], Purpose | None]] = [
     ("GET", "/preferences/export", [], Purpose.PREFERENCES),
     # Every value starts with MARK, so the tick box never says "yes": the reader stays.
     ("POST", "/preferences/delete", ["confirm_delete", "csrf_token"], Purpose.PREFERENCES),
+    ("POST", "/preferences/seeds", ["papers", "skip_bad", "csrf_token"], Purpose.PREFERENCES),
+    ("POST", "/preferences/seeds/remove", ["seed", "csrf_token"], Purpose.PREFERENCES),
+    ("POST", "/preferences/learning", ["learn", "csrf_token"], Purpose.PREFERENCES),
+    ("POST", "/preferences/forget", ["confirm_forget", "csrf_token"], Purpose.PREFERENCES),
     ("GET", "/feedback", [], Purpose.FEEDBACK),
     ("POST", "/feedback", ["csrf_token"], Purpose.FEEDBACK),
 ]
