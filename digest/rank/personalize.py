@@ -9,8 +9,10 @@ block, so the cost grows linearly with the number of subscribers.
                 (once in tf-idf space, once in embedding space)
     relevance = (1 - d) * z(profile · paper) + d * z(dense profile · dense paper)
                 (z: standardised over the pool, per subscriber; d = dense_weight, 0 without
-                embeddings) or, with `learned_min_ratings` ratings or more, z of a linear
-                model trained on their ratings (digest.rank.learned)
+                embeddings), averaged, with `learned_min_ratings` ratings or more, with z
+                of a linear model trained on their ratings (digest.rank.learned)
+    relevance = z(relevance + s * z(mean relevance of the paper's k nearest pool papers))
+                (neighbours by the same blend of tf-idf and embedding similarity)
     score     = (1 - w) * trend / max(trend) + w * relevance / max(relevance)
                 (w = relevance_weight, or 0 for an empty profile; max over the fresh papers)
 
@@ -19,8 +21,10 @@ marked "less like this" (closer to those papers than to what they want, and amon
 pool's most similar to them), and, if they said what they want (follows or "more like
 this"), either matches it (shares a feature with their profile, or is among the pool's
 closest in embedding space) or is one of the day's `trending_slots` top papers. The best
-qualifying papers fill the edition: no fixed relevance threshold cuts it short. A
-subscriber who follows nothing and rated nothing gets the pure trending list.
+qualifying papers fill the edition: no fixed relevance threshold cuts it short. With
+embeddings, a paper near-identical in meaning to three papers already in the edition waits
+until the papers that are not have had their turn. A subscriber who follows nothing and
+rated nothing gets the pure trending list.
 """
 
 from __future__ import annotations
@@ -45,7 +49,16 @@ MIN_RELEVANCE = 0.02  # the cosine above which a pick counts as like what they r
 CHUNK_SUBSCRIBERS = 2048
 DISLIKE_WEIGHT = 0.5  # "less like this" says less than "more like this" (g above)
 DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above the pool
-DENSE_MATCH_Z = 1.5  # a paper this many sd closer than the pool's mean matches in meaning
+# A paper this many sd closer than the pool's mean matches in meaning. At 1.5 a small pool
+# (a quiet day) left editions short of papers that were about the subscriber's topic.
+DENSE_MATCH_Z = 0.5
+LEARNED_SHARE = 0.5  # the rating-trained model's share; the rest is the Rocchio profile's
+# Relevance of a paper's nearest pool papers: papers about one thing rise and fall together,
+# which evens out a profile's accidental hits and misses (the cluster hypothesis).
+NEIGHBOURS = 6
+NEIGHBOUR_WEIGHT = 0.3
+NEAR_IDENTICAL = 0.75  # embedding cosine of two papers on the same narrow thing
+NEAR_IDENTICAL_ALLOWED = 3  # a pick near-identical to this many earlier ones waits
 
 Array = npt.NDArray[np.float32]
 
@@ -352,8 +365,17 @@ def _personalize_chunk(
             avoid_z = (1 - d) * avoid_z + d * _standard(dense_avoid)
             leans_away = (1 - d) * (avoid - want[disliking]) + d * (dense_avoid - dense_want) > 0
         matches |= has_dense & (dense_want_z >= DENSE_MATCH_Z)
-    for row, scores in _learned_relevance(pool, space, profiles, blend, sides).items():
-        relevance[row] = scores
+    learned = _learned_relevance(pool, space, profiles, blend, sides)
+    if learned:
+        # Two views of the same ratings: the averaged profile and the trained model. Each
+        # errs in its own way (an off-topic vote pulls the profile; few votes leave the
+        # model unsure), so together they beat either.
+        rows = np.fromiter(learned, dtype=np.int64)
+        mixed = (1 - LEARNED_SHARE) * relevance[rows] + LEARNED_SHARE * np.stack(
+            list(learned.values())
+        )
+        relevance[rows] = _standard(mixed.astype(np.float32))
+    relevance = _with_neighbours(relevance, _neighbours(pool, space, blend.dense_weight))
 
     fresh = np.ones(relevance.shape, dtype=bool)
     for row, subscriber in enumerate(profiles):
@@ -376,8 +398,89 @@ def _personalize_chunk(
     qualifies = fresh & np.where(interested, matches | trending, True)
     qualifies[disliking] &= ~(leans_away & (avoid_z >= DISLIKE_Z))
     score = np.where(qualifies, score, -np.inf)
+    near = _near_identical(space)
     for row, subscriber in enumerate(profiles):
-        yield _top(score[row], cosine[row], subscriber.size)
+        picks = _top(score[row], cosine[row], subscriber.size)
+        if near is not None and subscriber.interested:
+            picks = _varied(picks, score[row], cosine[row], near)
+        yield picks
+
+
+def _with_neighbours(relevance: Array, neighbours: npt.NDArray[np.int64] | None) -> Array:
+    """Relevance raised where a paper's nearest pool papers are relevant too."""
+    if neighbours is None:
+        return relevance
+    around = relevance[:, neighbours].mean(axis=2)
+    return _standard(relevance + np.float32(NEIGHBOUR_WEIGHT) * _standard(around))
+
+
+# Per pool: each paper's nearest pool papers, for one dense weight and the pool's dense rows.
+_neighbour_cache: WeakKeyDictionary[
+    CandidatePool, tuple[float, object, npt.NDArray[np.int64] | None]
+] = WeakKeyDictionary()
+
+
+def _neighbours(
+    pool: CandidatePool, space: _DenseSpace | None, d: float
+) -> npt.NDArray[np.int64] | None:
+    """[len(pool), k]: each paper's nearest other papers, by the blend of tf-idf and
+    embedding similarity that relevance uses; None for a pool too small to have them."""
+    d = d if space is not None else 0.0
+    cached = _neighbour_cache.get(pool)
+    if cached is not None and cached[0] == d and cached[1] is pool.dense:
+        return cached[2]
+    k = min(NEIGHBOURS, len(pool) - 1)
+    found = None
+    if k > 0:
+        similar = _standard(_dense_product(pool.matrix, pool.matrix))
+        if space is not None and d > 0:
+            similar = (1 - d) * similar + d * _standard(space.rows @ space.rows.T)
+        np.fill_diagonal(similar, -np.inf)
+        nearest = np.argpartition(-similar, k - 1, axis=1)[:, :k]
+        found = np.sort(nearest, axis=1).astype(np.int64)  # the order does not matter
+    _neighbour_cache[pool] = (d, pool.dense, found)
+    return found
+
+
+_near_cache: WeakKeyDictionary[CandidatePool, tuple[object, npt.NDArray[np.bool_]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _near_identical(space: _DenseSpace | None) -> npt.NDArray[np.bool_] | None:
+    """[pool, pool]: pairs of papers on the same narrow thing (embeddings only)."""
+    if space is None:
+        return None
+    cached = _near_cache.get(space.pool)
+    if cached is not None and cached[0] is space.pool.dense:
+        return cached[1]
+    near = (space.rows @ space.rows.T) >= NEAR_IDENTICAL
+    np.fill_diagonal(near, False)
+    _near_cache[space.pool] = (space.pool.dense, near)
+    return near
+
+
+def _varied(
+    picks: list[Pick], scores: Array, relevance: Array, near: npt.NDArray[np.bool_]
+) -> list[Pick]:
+    """The picks with a paper near-identical to NEAR_IDENTICAL_ALLOWED earlier ones moved
+    after the papers that are not (taken from beyond the picks when there are some)."""
+    chosen = np.array([pick.pool_index for pick in picks], dtype=np.int64)
+    if chosen.size < 3 or not near[np.ix_(chosen, chosen)].any():
+        return picks  # the common case, checked at once
+    size = len(picks)
+    shortlist = _top(scores, relevance, 4 * size)
+    kept: list[Pick] = []
+    waiting: list[Pick] = []
+    for pick in shortlist:
+        taken = [p.pool_index for p in kept]
+        if near[pick.pool_index, taken].sum() >= NEAR_IDENTICAL_ALLOWED:
+            waiting.append(pick)
+        else:
+            kept.append(pick)
+        if len(kept) == size:
+            break
+    return (kept + waiting)[:size]
 
 
 def _top(scores: Array, relevance: Array, k: int) -> list[Pick]:
