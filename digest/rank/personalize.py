@@ -7,12 +7,12 @@ block, so the cost grows linearly with the number of subscribers.
 
     profile   = unit(unit(follows) + f * unit(mean liked) - g * f * unit(mean disliked))
                 (once in tf-idf space, once in embedding space)
-    relevance = (1 - d) * z(profile · paper) + d * z(dense profile · dense paper)
+    relevance = (1 - d) * z(profile · paper+) + d * z(dense profile · dense paper+)
                 (z: standardised over the pool, per subscriber; d = dense_weight, 0 without
-                embeddings), averaged, with `learned_min_ratings` ratings or more, with z
-                of a linear model trained on their ratings (digest.rank.learned)
-                where a pool paper is its own vector plus the mean of its k nearest pool
-                papers' (by the same blend of tf-idf and embedding similarity), renormalised
+                embeddings; paper+: the paper's unit vector plus the mean of its k nearest
+                pool papers', by the same blend of similarities, made unit again), averaged
+                with z of a linear model trained on their ratings when they have
+                `learned_min_ratings` or more (digest.rank.learned)
     score     = (1 - w) * trend / max(trend) + w * relevance / max(relevance)
                 (w = relevance_weight, or 0 for an empty profile; max over the fresh papers)
 
