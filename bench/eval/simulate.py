@@ -100,7 +100,7 @@ class Split:
         return self.day1 + self.day2
 
 
-def _tie_break(paper_id: str) -> int:
+def tie_break(paper_id: str) -> int:
     # Equal counts are common (2, 2, 2...): break ties by a hash rather than file order,
     # which follows the corpus's sources.
     return zlib.crc32(paper_id.encode())
@@ -108,7 +108,7 @@ def _tie_break(paper_id: str) -> int:
 
 def trend_order(papers: Sequence[EvalPaper]) -> list[EvalPaper]:
     """Most upvotes first (papers without a count last)."""
-    return sorted(papers, key=lambda p: (-(p.upvotes or 0), _tie_break(p.id)))
+    return sorted(papers, key=lambda p: (-(p.upvotes or 0), tie_break(p.id)))
 
 
 def draw_upvotes(papers: Sequence[EvalPaper], rng: random.Random) -> list[EvalPaper]:

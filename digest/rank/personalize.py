@@ -7,10 +7,12 @@ block, so the cost grows linearly with the number of subscribers.
 
     profile   = unit(unit(follows) + f * unit(mean liked) - g * f * unit(mean disliked))
                 (once in tf-idf space, once in embedding space)
-    relevance = (1 - d) * z(profile · paper) + d * z(dense profile · dense paper)
+    relevance = (1 - d) * z(profile · paper+) + d * z(dense profile · dense paper+)
                 (z: standardised over the pool, per subscriber; d = dense_weight, 0 without
-                embeddings) or, with `learned_min_ratings` ratings or more, z of a linear
-                model trained on their ratings (digest.rank.learned)
+                embeddings; paper+: the paper's unit vector plus the mean of its k nearest
+                pool papers', by the same blend of similarities, made unit again), averaged
+                with z of a linear model trained on their ratings when they have
+                `learned_min_ratings` or more (digest.rank.learned)
     score     = (1 - w) * trend / max(trend) + w * relevance / max(relevance)
                 (w = relevance_weight, or 0 for an empty profile; max over the fresh papers)
 
@@ -19,8 +21,10 @@ marked "less like this" (closer to those papers than to what they want, and amon
 pool's most similar to them), and, if they said what they want (follows or "more like
 this"), either matches it (shares a feature with their profile, or is among the pool's
 closest in embedding space) or is one of the day's `trending_slots` top papers. The best
-qualifying papers fill the edition: no fixed relevance threshold cuts it short. A
-subscriber who follows nothing and rated nothing gets the pure trending list.
+qualifying papers fill the edition: no fixed relevance threshold cuts it short. With
+embeddings, a paper near-identical in meaning to three papers already in the edition waits
+until the papers that are not have had their turn. A subscriber who follows nothing and
+rated nothing gets the pure trending list.
 """
 
 from __future__ import annotations
@@ -45,7 +49,18 @@ from digest.settings import BlendSettings
 CHUNK_SUBSCRIBERS = 2048
 DISLIKE_WEIGHT = 0.5  # "less like this" says less than "more like this" (g above)
 DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above the pool
-DENSE_MATCH_Z = 1.5  # a paper this many sd closer than the pool's mean matches in meaning
+# A paper this many sd closer than the pool's mean matches in meaning. At 1.5 a small pool
+# (a quiet day) left editions short of papers that were about the subscriber's topic.
+DENSE_MATCH_Z = 0.5
+LEARNED_SHARE = 0.5  # the rating-trained model's share; the rest is the Rocchio profile's
+# A pool paper is scored as itself plus its nearest pool papers (document expansion):
+# papers about one thing rise and fall together, which evens out a profile's accidental
+# hits and misses (the cluster hypothesis). Done once per pool, it costs a subscriber nothing.
+NEIGHBOURS = 6
+NEIGHBOUR_WEIGHT = 1.0  # the neighbours' mean vector, added to the paper's own
+NEIGHBOUR_BLOCK = 1024  # pool papers whose neighbours are found at once
+NEAR_IDENTICAL = 0.75  # embedding cosine of two papers on the same narrow thing
+NEAR_IDENTICAL_ALLOWED = 3  # a pick near-identical to this many earlier ones waits
 
 Array = npt.NDArray[np.float32]
 
@@ -232,9 +247,13 @@ def _sides(
 
 def _standard(scores: Array) -> Array:
     """Each row as standard scores over the pool, so tf-idf and embedding cosines blend."""
-    mean = scores.mean(axis=1, keepdims=True)
-    spread = scores.std(axis=1, keepdims=True)
-    standard: Array = np.asarray((scores - mean) / np.where(spread > 1e-9, spread, 1.0), np.float32)
+    # Rows in C order: numpy sums a row of another layout in another order, and the last
+    # bits of an edition's scores must not depend on how many subscribers share the block.
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    standard: Array = scores - scores.mean(axis=1, keepdims=True)
+    # The spread from the centred rows in one pass (numpy's std makes two more arrays).
+    spread = np.sqrt(np.einsum("ij,ij->i", standard, standard) / max(standard.shape[1], 1))
+    standard /= np.where(spread > 1e-9, spread, 1.0).astype(np.float32)[:, None]
     return standard
 
 
@@ -324,21 +343,28 @@ def _personalize_chunk(
     # What they rated down is scored only for those who rated something down: for the others
     # it is zero, and most subscribers are others.
     disliking = np.flatnonzero([bool(p.disliked) for p in profiles])
-    want = _dense_product(sides.want, pool.matrix)
-    avoid = _dense_product(sides.avoid[disliking], pool.matrix)
+    scored = _expanded(pool, space, blend.dense_weight)
+    want = _dense_product(sides.want, scored.sparse)
+    avoid = _dense_product(sides.avoid[disliking], scored.sparse)
     # A profile is a unit vector: the cosine of (want - avoid), per subscriber.
     norms = sparse.linalg.norm(sides.want - sides.avoid, axis=1).astype(np.float32)[:, None]
     norms = np.where(norms > 0, norms, np.float32(1.0))
     cosine: Array = np.asarray(want / norms, dtype=np.float32)
     cosine[disliking] = (want[disliking] - avoid) / norms[disliking]
     relevance = _standard(cosine)
-    matches = want > 0
+    # A match shares a feature with the paper itself, not only with its neighbours.
+    matches = (
+        _dense_product(sides.want, pool.matrix) > 0
+        if scored.sparse is not pool.matrix
+        else want > 0
+    )
     avoid_z = _standard(avoid)
     leans_away = avoid > want[disliking]
     if space is not None and sides.dense_want is not None and sides.dense_avoid is not None:
         d = np.float32(blend.dense_weight)
         dense_profile = normalize(sides.dense_want - sides.dense_avoid)
-        dense_cosine = (dense_profile @ space.rows.T).astype(np.float32)
+        assert scored.dense is not None  # a pool with a dense space has expanded rows
+        dense_cosine = (dense_profile @ scored.dense.T).astype(np.float32)
         has_dense = np.abs(dense_profile).sum(axis=1, keepdims=True) > 0
         dense_relevance = np.where(has_dense, _standard(dense_cosine), relevance)
         relevance = np.asarray((1 - d) * relevance + d * dense_relevance, dtype=np.float32)
@@ -346,14 +372,22 @@ def _personalize_chunk(
         # Without dislikes the dense profile is their wants scaled: the same standard scores.
         dense_want_z = _standard(dense_cosine)
         if disliking.size:
-            dense_want = sides.dense_want[disliking] @ space.rows.T
-            dense_avoid = sides.dense_avoid[disliking] @ space.rows.T
+            dense_want = sides.dense_want[disliking] @ scored.dense.T
+            dense_avoid = sides.dense_avoid[disliking] @ scored.dense.T
             dense_want_z[disliking] = _standard(dense_want)
             avoid_z = (1 - d) * avoid_z + d * _standard(dense_avoid)
             leans_away = (1 - d) * (avoid - want[disliking]) + d * (dense_avoid - dense_want) > 0
         matches |= has_dense & (dense_want_z >= DENSE_MATCH_Z)
-    for row, scores in _learned_relevance(pool, space, profiles, blend, sides).items():
-        relevance[row] = scores
+    learned = _learned_relevance(pool, space, profiles, blend, sides)
+    if learned:
+        # Two views of the same ratings: the averaged profile and the trained model. Each
+        # errs in its own way (an off-topic vote pulls the profile; few votes leave the
+        # model unsure), so together they beat either.
+        rows = np.fromiter(learned, dtype=np.int64)
+        mixed = (1 - LEARNED_SHARE) * relevance[rows] + LEARNED_SHARE * np.stack(
+            list(learned.values())
+        )
+        relevance[rows] = _standard(mixed.astype(np.float32))
 
     fresh = np.ones(relevance.shape, dtype=bool)
     for row, subscriber in enumerate(profiles):
@@ -376,8 +410,111 @@ def _personalize_chunk(
     qualifies = fresh & np.where(interested, matches | trending, True)
     qualifies[disliking] &= ~(leans_away & (avoid_z >= DISLIKE_Z))
     score = np.where(qualifies, score, -np.inf)
+    near = _near_identical(space)
     for row, subscriber in enumerate(profiles):
-        yield _top(score[row], subscriber.size)
+        picks = _top(score[row], subscriber.size)
+        if near is not None and subscriber.interested:
+            picks = _varied(picks, score[row], near)
+        yield picks
+
+
+# Per pool: its papers as scored (expanded by their neighbours), for one dense weight and
+# the pool's dense rows.
+_expanded_cache: WeakKeyDictionary[CandidatePool, tuple[float, object, FeatureRows]] = (
+    WeakKeyDictionary()
+)
+
+
+def _expanded(pool: CandidatePool, space: _DenseSpace | None, d: float) -> FeatureRows:
+    """The pool's unit tf-idf rows and embedding rows, each paper's plus NEIGHBOUR_WEIGHT
+    times the mean of its nearest pool papers', renormalised."""
+    d = d if space is not None else 0.0
+    cached = _expanded_cache.get(pool)
+    if cached is not None and cached[0] == d and cached[1] is pool.dense:
+        return cached[2]
+    dense = None if space is None else space.rows
+    nearest = _neighbours(pool, space, d)
+    if nearest is not None:
+        size, k = nearest.shape
+        mean = sparse.csr_matrix(
+            (
+                np.full(size * k, NEIGHBOUR_WEIGHT / k, dtype=np.float32),
+                (np.repeat(np.arange(size), k), nearest.ravel()),
+            ),
+            shape=(size, size),
+        )
+        rows = FeatureRows(
+            normalize(pool.matrix + mean @ pool.matrix).astype(np.float32).tocsr(),
+            None if dense is None else np.asarray(normalize(dense + mean @ dense), np.float32),
+        )
+    else:
+        rows = FeatureRows(pool.matrix, dense)
+    _expanded_cache[pool] = (d, pool.dense, rows)
+    return rows
+
+
+def _neighbours(
+    pool: CandidatePool, space: _DenseSpace | None, d: float
+) -> npt.NDArray[np.int64] | None:
+    """[len(pool), k]: each paper's nearest other papers, by the blend of tf-idf and
+    embedding similarity that relevance uses (d); None for a pool too small to have them."""
+    size = len(pool)
+    k = min(NEIGHBOURS, size - 1)
+    nearest = None
+    if k > 0:
+        nearest = np.zeros((size, k), dtype=np.int64)
+        # In blocks of rows: a pool's full similarity matrix would be len(pool)^2 floats.
+        for start in range(0, size, NEIGHBOUR_BLOCK):
+            rows = slice(start, min(start + NEIGHBOUR_BLOCK, size))
+            similar = _standard(_dense_product(pool.matrix[rows], pool.matrix))
+            if space is not None and d > 0:
+                similar = (1 - d) * similar + d * _standard(space.rows[rows] @ space.rows.T)
+            similar[np.arange(similar.shape[0]), np.arange(rows.start, rows.stop)] = -np.inf
+            nearest[rows] = np.sort(np.argpartition(-similar, k - 1, axis=1)[:, :k], axis=1)
+    return nearest
+
+
+Partners = dict[int, frozenset[int]]
+_near_cache: WeakKeyDictionary[CandidatePool, tuple[object, Partners]] = WeakKeyDictionary()
+
+
+def _near_identical(space: _DenseSpace | None) -> Partners | None:
+    """The pool papers with another on the same narrow thing, and those others (embeddings
+    only): few papers have any, so a dictionary of sets."""
+    if space is None:
+        return None
+    cached = _near_cache.get(space.pool)
+    if cached is not None and cached[0] is space.pool.dense:
+        return cached[1]
+    found: dict[int, set[int]] = {}
+    for start in range(0, space.rows.shape[0], NEIGHBOUR_BLOCK):
+        close = (space.rows[start : start + NEIGHBOUR_BLOCK] @ space.rows.T) >= NEAR_IDENTICAL
+        for row, column in zip(*np.nonzero(close), strict=True):
+            if row + start != column:
+                found.setdefault(int(row + start), set()).add(int(column))
+    partners = {paper: frozenset(others) for paper, others in found.items()}
+    _near_cache[space.pool] = (space.pool.dense, partners)
+    return partners
+
+
+def _varied(picks: list[Pick], scores: Array, partners: Partners) -> list[Pick]:
+    """The picks with a paper near-identical to NEAR_IDENTICAL_ALLOWED earlier ones moved
+    after the papers that are not (taken from beyond the picks when there are some)."""
+    if sum(pick.pool_index in partners for pick in picks) <= NEAR_IDENTICAL_ALLOWED:
+        return picks  # the common case: too few papers with a near-identical one anywhere
+    size = len(picks)
+    kept: list[Pick] = []
+    waiting: list[Pick] = []
+    taken: set[int] = set()
+    for pick in _top(scores, 4 * size):
+        if len(partners.get(pick.pool_index, frozenset()) & taken) >= NEAR_IDENTICAL_ALLOWED:
+            waiting.append(pick)
+        else:
+            kept.append(pick)
+            taken.add(pick.pool_index)
+        if len(kept) == size:
+            break
+    return (kept + waiting)[:size]
 
 
 def _top(scores: Array, k: int) -> list[Pick]:

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.eval.data import (
@@ -20,7 +21,14 @@ from bench.eval.data import (
     subscriber_record,
     write_lines,
 )
-from bench.eval.methods import build_digest_pool, follows_of
+from bench.eval.methods import (
+    CachedEmbedder,
+    MethodOptions,
+    build_digest_pool,
+    embedding_rocchio,
+    follows_of,
+    hybrid_rocchio,
+)
 from bench.eval.metrics import (
     best_match_recall,
     ndcg_at,
@@ -38,6 +46,7 @@ from bench.eval.simulate import (
 from bench.eval_ranking import evaluate, main, run
 from digest.papers import PaperText
 from digest.rank.pool import PoolPaper
+from tests.rank.support_embed import WordHashEmbedder
 
 
 def _paper(paper_id: str, themes: tuple[str, ...], **changes: object) -> EvalPaper:
@@ -189,7 +198,7 @@ def test_a_tiny_synthetic_run_end_to_end() -> None:
         ["--splits", "2", "--per-split", "30", "--synthetic-papers", "50", "--json", "--jobs", "1"]
     )
     report = json.loads(output)
-    assert set(report["results"]) == {"trending", "svm", "digest"}
+    assert set(report["results"]) == {"trending", "svm", "rocchio", "hybrid", "digest"}
     for groups in report["results"].values():
         for group, metrics in groups.items():
             assert set(metrics) == {"precision", "ndcg", "best", "length"}
@@ -197,8 +206,19 @@ def test_a_tiny_synthetic_run_end_to_end() -> None:
                 assert 0.0 <= metrics["precision"]["mean"] <= 1.0
     assert report["results"]["trending"]["neither"]["precision"]["mean"] == 1.0
     assert set(report["breakdowns"]) == {"follow", "theme"}
+    best_of = ("svm", "rocchio", "hybrid")
+    for group in ("all", "follows", "ratings", "both"):
+        best = report["best_baseline"][group]
+        assert best["method"] in {"svm", "rocchio", "hybrid"}
+        baseline = report["results"][best["method"]][group]["precision"]["mean"]
+        results = report["results"]
+        assert max(results[m][group]["precision"]["mean"] for m in best_of) == baseline
+        ours = report["results"]["digest"][group]["precision"]["mean"]
+        assert best["ratio"] == pytest.approx(ours / baseline, abs=1e-4)
     table = run(["--splits", "1", "--per-split", "20", "--synthetic-papers", "40", "--by", "theme"])
     assert "follows (" in table and "digest (personalize)" in table
+    assert "MiniLM Rocchio" in table and "tf-idf + MiniLM Rocchio, max-scaled" in table
+    assert "digest / best baseline, P@10: all " in table
     assert "by theme" in table
 
 
@@ -232,3 +252,47 @@ def test_other_phrasings_can_be_simulated_from_a_file(tmp_path: Path) -> None:
     path.write_text('{"AGENT": []}')
     with pytest.raises(EvalFormatError, match="non-empty lists"):
         load_typed_follows(path)
+
+
+def test_the_rocchio_baselines_rank_by_what_a_subscriber_follows_and_rated() -> None:
+    papers = [
+        _paper("a1", ("AGENT",), day=1, title="Web agents that browse", upvotes=1),
+        _paper("g1", ("GEN",), day=1, title="Diffusion for images", upvotes=1),
+        _paper("a2", ("AGENT",), day=2, title="Agents that browse the web", upvotes=1),
+        _paper("g2", ("GEN",), day=2, title="Image diffusion models", upvotes=9),
+        _paper("o2", ("ML",), day=2, title="Kernel methods", upvotes=5),
+    ]
+    subscribers = [
+        EvalSubscriber("follows", ("diffusion",), (), ("GEN",)),
+        EvalSubscriber("rates", (), (Rating("a1", True), Rating("g1", False)), ("AGENT",)),
+        EvalSubscriber("neither", (), (), ("ML",)),
+    ]
+    split = make_split(papers, subscribers, 0, random.Random(0))
+    options = MethodOptions(size=1, pool_options={"embedder": WordHashEmbedder(64)})
+    for method in (embedding_rocchio, hybrid_rocchio):
+        assert method(split, options) == [["g2"], ["a2"], ["g2"]]  # neither: the trend
+
+
+def test_embeddings_are_kept_on_disk_between_runs(tmp_path: Path) -> None:
+    model = WordHashEmbedder()
+    first = CachedEmbedder(model, tmp_path / "vectors.npz")
+    vectors = first.encode(["agents that browse", "image diffusion"])
+    calls = len(model.calls)
+    again = CachedEmbedder(lambda: None, tmp_path / "vectors.npz")  # no model at all
+    assert np.array_equal(again.encode(["image diffusion", "agents that browse"]), vectors[::-1])
+    assert again.dimensions == model.dimensions and len(model.calls) == calls
+    (tmp_path / "vectors.npz").write_bytes(b"not numpy")
+    assert CachedEmbedder(model, tmp_path / "vectors.npz").encode(["x"]).shape == (1, 16)
+
+
+def test_a_half_of_the_papers_is_evaluated_alone(tmp_path: Path) -> None:
+    path = tmp_path / "papers.jsonl"
+    papers = synthetic_papers(60, random.Random(8))
+    write_lines(path, map(paper_record, papers))
+    halves = [
+        json.loads(run(["--papers", str(path), "--half", h, "--splits", "1", "--per-split", "10",
+                        "--method", "trending", "--json", "--jobs", "1"]))
+        for h in ("1", "2")
+    ]  # fmt: skip
+    assert sorted(h["papers"] for h in halves) != [60, 60]
+    assert sum(h["papers"] for h in halves) == 60
