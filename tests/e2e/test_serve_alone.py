@@ -99,4 +99,4 @@ def test_serve_alone_subscribes_confirms_and_delivers(
     sent = run_digest(["send", "--edition", today], env, tmp_path)
     assert sent.returncode == 0, sent.stderr
     texts = _wait_for_mail(smtp_sink, "alone@example.org", 2)
-    assert "Unsubscribe" in texts[1] and "/rate?token=" in texts[1]
+    assert "Unsubscribe" in texts[1] and "More like this: http" in texts[1]
