@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from digest import links
 from digest.pipeline.pool import build_pool
@@ -197,7 +197,9 @@ def test_archive_index_and_missing_day(
     assert page.locator("h1").inner_text() == "No edition on Wednesday 1 January 2020"
     assert page.locator("h1 .nowrap").evaluate("s => s.getClientRects().length") == 1
     page.locator(f'a[href="/archive/{live.day.isoformat()}"]').click()
-    assert page.locator("td.paper").count() == len(TITLES)
+    # The click starts a navigation: wait for the day's page rather than count at once.
+    page.wait_for_url(f"{live.url}/archive/{live.day.isoformat()}")
+    expect(page.locator("td.paper")).to_have_count(len(TITLES))
     page.context.close()
 
 
