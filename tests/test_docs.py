@@ -97,3 +97,23 @@ def test_readme_links_to_docs_exist() -> None:
     targets = DOCS_LINK.findall(README.read_text(encoding="utf-8"))
     broken = sorted({target for target in targets if not (ROOT / target).is_file()})
     assert not broken, f"README links to missing docs pages: {', '.join(broken)}"
+
+
+MAP = DOCS / "where-things-live.md"
+MAPPED_PATH = re.compile(r"`((?:digest|workers|templates|migrations|tests)/[^`<>\s]*)`")
+
+
+def test_the_map_names_only_paths_that_exist() -> None:
+    named = MAPPED_PATH.findall(MAP.read_text(encoding="utf-8"))
+    assert len(named) >= 20, "the map names too few paths: has the pattern stopped matching?"
+    missing = sorted({path for path in named if not (ROOT / path).exists()})
+    assert not missing, f"{MAP.relative_to(ROOT)} names paths that do not exist: {missing}"
+
+
+def test_the_map_adds_each_thing_in_three_files_at_most() -> None:
+    sections = re.split(r"^## ", MAP.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    adding = {s.splitlines()[0]: s for s in sections if s.startswith("Adding")}
+    assert len(adding) == 4, f"expected four 'Adding …' sections, found {sorted(adding)}"
+    for title, text in adding.items():
+        steps = re.findall(r"^\d+\. ", text, flags=re.MULTILINE)
+        assert 1 <= len(steps) <= 3, f"{title}: {len(steps)} files to touch"
