@@ -70,14 +70,15 @@ class Follows:
         return not (self.topics or self.categories or self.authors)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower case without accents."""
     if text.isascii():  # nothing to fold, and most text is: skip the character loop
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _stem(token: str) -> str:
+def stem(token: str) -> str:
     # Just enough to make "models" meet "model"; a real stemmer buys little on titles.
     if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
@@ -85,7 +86,7 @@ def _stem(token: str) -> str:
 
 
 def _content(tokens: Iterable[str]) -> list[str]:
-    return [_stem(token) for token in tokens if token and token not in ENGLISH_STOP_WORDS]
+    return [stem(token) for token in tokens if token and token not in ENGLISH_STOP_WORDS]
 
 
 def words(text: str) -> list[str]:
@@ -94,7 +95,7 @@ def words(text: str) -> list[str]:
     A hyphenated token gives its parts: `multi-agent` is `multi`, `agent`.
     """
     tokens: list[str] = []
-    for token in TOKEN.findall(_fold(text)):
+    for token in TOKEN.findall(fold(text)):
         tokens += _content(token.split("-")) if "-" in token else _content([token])
     return tokens
 
@@ -102,8 +103,8 @@ def words(text: str) -> list[str]:
 def _joined(text: str) -> list[str]:
     """The joined form of each hyphenated phrase: `text-to-image` gives `texttoimage`."""
     return [
-        _stem(token.replace("-", ""))
-        for token in TOKEN.findall(_fold(text))
+        stem(token.replace("-", ""))
+        for token in TOKEN.findall(fold(text))
         if "-" in token and token.strip("-")
     ]
 
@@ -120,8 +121,13 @@ def category_feature(category: str) -> str:
     return CATEGORY_PREFIX + category.strip().lower()
 
 
+def author_name(name: str) -> str:
+    """An author's name as it is compared: case, accents and dots aside."""
+    return " ".join(fold(name).replace(".", " ").split())
+
+
 def author_feature(name: str) -> str:
-    return AUTHOR_PREFIX + " ".join(_fold(name).replace(".", " ").split())
+    return AUTHOR_PREFIX + author_name(name)
 
 
 def paper_features(paper: PaperText) -> list[str]:

@@ -13,12 +13,11 @@ command line can say so.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
 
-from digest.rank.features import TOKEN, Follows
+from digest.rank.features import TOKEN, Follows, author_name, fold, stem
 from digest.rank.pool import CandidatePool
 
 FIELD_BREAK = " | "  # between title, abstract and keywords: a phrase never spans two
@@ -62,37 +61,21 @@ class MuteConflict:
         )
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _stem(token: str) -> str:
-    # The same light rule as the features: "models" is "model".
-    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
-
-
 def _tokens(text: str) -> tuple[str, ...]:
     """Every word, stop words included (a phrase keeps its order), hyphens as spaces."""
     found: list[str] = []
-    for token in TOKEN.findall(_fold(text)):
-        found += [_stem(part) for part in token.split("-") if part]
+    for token in TOKEN.findall(fold(text)):
+        found += [stem(part) for part in token.split("-") if part]
     return tuple(found)
 
 
 def _joined_words(text: str) -> list[str]:
     """Hyphenated words written as one: `multi-agent` is also `multiagent`."""
     return [
-        _stem(token.replace("-", ""))
-        for token in TOKEN.findall(_fold(text))
+        stem(token.replace("-", ""))
+        for token in TOKEN.findall(fold(text))
         if "-" in token.strip("-")
     ]
-
-
-def author_key(name: str) -> str:
-    return " ".join(_fold(name).replace(".", " ").split())
 
 
 class _PoolText:
@@ -109,7 +92,7 @@ class _PoolText:
             joined = " ".join(word for part in parts for word in _joined_words(part))
             self.lines.append(f" {words}{FIELD_BREAK}{joined} ")
             for name in text.authors:
-                key = author_key(name)
+                key = author_name(name)
                 if key:
                     self.authors.setdefault(key, set()).add(paper.paper_id)
         self.by_phrase: dict[tuple[str, ...], frozenset[int]] = {}
@@ -145,7 +128,7 @@ def muted_papers(pool: CandidatePool, mutes: Mutes) -> frozenset[int]:
         if tokens:
             muted |= text.with_phrase(tokens)
     for name in mutes.authors:
-        muted |= text.authors.get(author_key(name), set())
+        muted |= text.authors.get(author_name(name), set())
     return frozenset(muted)
 
 
@@ -159,10 +142,10 @@ def conflicts(follows: Follows, mutes: Mutes) -> list[MuteConflict]:
             if muted and _contains(followed, muted):
                 found.append(MuteConflict("topic", topic, phrase))
                 break
-    muted_authors = {author_key(name): name for name in mutes.authors}
+    muted_authors = {author_name(name): name for name in mutes.authors}
     for name in follows.authors:
-        if author_key(name) in muted_authors:
-            found.append(MuteConflict("author", name, muted_authors[author_key(name)]))
+        if author_name(name) in muted_authors:
+            found.append(MuteConflict("author", name, muted_authors[author_name(name)]))
     return found
 
 
