@@ -8,7 +8,6 @@ edition over SMTP first and puts the Message-ID that copy really had in the samp
 from __future__ import annotations
 
 import time
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ from digest.pipeline.bounces import import_maildir
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Delivery, DeliveryStatus, Subscriber, SubscriberState
-from tests.conftest import TEST_SECRET, SmtpSink
+from tests.conftest import SmtpSink
 from tests.conftest import run_digest as run
 from tests.mail.reports import (
-    DAY,
     NOW,
     PERMANENT_SAMPLES,
     RETURN_PATH,
@@ -35,6 +33,7 @@ from tests.mail.reports import (
     send_edition,
 )
 from tests.mail.test_bounce_cost import MIB, TEXT_BOUNCE_PLACES
+from tests.pipeline.sent_by_cli import send_sample_edition, subscriber_states
 from tests.pipeline.test_bounces_import_cost import IMPORT_CPU_BUDGET, children_cpu_seconds
 
 VICTIM = "victim@example.com"
@@ -182,27 +181,8 @@ def test_an_automatic_reply_to_the_return_path_is_no_bounce(
 def test_digest_bounces_import_applies_a_qmail_bounce_among_costly_text_bounces(
     tmp_path: Path,
 ) -> None:
-    outbox = tmp_path / "sent"
-    env = {
-        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
-        "DIGEST_FROM": "Trending Papers <digest@example.org>",
-        "DIGEST_RETURN_PATH": RETURN_PATH,
-    }
-    for step in (
-        ["db", "upgrade"],
-        ["subscribers", "add", "nobody@qmail.example", "--confirmed"],
-        ["subscribers", "add", "slow@qmail.example", "--confirmed"],
-        ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--day", DAY.isoformat()],
-    ):
-        done = run(step, env, tmp_path)
-        assert done.returncode == 0, (step, done.stderr)
-    ids = {}
-    for path in outbox.glob("*.eml"):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        ids[str(message["To"])] = str(message["Message-ID"])
+    env, sent = send_sample_edition(tmp_path, "nobody@qmail.example", "slow@qmail.example")
+    ids = {address: str(message["Message-ID"]) for address, message in sent.items()}
     line = b"a" * 150 + b"@" + b"b" * 149 + b"\r\n"
     costly = [build(line * (MIB // len(line))) for build in TEXT_BOUNCE_PLACES.values()]
     folder = make_maildir(
@@ -222,12 +202,7 @@ def test_digest_bounces_import_applies_a_qmail_bounce_among_costly_text_bounces(
     assert "Traceback" not in imported.stderr
     assert cpu < IMPORT_CPU_BUDGET, f"the import took {cpu:.2f} s of CPU ({elapsed:.1f} s)"
     assert f"{len(costly) + 2} reports: 1 bounced" in imported.stdout, imported.stdout
-    database = Database(env["DIGEST_DATABASE_URL"])
-    with database.session() as session:
-        rows = session.execute(select(Subscriber.email, Subscriber.state))
-        found = {email: state for email, state in rows}
-    database.dispose()
-    assert found == {
+    assert subscriber_states(env) == {
         "nobody@qmail.example": SubscriberState.BOUNCED,
         "slow@qmail.example": SubscriberState.ACTIVE,
     }

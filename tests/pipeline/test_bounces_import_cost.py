@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import resource
 import time
-from email import message_from_bytes, policy
 from pathlib import Path
 
-from sqlalchemy import select
-
-from digest.store.db import Database
-from digest.store.models import Subscriber, SubscriberState
-from tests.conftest import TEST_SECRET
+from digest.store.models import SubscriberState
 from tests.conftest import run_digest as run
-from tests.mail.reports import DAY, RETURN_PATH, arf, filed, make_maildir, multipart_dsn
+from tests.mail.reports import arf, filed, make_maildir, multipart_dsn
 from tests.mail.test_bounce_cost import MIB, in_status_part
+from tests.pipeline.sent_by_cli import send_sample_edition, subscriber_states
 
 # CPU seconds of the whole import process, its start (~1 s of imports) included; the five
 # messages below took 5-20 s before report parsing was bounded.
@@ -42,29 +38,8 @@ def children_cpu_seconds() -> float:
 def test_costly_reports_are_imported_quickly_and_the_genuine_one_is_applied(
     tmp_path: Path,
 ) -> None:
-    outbox = tmp_path / "sent"
-    env = {
-        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
-        "DIGEST_FROM": "Trending Papers <digest@example.org>",
-        "DIGEST_RETURN_PATH": RETURN_PATH,
-    }
-    for step in (
-        ["db", "upgrade"],
-        ["subscribers", "add", "gone@example.com", "--confirmed"],
-        ["subscribers", "add", "stays@example.com", "--confirmed"],
-        ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
-    ):
-        done = run(step, env, tmp_path)
-        assert done.returncode == 0, (step, done.stderr)
-    (gone,) = [
-        message
-        for path in outbox.glob("*.eml")
-        if str((message := message_from_bytes(path.read_bytes(), policy=policy.default))["To"])
-        == "gone@example.com"
-    ]
+    env, sent = send_sample_edition(tmp_path, "gone@example.com", "stays@example.com")
+    gone = sent["gone@example.com"]
     costly = costly_messages()
     genuine = multipart_dsn("gone@example.com", str(gone["Message-ID"]))
     folder = make_maildir(tmp_path / "bounces", *costly[:3], genuine, *costly[3:])
@@ -79,12 +54,7 @@ def test_costly_reports_are_imported_quickly_and_the_genuine_one_is_applied(
     assert cpu < IMPORT_CPU_BUDGET, f"the import took {cpu:.2f} s of CPU ({elapsed:.1f} s)"
     assert "6 reports: 1 bounced" in imported.stdout, imported.stdout
     assert len(filed(folder)) == 6
-    database = Database(env["DIGEST_DATABASE_URL"])
-    with database.session() as session:
-        rows = session.execute(select(Subscriber.email, Subscriber.state))
-        states = {email: state for email, state in rows}
-    database.dispose()
-    assert states == {
+    assert subscriber_states(env) == {
         "gone@example.com": SubscriberState.BOUNCED,
         "stays@example.com": SubscriberState.ACTIVE,
     }

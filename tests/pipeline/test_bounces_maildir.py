@@ -3,50 +3,24 @@
 from __future__ import annotations
 
 import time
-from email import message_from_bytes, policy
 from pathlib import Path
 
-from sqlalchemy import select
-
-from digest.store.db import Database
-from digest.store.models import Subscriber, SubscriberState
-from tests.conftest import TEST_SECRET
+from digest.store.models import SubscriberState
 from tests.conftest import run_digest as run
 from tests.mail.reports import (
-    DAY,
     HOSTILE,
-    RETURN_PATH,
     bare_dsn,
     filed,
     make_maildir,
     multipart_dsn,
 )
+from tests.pipeline.sent_by_cli import send_sample_edition, subscriber_states
 
 
 def test_hostile_messages_are_filed_and_the_genuine_report_after_them_is_applied(
     tmp_path: Path,
 ) -> None:
-    outbox = tmp_path / "sent"
-    env = {
-        "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
-        "DIGEST_FROM": "Trending Papers <digest@example.org>",
-        "DIGEST_RETURN_PATH": RETURN_PATH,
-    }
-    for step in (
-        ["db", "upgrade"],
-        ["subscribers", "add", "gone@example.com", "--confirmed"],
-        ["subscribers", "add", "stays@example.com", "--confirmed"],
-        ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
-    ):
-        done = run(step, env, tmp_path)
-        assert done.returncode == 0, (step, done.stderr)
-    sent = {}
-    for path in outbox.glob("*.eml"):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        sent[str(message["To"])] = message
+    env, sent = send_sample_edition(tmp_path, "gone@example.com", "stays@example.com")
     gone, stays = sent["gone@example.com"], sent["stays@example.com"]
     folder = make_maildir(
         tmp_path / "bounces",
@@ -71,12 +45,7 @@ def test_hostile_messages_are_filed_and_the_genuine_report_after_them_is_applied
     assert f"{len(HOSTILE) - 1} unreadable" in imported.stdout
     assert len(filed(folder)) == len(HOSTILE) + 3
     assert elapsed < 60, f"the import took {elapsed:.1f} s"  # a process start and a few reads
-    database = Database(env["DIGEST_DATABASE_URL"])
-    with database.session() as session:
-        rows = session.execute(select(Subscriber.email, Subscriber.state))
-        states = {email: state for email, state in rows}
-    database.dispose()
-    assert states == {
+    assert subscriber_states(env) == {
         "gone@example.com": SubscriberState.BOUNCED,
         "stays@example.com": SubscriberState.ACTIVE,
     }
