@@ -153,7 +153,7 @@ class MissedPaper:
 
     @property
     def when(self) -> str:
-        return f"No. {self.entry.rank} on {self.day:%A} {self.day.day} {self.day:%B}"
+        return f"No. {self.entry.rank} trending on {self.day:%A} {self.day.day} {self.day:%B}"
 
 
 def _muted(

@@ -259,13 +259,13 @@ def last_sent_at(session: Session, subscriber_id: int, kind: str) -> datetime | 
 
 
 def sent_since(session: Session, kind: str, since: datetime) -> set[int]:
-    """The subscribers the server accepted an email of `kind` for since `since`."""
+    """The subscribers the server accepted an email of `kind` for after `since`."""
     return set(
         session.scalars(
             select(OutboxEmail.subscriber_id).where(
                 OutboxEmail.kind == kind,
                 OutboxEmail.status == OutboxStatus.SENT,
-                OutboxEmail.finished_at >= since,
+                OutboxEmail.finished_at > since,
                 OutboxEmail.subscriber_id.is_not(None),
             )
         )
