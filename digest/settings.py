@@ -107,6 +107,7 @@ class EmailSettings:
     template_dir: Path | None = None
     return_path: str | None = None  # VERP base: bounces come back to a signed variant of it
     show_thumbnails: bool = False  # the source's paper thumbnail in the digest (an image load)
+    missed_papers_reminder: bool = False  # the weekly "papers you missed" email (beat sends it)
 
     @property
     def sender_domain(self) -> str:
@@ -238,6 +239,8 @@ class Settings(BaseSettings):
     postal_address: str | None = Field(default=None, max_length=300)
     template_dir: Path | None = None  # templates here take precedence over the built-in ones
     email_thumbnails: bool = False
+    # The weekly "papers you missed" email to subscribers no digest reached for a week.
+    missed_papers_reminder: bool = False
 
     # Ingestion: polite HTTP, paging, and arXiv's one-request-every-3-seconds rule.
     http_retries: int = Field(default=3, ge=0, le=10)
@@ -376,6 +379,7 @@ class Settings(BaseSettings):
             template_dir=self.template_dir,
             return_path=self.return_path,
             show_thumbnails=self.email_thumbnails,
+            missed_papers_reminder=self.missed_papers_reminder,
         )
 
     @property

@@ -12,7 +12,17 @@ from digest.papers import EditionEntry
 from digest.preferences import Frequency
 from digest.store.deliveries import Claim, DeliveryRecorder
 from digest.store.journal import SentMark
-from digest.store.models import Paper, SignalSnapshot, Subscriber, SubscriberState
+from digest.store.models import (
+    Delivery,
+    DeliveryPaper,
+    DeliveryStatus,
+    Paper,
+    Pool,
+    PoolItem,
+    SignalSnapshot,
+    Subscriber,
+    SubscriberState,
+)
 
 _ids = itertools.count(1)
 # Distinct words for default titles and abstracts: papers made here must not look like
@@ -135,3 +145,33 @@ def record_sent(
 ) -> None:
     """Write the sent mark of one message the server accepted, as the sender does."""
     recorder.settle_and_begin([sent_mark(delivery_id, message_id, entries, at)], [], at)
+
+
+def make_pool(session: Session, day: date, papers: Sequence[Paper]) -> Pool:
+    """`day`'s pool holding `papers` in this trend order (rank 1 first)."""
+    pool = Pool(date=day, created_at=datetime.combine(day, datetime.min.time(), UTC))
+    session.add(pool)
+    session.flush()
+    for rank, paper in enumerate(papers, start=1):
+        session.add(PoolItem(pool_id=pool.id, paper_id=paper.id, rank=rank, score=100.0 - rank))
+    session.flush()
+    return pool
+
+
+def make_sent_digest(
+    session: Session, subscriber: Subscriber, pool: Pool, papers: Sequence[Paper], at: datetime
+) -> Delivery:
+    """A digest of `pool` that carried `papers` to the subscriber, accepted at `at`."""
+    delivery = Delivery(
+        subscriber_id=subscriber.id,
+        pool_id=pool.id,
+        status=DeliveryStatus.SENT,
+        claimed_at=at,
+        finished_at=at,
+    )
+    session.add(delivery)
+    session.flush()
+    for rank, paper in enumerate(papers, start=1):
+        session.add(DeliveryPaper(delivery_id=delivery.id, paper_id=paper.id, rank=rank))
+    session.flush()
+    return delivery

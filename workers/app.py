@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from celery import Celery
+from celery.schedules import crontab
 
 from digest.settings import get_settings
 from digest.store.db import Database
@@ -56,9 +57,17 @@ def make_celery() -> Celery:
                 "task": "workers.tasks.import_unsubscribe_requests",
                 "schedule": timedelta(minutes=10),
             },
+            # Subscriber emails sent on a schedule: the kind's name (digest.pipeline.emails).
+            "missed-papers": email_kind_schedule("missed_papers", crontab(minute=0, hour=9)),
         },
     )
     return app
+
+
+def email_kind_schedule(kind: str, schedule: object) -> dict[str, object]:
+    """A beat entry that queues the email `kind` for its audience (nothing while it is off);
+    the outbox sweep sends what it queued."""
+    return {"task": "workers.tasks.queue_scheduled_emails", "schedule": schedule, "args": (kind,)}
 
 
 app = make_celery()

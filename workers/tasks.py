@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from digest.pipeline.bounces import import_maildir
 from digest.pipeline.fetch import scheduled_fetch
-from digest.pipeline.notices import send_outbox
+from digest.pipeline.notices import queue_scheduled, send_outbox
 from digest.pipeline.plan import plan_and_fan_out
 from digest.pipeline.send import send_batch, shared_send_limiter
 from digest.pipeline.unsubscribes import import_unsubscribes
@@ -65,6 +65,16 @@ def send_outbox_emails() -> int:
     """Send the subscriber emails waiting in the outbox (asked for by the web, and swept by
     beat so a lost task is only a delay); retries live in the outbox rows."""
     return len(send_outbox(database(), get_settings()).sent)
+
+
+@app.task(acks_late=True)  # type: ignore[untyped-decorator]
+def queue_scheduled_emails(kind: str) -> int:
+    """Queue the scheduled email `kind` for its audience, then send the outbox; how many
+    were queued (a second run in the same week queues nobody twice: the kind's interval)."""
+    queued = queue_scheduled(database(), get_settings(), kind)
+    if queued:
+        send_outbox_emails.delay()
+    return queued
 
 
 @app.task(acks_late=True)  # type: ignore[untyped-decorator]

@@ -27,9 +27,10 @@ def subscribers_add(
 
     Pending unless --confirmed, which skips double opt-in.
     """
+    from digest.pipeline.emails import CONFIRMATION_EMAIL
     from digest.pipeline.notices import send_outbox
     from digest.store.outbox import queue_email
-    from digest.store.subscribers import CONFIRMATION_EMAIL, add_subscriber
+    from digest.store.subscribers import add_subscriber
     from digest.store.types import utcnow
 
     current = settings()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from digest.addresses import normalise_email
 from digest.errors import DigestError, InvalidEmail
 from digest.pipeline.csv_cells import restored_cell
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.preferences import (
     InvalidPreference,
     check_edition_size,
@@ -411,7 +412,7 @@ def _stored(database: Database, batch: list[_Row], consent: Consent, now: dateti
                 part.rejected.append((row.line, _suppressed_reason(found.state)))
             else:
                 part.already_there += 1
-        inserted = insert_subscribers(session, new_rows, now)
+        inserted = insert_subscribers(session, new_rows, now, confirmation=CONFIRMATION_EMAIL)
     part.added += len(inserted)
     part.already_there += len(new_rows) - len(inserted)  # stored meanwhile by someone else
     part.confirmations_queued += sum(

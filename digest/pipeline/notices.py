@@ -1,144 +1,65 @@
-"""Subscriber emails that are not digests: one function per kind, and how they are sent.
+"""How subscriber emails that are not digests are queued and sent.
 
-A kind is a function decorated with `@notice(kind, for_states=...)` that returns its
-template context (and any extra headers), plus its templates in templates/email/<kind>/
-(`subject.txt`, `body.txt`, `body.html` on the shared `email/base.html`). Nothing else needs
-to know about it: every subscriber email is a row of the outbox, written with the change
-that asks for it (`queue_notice`, or the store's lifecycle), and `send_outbox` renders and
-sends any registered kind through the send engine (digest.pipeline.engine), from the Celery
-worker or from the web process itself.
+Each kind is declared once, with its rules and its data, in digest.pipeline.emails (the
+declaration: digest.pipeline.kinds); its templates are in templates/email/<kind>/. Every
+subscriber email is a row of the outbox, written with the change that asks for it
+(`queue_notice`, the store's lifecycle, or `queue_scheduled` for a kind beat sends on a
+schedule), and `send_outbox` decides what each row becomes under its kind's rules, renders
+it and sends it through the send engine (digest.pipeline.engine), from the Celery worker or
+from the web process itself.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from functools import partial
-from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from digest import links
 from digest.errors import DigestError
 from digest.mail.envelope import envelope_for
+from digest.pipeline import emails as _declared  # noqa: F401  (registers every kind)
 from digest.pipeline.engine import Letter, Outcome, SendCounts, Unsent, send_batch
+from digest.pipeline.kinds import (
+    KINDS,
+    EmailKind,
+    Notice,
+    Recipient,
+    UnknownKind,
+    answer_to_request,
+    kind_named,
+)
 from digest.render.notices import render_notice
 from digest.settings import EmailSettings, Settings
 from digest.store.db import Database
-from digest.store.models import Subscriber, SubscriberState
 from digest.store.outbox import (
     SUBSCRIBE_REQUEST,
     OutboxClaim,
     OutboxQueue,
     SentNotice,
+    last_sent_at,
     queue_email,
+    sent_since,
 )
 from digest.store.subscribers import (
-    ALREADY_SUBSCRIBED_EMAIL,
     ANSWERS_REQUEST,
-    CONFIRMATION_EMAIL,
-    NOTICES_RATED,
-    Resolution,
-    resolve_notice,
-    resolve_request,
+    locked_recipient,
+    subscriber_for_request,
 )
+from digest.store.suppression import is_suppressed
 from digest.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Notice:
-    """What one kind puts into its templates, and headers beyond the usual ones."""
-
-    context: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class NoticeBuilder(Protocol):
-    """Builds one kind's Notice for a subscriber; `request_id` is the subscribe request the
-    email answers, if any (a confirmation's link names it)."""
-
-    def __call__(
-        self,
-        settings: EmailSettings,
-        subscriber_id: int,
-        email: str,
-        request_id: int | None = None,
-        /,
-    ) -> Notice: ...
-
-
-@dataclass(frozen=True)
-class NoticeKind:
-    name: str
-    for_states: tuple[SubscriberState, ...]  # sent only while the subscriber is in one
-    build: NoticeBuilder
-
-
-NOTICES: dict[str, NoticeKind] = {}
-
-
-class UnknownNotice(LookupError):
-    """No email kind of that name is registered."""
-
-
-def notice(
-    name: str, *, for_states: tuple[SubscriberState, ...]
-) -> Callable[[NoticeBuilder], NoticeBuilder]:
-    """Register the decorated function as the email kind `name`."""
-
-    def register(build: NoticeBuilder) -> NoticeBuilder:
-        NOTICES[name] = NoticeKind(name, for_states, build)
-        return build
-
-    return register
-
-
-# Unsubscribed too: a person who left and asks to come back confirms like a new one.
-@notice(CONFIRMATION_EMAIL, for_states=(SubscriberState.PENDING, SubscriberState.UNSUBSCRIBED))
-def confirmation(
-    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
-) -> Notice:
-    """The double opt-in email: one link that activates the subscription with the
-    preferences of the request it answers (a later request's link carries its own)."""
-    return Notice(
-        {
-            "confirm_url": links.confirm_url(settings, subscriber_id, email, request_id),
-            "expires_hours": settings.confirm_max_age_hours,
-        }
-    )
-
-
-@notice(ALREADY_SUBSCRIBED_EMAIL, for_states=(SubscriberState.ACTIVE,))
-def already_subscribed(
-    settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
-) -> Notice:
-    """Answer to the subscribe form for an active address: its preferences and unsubscribe
-    links."""
-    unsubscribe = links.unsubscribe_url(settings, subscriber_id, email)
-    return Notice(
-        {
-            "preferences_url": links.preferences_url(settings, subscriber_id, email),
-            "unsubscribe_url": unsubscribe,
-        },
-        headers={
-            "List-Id": settings.list_id,
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    )
-
-
-def notice_kind(name: str) -> NoticeKind:
-    try:
-        return NOTICES[name]
-    except KeyError:
-        raise UnknownNotice(f"no email kind {name!r}: choose one of {sorted(NOTICES)}") from None
+def build_notice(kind: str, to: Recipient) -> Notice | None:
+    """What the email of `kind` holds for this recipient, or None if nothing to send now."""
+    return kind_named(kind).build(to)
 
 
 def render_subscriber_email(
@@ -148,25 +69,55 @@ def render_subscriber_email(
     subscriber_id: int,
     email: str,
     request_id: int | None = None,
+    session: Session | None = None,
+    now: datetime | None = None,
 ) -> EmailMessage:
-    """The email of `kind` for this subscriber, rendered and signed, not sent."""
-    made = notice_kind(kind).build(settings, subscriber_id, email, request_id)
+    """The email of `kind` for this subscriber, rendered and signed, not sent (a kind that
+    reads the store needs `session`); LookupError if it has nothing to send."""
+    to = Recipient(settings, subscriber_id, email, now or utcnow(), request_id, session)
+    made = build_notice(kind, to)
+    if made is None:
+        raise LookupError(f"no {kind} email for subscriber {subscriber_id} now")
+    return _render(to, kind, made)
+
+
+def _render(to: Recipient, kind: str, made: Notice) -> EmailMessage:
     return render_notice(
-        settings,
+        to.settings,
         kind,
-        email=email,
+        email=to.email,
         context=made.context,
         headers=made.headers,
-        subscriber_id=subscriber_id,
+        subscriber_id=to.subscriber_id,
     )
 
 
 def queue_notice(db: Database, kind: str, subscriber_id: int, now: datetime | None = None) -> None:
     """Put an email of `kind` for the subscriber in the outbox (the CLI and tests; the web
     and the lifecycle queue theirs in the transaction of the change itself)."""
-    notice_kind(kind)
+    kind_named(kind)
     with db.session() as session:
         queue_email(session, kind, now or utcnow(), subscriber_id=subscriber_id)
+
+
+def queue_scheduled(
+    db: Database, settings: Settings, kind: str, now: datetime | None = None
+) -> int:
+    """Queue an email of `kind` for each subscriber its audience query names who got none
+    within its interval (what beat runs for a scheduled kind); how many were queued.
+    Nothing while the kind is turned off."""
+    wanted = kind_named(kind)
+    if wanted.audience is None:
+        raise UnknownKind(f"{kind} emails are not sent on a schedule")
+    if not wanted.enabled(settings.email):
+        return 0
+    now = now or utcnow()
+    with db.session() as session:
+        recent = set() if wanted.every is None else sent_since(session, kind, now - wanted.every)
+        due = [i for i in wanted.audience(session, now) if i not in recent]
+        for subscriber_id in due:
+            queue_email(session, kind, now, subscriber_id=subscriber_id)
+    return len(due)
 
 
 @dataclass
@@ -247,26 +198,30 @@ class NoticeDraft:
 
     def compose(self, now: datetime) -> Letter[OutboxClaim, SentNotice] | Unsent[OutboxClaim]:
         """The email this row asks for now, or why there is none (the subscriber left, is
-        suppressed, got one a moment ago)."""
+        suppressed, got one a moment ago, has nothing to be told)."""
         with self.db.session() as session:
             resolution = _resolve(session, self.settings, self.claim, now)
             claim = replace(self.claim, subscriber_id=resolution.subscriber_id)
             if resolution.kind is None or resolution.skip:
                 return Unsent(claim, Outcome.SKIPPED, resolution.skip or "nothing to send")
-            assert resolution.subscriber_id is not None
-            email = session.get_one(Subscriber, resolution.subscriber_id).email
-        kind = resolution.kind
-        message = render_subscriber_email(
-            self.settings.email,
-            kind,
-            subscriber_id=resolution.subscriber_id,
-            email=email,
-            request_id=answered_request(self.claim),
-        )
+            assert resolution.subscriber_id is not None and resolution.email is not None
+            kind = resolution.kind
+            to = Recipient(
+                self.settings.email,
+                resolution.subscriber_id,
+                resolution.email,
+                now,
+                answered_request(self.claim),
+                session,
+            )
+            made = kind.build(to)
+        if made is None:
+            return Unsent(claim, Outcome.EMPTY, f"no {kind.name} email to send")
+        message = _render(to, kind.name, made)
         envelope = envelope_for(
-            self.settings.email, message, subscriber_id=resolution.subscriber_id, address=email
+            self.settings.email, message, subscriber_id=to.subscriber_id, address=to.email
         )
-        mark = partial(SentNotice, claim, kind, str(message["Message-ID"]), kind in NOTICES_RATED)
+        mark = partial(SentNotice, claim, kind.name, str(message["Message-ID"]), kind.rated)
         return Letter(claim, message, envelope, mark)
 
 
@@ -279,10 +234,22 @@ def answered_request(claim: OutboxClaim) -> int | None:
     return named if type(named) is int else None
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What a queued request or email becomes when its sender gets to it."""
+
+    subscriber_id: int | None
+    email: str | None = None
+    kind: EmailKind | None = None  # the email to send, or None with the reason in `skip`
+    skip: str = ""
+
+
 def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: datetime) -> Resolution:
+    """Apply the kind's rules to one row, with its subscriber locked: the states it is
+    for, whether it is on, how often it may go."""
     if claim.kind == SUBSCRIBE_REQUEST:
         assert claim.email is not None
-        return resolve_request(
+        subscriber = subscriber_for_request(
             session,
             claim.email,
             claim.request,
@@ -290,11 +257,31 @@ def _resolve(session: Session, settings: Settings, claim: OutboxClaim, now: date
             default_send_hour=settings.default_send_hour,
             now=now,
         )
-    wanted = NOTICES.get(claim.kind)
-    if wanted is None:
-        return Resolution(claim.subscriber_id, None, f"no email kind {claim.kind!r}")
-    assert claim.subscriber_id is not None
-    return resolve_notice(session, claim.subscriber_id, claim.kind, wanted.for_states, now)
+        if subscriber is None:
+            return Resolution(None, skip="the address was deleted at its owner's request")
+        kind = answer_to_request(subscriber.state)
+        if kind is None:
+            return Resolution(subscriber.id, skip=f"the address is {subscriber.state.value}")
+    else:
+        found = KINDS.get(claim.kind)
+        if found is None:
+            return Resolution(claim.subscriber_id, skip=f"no email kind {claim.kind!r}")
+        assert claim.subscriber_id is not None
+        subscriber = locked_recipient(session, claim.subscriber_id)
+        if subscriber is None:
+            return Resolution(None, skip="the subscriber is gone")
+        if is_suppressed(session, subscriber.email):
+            skip = "the address was deleted at its owner's request"
+            return Resolution(subscriber.id, skip=skip)
+        kind = found
+    # A rated kind counts on the address's one clock; any other on its own sent rows.
+    last = (
+        subscriber.confirmation_sent_at
+        if kind.rated
+        else last_sent_at(session, subscriber.id, kind.name)
+    )
+    skip = kind.why_not(subscriber.state, settings.email, last, now)
+    return Resolution(subscriber.id, subscriber.email, kind, skip)
 
 
 Kick = Callable[[], None]

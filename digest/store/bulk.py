@@ -13,7 +13,6 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from digest.store.models import OutboxStatus, Subscriber, SubscriberState
-from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.store.suppression import suppressed_among
 from digest.store.types import UTCDateTime
 
@@ -42,16 +41,16 @@ def find_known(session: Session, emails: Sequence[str]) -> dict[str, KnownAddres
 
 
 def insert_subscribers(
-    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime, *, confirmation: str
 ) -> list[tuple[int, str]]:
     """Insert new subscribers in one statement, skipping any address stored meanwhile;
-    returns the (id, state) of each row inserted. A pending one gets its confirmation
-    queued in the outbox, in the same transaction."""
+    returns the (id, state) of each row inserted. A pending one gets an email of kind
+    `confirmation` queued in the outbox, in the same transaction."""
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _insert_subscribers_postgresql(session, rows, now)
-    return _insert_subscribers_sqlite(session, rows, now)
+        return _insert_subscribers_postgresql(session, rows, now, confirmation)
+    return _insert_subscribers_sqlite(session, rows, now, confirmation)
 
 
 EXPORTED_COLUMNS = (
@@ -121,7 +120,7 @@ _POSTGRESQL_INSERT = text(
 
 
 def _insert_subscribers_postgresql(
-    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime, confirmation: str
 ) -> list[tuple[int, str]]:
     payload = json.dumps([{**row} for row in rows], default=_json_value)
     result = session.execute(
@@ -129,7 +128,7 @@ def _insert_subscribers_postgresql(
         {
             "rows": payload,
             "now": now,
-            "kind": CONFIRMATION_EMAIL,
+            "kind": confirmation,
             "status": OutboxStatus.PENDING.value,
             "pending": SubscriberState.PENDING.value,
         },
@@ -166,7 +165,7 @@ _SQLITE_QUEUE = text(
 
 
 def _insert_subscribers_sqlite(
-    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime
+    session: Session, rows: Sequence[Mapping[str, Any]], now: datetime, confirmation: str
 ) -> list[tuple[int, str]]:
     payload = json.dumps([{**row} for row in rows], default=_json_value)
     inserted = [
@@ -179,7 +178,7 @@ def _insert_subscribers_sqlite(
             _SQLITE_QUEUE,
             {
                 "ids": json.dumps(pending),
-                "kind": CONFIRMATION_EMAIL,
+                "kind": confirmation,
                 "status": OutboxStatus.PENDING.value,
                 "now": now,
             },

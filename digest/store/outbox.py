@@ -49,7 +49,7 @@ class SentNotice:
     claim: OutboxClaim  # with the subscriber it went to
     kind: str  # the email it was (a request's row becomes a confirmation, say)
     message_id: str
-    rated: bool  # counts for the resend rule (`Subscriber.confirmation_sent_at`)
+    rated: bool  # sets the address's shared clock (`Subscriber.confirmation_sent_at`)
     finished_at: datetime
 
 
@@ -245,6 +245,31 @@ def _mark_sent(session: Session, mark: SentNotice) -> None:
             .where(Subscriber.id == mark.claim.subscriber_id)
             .values(confirmation_sent_at=mark.finished_at)
         )
+
+
+def last_sent_at(session: Session, subscriber_id: int, kind: str) -> datetime | None:
+    """When the server last accepted an email of `kind` for the subscriber, if ever."""
+    return session.scalar(
+        select(func.max(OutboxEmail.finished_at)).where(
+            OutboxEmail.subscriber_id == subscriber_id,
+            OutboxEmail.kind == kind,
+            OutboxEmail.status == OutboxStatus.SENT,
+        )
+    )
+
+
+def sent_since(session: Session, kind: str, since: datetime) -> set[int]:
+    """The subscribers the server accepted an email of `kind` for after `since`."""
+    return set(
+        session.scalars(
+            select(OutboxEmail.subscriber_id).where(
+                OutboxEmail.kind == kind,
+                OutboxEmail.status == OutboxStatus.SENT,
+                OutboxEmail.finished_at > since,
+                OutboxEmail.subscriber_id.is_not(None),
+            )
+        )
+    )
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

@@ -8,8 +8,7 @@ one way to become active), and the sender asks again (`mailable_subscribers`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -53,25 +52,9 @@ from digest.store.suppression import (
 from digest.store.types import utcnow
 from digest.tokens import TokenSubject
 
-CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)
 SUPPRESSED_STATES = (SubscriberState.BOUNCED, SubscriberState.COMPLAINED)
-
-# The subscriber emails the lifecycle asks for, by kind (templates/email/<kind>/).
-CONFIRMATION_EMAIL = "confirm"
-ALREADY_SUBSCRIBED_EMAIL = "already_subscribed"
-# At most one of these per address every CONFIRMATION_RESEND_INTERVAL.
-NOTICES_RATED = (CONFIRMATION_EMAIL, ALREADY_SUBSCRIBED_EMAIL)
 # In a resent confirmation's outbox row: the subscribe request its link names.
 ANSWERS_REQUEST = "answers_request"
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What a queued request or email becomes when its sender gets to it."""
-
-    subscriber_id: int | None
-    kind: str | None  # the email to send, or None with the reason in `skip`
-    skip: str = ""
 
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
@@ -100,7 +83,7 @@ def request_subscription(
     queue_email(session, SUBSCRIBE_REQUEST, now or utcnow(), email=email, request=request)
 
 
-def resolve_request(
+def subscriber_for_request(
     session: Session,
     email: str,
     request: Mapping[str, Any],
@@ -108,13 +91,14 @@ def resolve_request(
     default_timezone: str,
     default_send_hour: int,
     now: datetime,
-) -> Resolution:
-    """The email a subscribe request asks for: a confirmation for a new, pending or
-    unsubscribed address, "already subscribed" for an active one, nothing for a suppressed
-    one. A new address becomes a pending subscriber; nothing else is changed until it is
-    confirmed (the requested topics and timezone travel with the confirmation)."""
+) -> Subscriber | None:
+    """The subscriber a subscribe request is about, locked; None for a suppressed address.
+
+    A new address becomes a pending subscriber; nothing else is changed until it is
+    confirmed (the requested topics and timezone travel with the confirmation). What the
+    request becomes (digest.pipeline.kinds) depends on the state returned."""
     if is_suppressed(session, email):
-        return Resolution(None, None, "the address was deleted at its owner's request")
+        return None
     subscriber = session.scalar(
         select(Subscriber).where(Subscriber.email == email).with_for_update()
     )
@@ -134,47 +118,12 @@ def resolve_request(
         except IntegrityError:  # added by another sender a moment ago
             subscriber = find_by_email(session, email)
             assert subscriber is not None
-    kind = {
-        SubscriberState.PENDING: CONFIRMATION_EMAIL,
-        SubscriberState.UNSUBSCRIBED: CONFIRMATION_EMAIL,
-        SubscriberState.ACTIVE: ALREADY_SUBSCRIBED_EMAIL,
-    }.get(subscriber.state)
-    if kind is None:
-        return Resolution(subscriber.id, None, f"the address is {subscriber.state.value}")
-    return Resolution(subscriber.id, kind, notice_too_soon(subscriber, now))
+    return subscriber
 
 
-def resolve_notice(
-    session: Session,
-    subscriber_id: int,
-    kind: str,
-    for_states: Sequence[SubscriberState],
-    now: datetime,
-) -> Resolution:
-    """Whether a queued email of `kind` may still go: the subscriber exists, is in one of
-    the states it is for, and (confirmations, "already subscribed") got none just now."""
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
-    if subscriber is None:
-        return Resolution(None, None, "the subscriber is gone")
-    if is_suppressed(session, subscriber.email):
-        return Resolution(subscriber.id, None, "the address was deleted at its owner's request")
-    if subscriber.state not in for_states:
-        return Resolution(subscriber.id, None, f"the subscriber is {subscriber.state.value}")
-    too_soon = notice_too_soon(subscriber, now) if kind in NOTICES_RATED else ""
-    return Resolution(subscriber.id, kind, too_soon)
-
-
-def notice_too_soon(subscriber: Subscriber, now: datetime) -> str:
-    """Why a confirmation or "already subscribed" email must wait, or "" if it may go.
-
-    Only emails the SMTP server accepted count (the sent mark sets it), so a failed one never
-    locks the address out.
-    """
-    last = subscriber.confirmation_sent_at
-    if last is not None and now - last < CONFIRMATION_RESEND_INTERVAL:
-        minutes = max(1, int((now - last).total_seconds() // 60))
-        return f"one was sent {minutes} minute{'s' if minutes != 1 else ''} ago"
-    return ""
+def locked_recipient(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The subscriber a queued email is for, locked while its sender decides; None if gone."""
+    return session.get(Subscriber, subscriber_id, with_for_update=True)
 
 
 def subscriber_for_token(
@@ -333,20 +282,19 @@ def count_by_state(session: Session) -> dict[str, int]:
 
 
 def resend_confirmation(
-    session: Session, subject: TokenSubject, now: datetime | None = None
+    session: Session, subject: TokenSubject, kind: str, now: datetime | None = None
 ) -> bool:
-    """Queue a fresh confirmation for the owner of an expired link while still pending.
+    """Queue a fresh confirmation (an email of `kind`) for the owner of an expired link
+    while still pending.
 
-    True if one is queued (the sender still applies the 10-minute rule).
+    True if one is queued (the sender still applies the kind's resend rule).
     """
     subscriber = subscriber_for_token(session, subject, lock=True)
     if subscriber.state != SubscriberState.PENDING:
         return False
     # The fresh link names the same request as the expired one.
     named = {} if subject.request_id is None else {ANSWERS_REQUEST: subject.request_id}
-    queue_email(
-        session, CONFIRMATION_EMAIL, now or utcnow(), subscriber_id=subscriber.id, request=named
-    )
+    queue_email(session, kind, now or utcnow(), subscriber_id=subscriber.id, request=named)
     return True
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from digest.addresses import normalise_email
 from digest.errors import ExpiredToken, InvalidEmail, InvalidToken
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.landing import landing_papers
 from digest.preferences import InvalidPreference, check_timezone, parse_topics
 from digest.store.models import Subscriber, SubscriberState
@@ -277,7 +278,7 @@ class SubscribePages:
 
     def _resend(self, subject: TokenSubject) -> bool:
         with self.site.db.session() as session:
-            return resend_confirmation(session, subject)
+            return resend_confirmation(session, subject, CONFIRMATION_EMAIL)
 
     def _subscriber(self, subject: TokenSubject) -> tuple[Subscriber, bool]:
         with self.site.db.session() as session:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from digest.pipeline.emails import ALREADY_SUBSCRIBED_EMAIL
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.outbox import queue_email
-from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL
 from digest.store.suppression import suppress
 from digest.store.types import utcnow
 from digest.tokens import Purpose, make_token

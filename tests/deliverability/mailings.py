@@ -5,8 +5,8 @@ Shared by the deliverability tests and `bench.deliverability`: an https base URL
 on that domain, DKIM signing, a VERP return path, an unsubscribe mailbox, a postal address
 and a contact; papers as long as real ones (long titles, full abstracts, many authors,
 every link) ingested from a Hugging Face-shaped file; digests at 1, 10 and the most papers
-a subscriber can choose, the confirmation, "already subscribed" and every other registered
-notice kind.
+a subscriber can choose, the confirmation, "already subscribed" and every other declared
+kind (the weekly reminder lists papers of the digests' pool that its reader was not sent).
 """
 
 from __future__ import annotations
@@ -24,20 +24,17 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from digest.pipeline.emails import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.pipeline.fetch import build_source, fetch_and_store
-from digest.pipeline.notices import NOTICES, queue_notice, send_outbox
+from digest.pipeline.kinds import KINDS
+from digest.pipeline.notices import queue_notice, send_outbox
 from digest.pipeline.plan import send_due_now
 from digest.preferences import MAX_EDITION_SIZE
 from digest.settings import Settings
 from digest.sources.http import polite_http
 from digest.store.db import Database
 from digest.store.models import Base
-from digest.store.subscribers import (
-    ALREADY_SUBSCRIBED_EMAIL,
-    CONFIRMATION_EMAIL,
-    add_subscriber,
-    request_subscription,
-)
+from digest.store.subscribers import add_subscriber, request_subscription
 from tests.sources.support import Answer, local_server
 
 DOMAIN = "papers.example.org"
@@ -137,7 +134,8 @@ def production_settings(folder: Path, smtp_port: int, dkim_pem: bytes) -> Settin
         dkim_key_file=key,
         dkim_selector=DKIM_SELECTOR,
         hf_api_url="http://hf.invalid",
-        embedding_model="off",  # ranking order does not change what an email is made of
+        embedding_model="off",
+        missed_papers_reminder=True,  # ranking order does not change what an email is made of
         send_journal=folder / "journal.jsonl",
     )
 
@@ -306,12 +304,12 @@ def _send_notices(db: Database, settings: Settings, catcher: WireCatcher) -> dic
         add_subscriber(session, active, confirmed=True, now=NOW - timedelta(days=30))
         request_subscription(session, active, now=NOW)
     take(ALREADY_SUBSCRIBED_EMAIL)
-    for name, kind in sorted(NOTICES.items()):
+    for name, kind in sorted(KINDS.items()):
         if name in caught:
             continue
         with db.session() as session:
             row = add_subscriber(session, _address(name), confirmed=True, topics=TOPICS, now=NOW)
-            row.state = kind.for_states[0]
+            row.state = sorted(kind.for_states)[0]
             subscriber_id = row.id
         queue_notice(db, name, subscriber_id, NOW)
         take(name)

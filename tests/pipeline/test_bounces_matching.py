@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from digest.pipeline.bounces import import_maildir
-from digest.pipeline.notices import notice_kind, send_outbox
+from digest.pipeline.emails import CONFIRMATION_EMAIL
+from digest.pipeline.notices import render_subscriber_email, send_outbox
 from digest.render.message import digest_message_id
-from digest.render.notices import render_notice
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import (
@@ -30,7 +30,6 @@ from digest.store.models import (
     SubscriberState,
 )
 from digest.store.outbox import queue_email
-from digest.store.subscribers import CONFIRMATION_EMAIL
 from tests.conftest import SmtpSink
 from tests.factories import make_subscriber
 from tests.mail.reports import (
@@ -232,13 +231,8 @@ def test_a_bounced_confirmation_email_is_tied_by_its_signed_message_id(
     sent = str(received["Message-ID"])
 
     # Signed for the subscriber, but never sent: its signature alone proves nothing.
-    made = notice_kind(CONFIRMATION_EMAIL).build(settings.email, pending_id, "new@example.com")
-    unsent = render_notice(
-        settings.email,
-        CONFIRMATION_EMAIL,
-        email="new@example.com",
-        context=made.context,
-        subscriber_id=pending_id,
+    unsent = render_subscriber_email(
+        settings.email, CONFIRMATION_EMAIL, subscriber_id=pending_id, email="new@example.com"
     )["Message-ID"]
     assert str(unsent) != sent  # unique per message
     folder = make_maildir(

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from digest.pipeline.bounces import import_maildir
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
 from digest.store.outbox import queue_email
-from digest.store.subscribers import CONFIRMATION_EMAIL, remove_subscriber
+from digest.store.subscribers import remove_subscriber
 from tests.conftest import SmtpSink
 from tests.factories import make_subscriber
 from tests.mail.reports import NOW, RETURN_PATH, bare_dsn, make_maildir, multipart_dsn, send_edition

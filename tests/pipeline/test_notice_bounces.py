@@ -20,11 +20,12 @@ from digest.errors import (
     Unsendable,
 )
 from digest.mail.outcomes import SendFailure, classify_send_failure
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import OutboxEmail, OutboxStatus, Subscriber, SubscriberState
-from digest.store.subscribers import CONFIRMATION_EMAIL, add_subscriber, request_subscription
+from digest.store.subscribers import add_subscriber, request_subscription
 from tests.conftest import ScriptedSmtp, free_port
 
 DEAD = "gone@example.com"

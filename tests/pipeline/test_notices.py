@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from digest import links
-from digest.pipeline import notices
-from digest.pipeline.notices import Notice, UnknownNotice, notice, queue_notice, send_outbox
-from digest.settings import EmailSettings, Settings
+from digest.pipeline.kinds import KINDS, Notice, Recipient, UnknownKind, email_kind
+from digest.pipeline.notices import queue_notice, send_outbox
+from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
 from tests.conftest import SmtpSink
@@ -29,26 +30,26 @@ TEMPLATES = {
 
 
 @pytest.fixture
-def welcome_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def welcome_kind(tmp_path: Path) -> Iterator[Path]:
     """A kind the product does not have: one function here, three templates in a folder."""
-    monkeypatch.setattr(notices, "NOTICES", dict(notices.NOTICES))
+    declared = dict(KINDS)
     folder = tmp_path / "templates" / "email" / "welcome"
     folder.mkdir(parents=True)
     for name, text in TEMPLATES.items():
         (folder / name).write_text(text, encoding="utf-8")
 
-    @notice("welcome", for_states=(SubscriberState.ACTIVE,))
-    def welcome(
-        settings: EmailSettings, subscriber_id: int, email: str, request_id: int | None = None
-    ) -> Notice:
+    @email_kind("welcome", for_states=(SubscriberState.ACTIVE,))
+    def welcome(to: Recipient) -> Notice:
         return Notice(
             {
-                "first_name": email.split("@")[0].title(),
-                "preferences_url": links.preferences_url(settings, subscriber_id, email),
+                "first_name": to.email.split("@")[0].title(),
+                "preferences_url": links.preferences_url(to.settings, to.subscriber_id, to.email),
             }
         )
 
-    return tmp_path / "templates"
+    yield tmp_path / "templates"
+    KINDS.clear()
+    KINDS.update(declared)
 
 
 def test_a_new_kind_is_sent_through_the_real_smtp_server(
@@ -86,5 +87,5 @@ def test_an_unknown_kind_is_refused_before_anything_is_sent(
     sqlite_db: Database, settings: Settings
 ) -> None:
     reader = add(sqlite_db, "ada@example.org", SubscriberState.ACTIVE)
-    with pytest.raises(UnknownNotice, match="no email kind 'farewell'"):
+    with pytest.raises(UnknownKind, match="no email kind 'farewell'"):
         queue_notice(sqlite_db, "farewell", reader.id)

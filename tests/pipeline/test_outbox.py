@@ -10,12 +10,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import OutboxEmail, OutboxStatus, Subscriber, SubscriberState
 from digest.store.outbox import OutboxClaim, claim_outbox
-from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
+from digest.store.subscribers import request_subscription
 from digest.store.suppression import suppress
 from tests.conftest import ScriptedSmtp, free_port
 from tests.factories import make_subscriber

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.papers import EditionEntry
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.notices import render_subscriber_email
 from digest.settings import EmailSettings, Settings
-from digest.store.subscribers import CONFIRMATION_EMAIL
 
 
 def make_entry(rank: int, **overrides: Any) -> EditionEntry:

@@ -11,10 +11,10 @@ from datetime import date
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
+from digest.pipeline.emails import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.pipeline.notices import render_subscriber_email
 from digest.render import DigestRenderer
 from digest.settings import EmailSettings, Settings
-from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from tests.conftest import ARTIFACTS
 from tests.render.factories import make_entry, parse, part_text
 

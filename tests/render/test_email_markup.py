@@ -9,21 +9,27 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from digest.papers import EditionEntry
-from digest.pipeline.notices import NOTICES, render_subscriber_email
+from digest.pipeline.kinds import KINDS
+from digest.pipeline.notices import render_subscriber_email
 from digest.preferences import MAX_EDITION_SIZE
 from digest.render import DigestRenderer
 from digest.settings import EmailSettings, Settings
-from tests.render.factories import long_entry, make_entry
+from digest.store.db import Database
+from digest.store.models import Base
+from tests.factories import make_paper, make_pool, make_subscriber
+from tests.render.factories import LONG_ABSTRACT, LONG_TITLES, long_entry, make_entry
 
 EDITION = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 READER = "jean-luc.picard-smith@starfleet-academy.org"
 GMAIL_CLIPS_AT = 102_000  # bytes of HTML; past it Gmail hides the rest, footer included
 # Attributes an email may carry for clients that ignore CSS, and the elements HTML allows
@@ -69,13 +75,28 @@ def digest(settings: EmailSettings, entries: list[EditionEntry]) -> EmailMessage
     return as_sent(wire.data)
 
 
-def every_kind(settings: EmailSettings) -> Iterator[tuple[str, EmailMessage]]:
-    """The digest at 1, 10 and the largest size a reader can choose, and every notice kind."""
+def every_kind(settings: EmailSettings, folder: Path) -> Iterator[tuple[str, EmailMessage]]:
+    """The digest at 1, 10 and the largest size a reader can choose, and every other kind,
+    from a store where the reader's week had papers and no digest."""
     for size in (1, 10, MAX_EDITION_SIZE):
         yield f"digest-{size}", digest(settings, [long_entry(r) for r in range(1, size + 1)])
-    for kind in NOTICES:
-        notice = render_subscriber_email(settings, kind, subscriber_id=4242, email=READER)
-        yield kind, as_sent(notice.as_bytes())
+    db = Database(f"sqlite:///{folder / 'digest.db'}")
+    Base.metadata.create_all(db.engine)
+    try:
+        with db.session() as session:
+            reader = make_subscriber(session, READER)
+            papers = [
+                make_paper(session, listed_on=EDITION, title=title, abstract=LONG_ABSTRACT)
+                for title in LONG_TITLES * 2
+            ]
+            make_pool(session, EDITION, papers)
+            for kind in KINDS:
+                notice = render_subscriber_email(
+                    settings, kind, subscriber_id=reader.id, email=READER, session=session, now=NOW
+                )
+                yield kind, as_sent(notice.as_bytes())
+    finally:
+        db.dispose()
 
 
 def body(message: EmailMessage, subtype: str) -> str:
@@ -145,18 +166,19 @@ class Markup(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def kinds() -> dict[str, EmailMessage]:
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EmailMessage]:
     settings = Settings(
         secret_key="markup-test-secret-0123456789-0123456789",
         base_url="https://digest.example.org",
         DIGEST_FROM="Trending Papers <digest@example.org>",
         contact="ops@example.org",
     )
-    return dict(every_kind(production(settings)))
+    return dict(every_kind(production(settings), tmp_path_factory.mktemp("store")))
 
 
 def test_every_kind_is_covered(kinds: dict[str, EmailMessage]) -> None:
-    assert {"digest-1", "digest-10", "digest-50", "confirm", "already_subscribed"} <= set(kinds)
+    assert {"digest-1", "digest-10", "digest-50", *KINDS} <= set(kinds)
+    assert "missed_papers" in kinds
 
 
 def test_the_largest_edition_is_not_clipped_by_gmail(kinds: dict[str, EmailMessage]) -> None:
@@ -185,9 +207,7 @@ def test_papers_that_would_be_clipped_give_way_to_the_footer(settings: Settings)
     assert text.count("\n50. ") == 1  # the text part keeps them all
 
 
-@pytest.mark.parametrize(
-    "kind", ["digest-1", "digest-10", "digest-50", "confirm", "already_subscribed"]
-)
+@pytest.mark.parametrize("kind", ["digest-1", "digest-10", "digest-50", *sorted(KINDS)])
 def test_no_hidden_text(kinds: dict[str, EmailMessage], kind: str) -> None:
     page = Markup.of(body(kinds[kind], "html"))
     styles = [values.get("style", "") for _, values in page.elements] + page.stylesheets
@@ -196,9 +216,7 @@ def test_no_hidden_text(kinds: dict[str, EmailMessage], kind: str) -> None:
     assert not page.find("div", **{"class": "preheader"})
 
 
-@pytest.mark.parametrize(
-    "kind", ["digest-1", "digest-10", "digest-50", "confirm", "already_subscribed"]
-)
+@pytest.mark.parametrize("kind", ["digest-1", "digest-10", "digest-50", *sorted(KINDS)])
 def test_the_text_part_carries_the_links_of_the_html_part(
     kinds: dict[str, EmailMessage], kind: str
 ) -> None:
@@ -214,9 +232,7 @@ def test_the_text_part_carries_the_links_of_the_html_part(
     assert not [url for url in loose if url.startswith("http")]
 
 
-@pytest.mark.parametrize(
-    "kind", ["digest-1", "digest-10", "digest-50", "confirm", "already_subscribed"]
-)
+@pytest.mark.parametrize("kind", ["digest-1", "digest-10", "digest-50", *sorted(KINDS)])
 def test_markup_is_valid_email_html(kinds: dict[str, EmailMessage], kind: str) -> None:
     html = body(kinds[kind], "html")
     page = Markup.of(html)
@@ -236,9 +252,7 @@ def test_markup_is_valid_email_html(kinds: dict[str, EmailMessage], kind: str) -
     assert "</a><a" not in html
 
 
-@pytest.mark.parametrize(
-    "kind", ["digest-1", "digest-10", "digest-50", "confirm", "already_subscribed"]
-)
+@pytest.mark.parametrize("kind", ["digest-1", "digest-10", "digest-50", *sorted(KINDS)])
 def test_the_content_sits_in_a_labelled_landmark(kinds: dict[str, EmailMessage], kind: str) -> None:
     html = body(kinds[kind], "html")
     page = Markup.of(html)
@@ -251,7 +265,7 @@ def test_the_content_sits_in_a_labelled_landmark(kinds: dict[str, EmailMessage],
     assert 'class="wrapper"' in landmark and 'class="footer"' in landmark
 
 
-@pytest.mark.parametrize("kind", sorted(NOTICES))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_buttons_are_table_cells(kinds: dict[str, EmailMessage], kind: str) -> None:
     """What Outlook for Windows draws: the colour and the padding on the cell, not on an
     inline-block link (it ignores both there)."""

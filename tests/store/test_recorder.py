@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from digest.papers import EditionEntry
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.pipeline.notices import send_outbox
 from digest.pipeline.plan import plan_deliveries
 from digest.settings import Settings
@@ -34,7 +35,7 @@ from digest.store.models import (
     OutboxStatus,
     Paper,
 )
-from digest.store.subscribers import CONFIRMATION_EMAIL, request_subscription
+from digest.store.subscribers import request_subscription
 from tests.conftest import POSTGRES_URL, ScriptedSmtp, free_port
 from tests.factories import begin_sending, make_paper, make_subscriber, record_sent, sent_mark
 

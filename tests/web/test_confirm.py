@@ -10,10 +10,11 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState
-from digest.store.subscribers import CONFIRMATION_EMAIL, remove_subscriber
+from digest.store.subscribers import remove_subscriber
 from digest.store.types import utcnow
 from digest.tokens import Purpose, make_token, read_token
 from tests.web.conftest import Recorder

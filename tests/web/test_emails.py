@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from digest import links
 from digest.links import SubscriberLinks
+from digest.pipeline.emails import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.pipeline.notices import (
     LocalOutbox,
     queue_notice,
@@ -19,7 +20,6 @@ from digest.pipeline.notices import (
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
-from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.tokens import Purpose, read_token
 from tests.conftest import SmtpSink
 from tests.web.support import add

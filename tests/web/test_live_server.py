@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
-from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.tokens import Purpose
 from digest.web import create_app
 from tests.conftest import serve_in_thread

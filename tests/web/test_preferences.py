@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from digest.pipeline.emails import CONFIRMATION_EMAIL
 from digest.preferences import Frequency
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import Subscriber, SubscriberState, Suppression
-from digest.store.subscribers import CONFIRMATION_EMAIL
 from digest.store.suppression import suppression_hash
 from digest.store.types import utcnow
 from digest.tokens import Purpose

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from digest.pipeline.emails import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.pipeline.notices import send_outbox
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.models import SubscriberState
 from digest.store.outbox import outbox_counts
-from digest.store.subscribers import ALREADY_SUBSCRIBED_EMAIL, CONFIRMATION_EMAIL
 from digest.store.types import utcnow
 from digest.web import create_app
 from digest.web.app import MAX_FORM_BYTES
