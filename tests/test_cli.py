@@ -90,7 +90,6 @@ def test_operator_commands_round_trip(
     ("args", "env_update", "message"),
     [
         (["send", "--day", "25/11/2026"], {}, "--day must be a date"),
-        (["send", "--edition", "25/11/2026"], {}, "--day must be a date"),  # the old name
         (["preview", "a@example.org", "--day", "2026-13-01"], {}, "--day must be a date"),
         (["fetch", "--source", "nowhere"], {}, "nowhere"),
         (["subscribers", "add", "not-an-address"], {}, "@"),

@@ -39,7 +39,7 @@ def environment(database: Database, settings: Settings, smtp: SmtpSink) -> dict[
 def send_the_edition(env: dict[str, str], cwd: Path) -> None:
     for step in (
         ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
+        ["send", "--day", DAY.isoformat()],
     ):
         done = digest(step, env, cwd)
         assert done.returncode == 0, (step, done.stderr)

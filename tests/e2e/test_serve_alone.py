@@ -96,7 +96,7 @@ def test_serve_alone_subscribes_confirms_and_delivers(
     today = datetime.now(UTC).date().isoformat()
     fetched = run_digest(["fetch", "--source", "sample", "--date", today], env, tmp_path)
     assert fetched.returncode == 0, fetched.stderr
-    sent = run_digest(["send", "--edition", today], env, tmp_path)
+    sent = run_digest(["send", "--day", today], env, tmp_path)
     assert sent.returncode == 0, sent.stderr
     texts = _wait_for_mail(smtp_sink, "alone@example.org", 2)
     assert "Unsubscribe" in texts[1] and "More like this: http" in texts[1]

@@ -55,7 +55,7 @@ def test_costly_reports_are_imported_quickly_and_the_genuine_one_is_applied(
         ["subscribers", "add", "gone@example.com", "--confirmed"],
         ["subscribers", "add", "stays@example.com", "--confirmed"],
         ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
+        ["send", "--day", DAY.isoformat()],
     ):
         done = run(step, env, tmp_path)
         assert done.returncode == 0, (step, done.stderr)

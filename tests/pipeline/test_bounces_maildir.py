@@ -39,7 +39,7 @@ def test_hostile_messages_are_filed_and_the_genuine_report_after_them_is_applied
         ["subscribers", "add", "gone@example.com", "--confirmed"],
         ["subscribers", "add", "stays@example.com", "--confirmed"],
         ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
+        ["send", "--day", DAY.isoformat()],
     ):
         done = run(step, env, tmp_path)
         assert done.returncode == 0, (step, done.stderr)

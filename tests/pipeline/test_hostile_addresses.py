@@ -261,8 +261,8 @@ def test_digest_send_exits_cleanly_and_leaves_nothing_claimed_with_a_hostile_row
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }
 
-    first = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
-    again = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
+    first = run_digest(["send", "--day", DAY.isoformat()], env, tmp_path)
+    again = run_digest(["send", "--day", DAY.isoformat()], env, tmp_path)
 
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
