@@ -48,7 +48,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from digest.mail.envelope import Envelope
 from digest.mail.outcomes import SendFailure, classify_send_failure
-from digest.mail.ratelimit import SendLimiter, Unlimited
+from digest.mail.send_rate import SendLimiter, Unlimited
 from digest.mail.senders import Sender, open_sender
 from digest.settings import DeliverySettings
 from digest.store.types import utcnow

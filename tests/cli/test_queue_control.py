@@ -93,9 +93,7 @@ def test_release_frees_a_stopped_senders_rows_and_send_delivers_each_once(
     _claimed_by_a_sender(sqlite_db, OTHER_DAY, now, lease=600)
     env = _env(settings, smtp_sink)
 
-    only_other = digest(
-        ["deliveries", "release", "--day", OTHER_DAY.isoformat()], env, tmp_path
-    )
+    only_other = digest(["deliveries", "release", "--day", OTHER_DAY.isoformat()], env, tmp_path)
     released = digest(["deliveries", "release"], env, tmp_path)
     again = digest(["deliveries", "release"], env, tmp_path)
     sent = digest(["send", "--day", DAY.isoformat(), "--no-wait"], env, tmp_path)
