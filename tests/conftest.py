@@ -259,7 +259,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
     return Settings(
         database_url=f"sqlite:///{tmp_path / 'digest.db'}",
-        smtp_url=smtp_sink.url,
+        mail_url=smtp_sink.url,
         secret_key=TEST_SECRET,
         base_url="https://digest.example.org",
         DIGEST_FROM="Trending Papers <digest@example.org>",

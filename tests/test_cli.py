@@ -19,7 +19,7 @@ from tests.conftest import run_digest as run
 def cli_env(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: offline
     }
@@ -98,7 +98,7 @@ def test_operator_commands_round_trip(
             {"DIGEST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
             "unreachable",
         ),
-        (["stats"], {"DIGEST_SMTP_URL": "http://mail"}, "DIGEST_SMTP_URL"),
+        (["stats"], {"DIGEST_MAIL_URL": "http://mail"}, "DIGEST_MAIL_URL"),
         (
             ["stats"],
             {"DIGEST_ENV": "production", "DIGEST_SECRET_KEY": "changeme"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.settings import Settings
+from digest.settings import RENAMED, Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -97,3 +97,12 @@ def test_readme_links_to_docs_exist() -> None:
     targets = DOCS_LINK.findall(README.read_text(encoding="utf-8"))
     broken = sorted({target for target in targets if not (ROOT / target).is_file()})
     assert not broken, f"README links to missing docs pages: {', '.join(broken)}"
+
+
+def test_every_renamed_setting_is_listed_with_its_new_name() -> None:
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| old `DIGEST_")]
+    listed = {re.findall(r"`(DIGEST_[A-Z0-9_]+)`", row)[0]: row for row in rows}
+    assert sorted(listed) == sorted(RENAMED), "docs/configuration.md#renamed-settings"
+    for old, field in RENAMED.items():
+        assert f"`{env_name(field)}`" in listed[old], f"{old} is listed without its new name"

@@ -235,7 +235,7 @@ def send_batch(
         lease = HeldLease(recorder, claims[0].token, delivery.lease_seconds, clock)  # 3
         drafts = batch.drafts(recorder, composer.prepare(claims, lease.keep()), lease)
         marks = PendingMarks(recorder, clock, on_sent)
-        with open_sender(delivery.smtp_url) as sender, marks:
+        with open_sender(delivery.mail_url) as sender, marks:
             for start in range(0, len(drafts), window):  # 4
                 letters = batch.compose(recorder, drafts[start : start + window], lease)
                 allowed = marks.begin([letter.claim for letter in letters], lease.keep())

@@ -32,7 +32,7 @@ def environment(database: Database, settings: Settings, smtp: SmtpSink) -> dict[
     return {
         "DIGEST_DATABASE_URL": database.url,
         "DIGEST_SECRET_KEY": settings.secret_key,
-        "DIGEST_SMTP_URL": smtp.url,
+        "DIGEST_MAIL_URL": smtp.url,
     }
 
 

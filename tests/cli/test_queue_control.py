@@ -24,7 +24,7 @@ EMPTY_DAY = date(2026, 11, 20)
 def _env(settings: Settings, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": settings.database_url,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }

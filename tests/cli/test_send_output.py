@@ -24,7 +24,7 @@ def ready_to_send(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
     """A migrated database with today's sample papers and three confirmed readers."""
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
     }
     today = datetime.now(UTC).date().isoformat()

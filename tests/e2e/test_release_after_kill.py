@@ -56,7 +56,7 @@ def test_release_after_a_killed_sender_lets_send_finish_the_edition_once_each(
     sink.before_accept = sit_on_one_message
     env = {
         "DIGEST_DATABASE_URL": postgres_url,
-        "DIGEST_SMTP_URL": sink.url,
+        "DIGEST_MAIL_URL": sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": "https://digest.example.org",
         "DIGEST_SEND_LEASE_SECONDS": str(LEASE_SECONDS),

@@ -27,7 +27,7 @@ def alone(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[tuple[str, dict[str, 
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'alone.db'}",
         "DIGEST_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": f"http://127.0.0.1:{port}",
         "DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}",

@@ -186,7 +186,7 @@ def test_digest_bounces_import_applies_a_qmail_bounce_among_costly_text_bounces(
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
+        "DIGEST_MAIL_URL": f"file://{outbox}",
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
         "DIGEST_RETURN_PATH": RETURN_PATH,
     }

@@ -46,7 +46,7 @@ def test_costly_reports_are_imported_quickly_and_the_genuine_one_is_applied(
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
+        "DIGEST_MAIL_URL": f"file://{outbox}",
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
         "DIGEST_RETURN_PATH": RETURN_PATH,
     }

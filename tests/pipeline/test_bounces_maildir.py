@@ -30,7 +30,7 @@ def test_hostile_messages_are_filed_and_the_genuine_report_after_them_is_applied
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
+        "DIGEST_MAIL_URL": f"file://{outbox}",
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
         "DIGEST_RETURN_PATH": RETURN_PATH,
     }

@@ -37,7 +37,7 @@ def _held_by_a_dead_sender(db: Database, settings: Settings, readers: int, lease
 def _env(settings: Settings, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": settings.database_url,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }
