@@ -64,7 +64,7 @@ def create_app(
         pages=Pages(settings, csrf),
         csrf=csrf,
         kick=kick,
-        limits=SubscribeLimits(settings, limiter or limiter_for(settings)),
+        limits=SubscribeLimits(settings.web, limiter or limiter_for(settings)),
     )
     errors = ErrorPages(site)
     preferences = PreferencesPages(site)
