@@ -31,7 +31,7 @@ from digest.papers import PaperText
 from digest.rank.embed import Vectors, unit_rows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
-from digest.settings import BlendSettings
+from digest.settings import Settings
 
 
 class HashEmbedder:
@@ -123,7 +123,7 @@ def main() -> None:
         f"pool: {args.papers} papers, {pool.matrix.shape[1]} features{vectors}, {pool_seconds:.2f}s"
     )
 
-    blend = BlendSettings()
+    blend = Settings.model_construct().ranking.blend  # the defaults
     per_subscriber = []
     for count, rated in [(count, share) for count in args.subscribers for share in args.rated]:
         profiles = []

@@ -305,7 +305,7 @@ def run_size(
     queue = f"digest-bench-{uuid.uuid4().hex[:8]}"
     journal = Path(tempfile.gettempdir()) / f"{queue}-journal.jsonl"
     env = {**os.environ, "DIGEST_DATABASE_URL": url, "DIGEST_BROKER_URL": REDIS_URL,
-           "DIGEST_SMTP_URL": sink.url, "DIGEST_SECRET_KEY": SECRET, "DIGEST_TASK_QUEUE": queue,
+           "DIGEST_MAIL_URL": sink.url, "DIGEST_SECRET_KEY": SECRET, "DIGEST_TASK_QUEUE": queue,
            "DIGEST_BASE_URL": BASE_URL, "DIGEST_FROM": f"Papers <{FROM}>",
            "DIGEST_SEND_JOURNAL": str(journal), **extra_env}  # fmt: skip
     command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker",

@@ -2,28 +2,41 @@
 
 The environment is flat (one DIGEST_* variable per field of `Settings`); each stage gets
 only its own typed part of it (`settings.ranking`, `.email`, `.sources`, `.delivery`,
-`.web`), built here and nowhere else.
+`.web`), built here and nowhere else. A setting's default is its `Settings` field, and only
+that: the parts' fields have none. A part names a field as `Settings` does, less the prefix
+of its group (`send_batch_size` is `delivery.batch_size`). Renamed variables stay accepted
+under their old names for a release (RENAMED), each with one line of warning.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from digest.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 SECRET_FILE_NAME = "digest.secret"
 
-# The senders DIGEST_SMTP_URL may name (digest.mail.senders opens each), and whether a URL
+# The senders DIGEST_MAIL_URL may name (digest.mail.senders opens each), and whether a URL
 # of that scheme says all its sender needs: the one list of them.
 SENDER_SCHEMES: dict[str, Callable[[SplitResult], bool]] = {
     "smtp": lambda parts: bool(parts.hostname),
@@ -49,44 +62,46 @@ def sender_url_problem(url: str) -> str | None:
 class TrendWeights:
     """The trend score's window, age gravity and the weight of each signal."""
 
-    window_hours: float = 24.0
-    gravity: float = 1.8
-    velocity: float = 1.0
-    stars: float = 1.0
-    comments: float = 2.0
-    total: float = 0.25
+    window_hours: float
+    gravity: float
+    velocity: float
+    stars: float
+    comments: float
+    total: float
 
 
 @dataclass(frozen=True)
 class BlendSettings:
     """How a subscriber's edition mixes relevance, their ratings and what is trending."""
 
-    relevance_weight: float = 0.9
-    feedback_weight: float = 0.75
-    trending_slots: int = 3
-    dense_weight: float = 0.5  # share of the embedding cosine in relevance, when there is one
-    learned_min_ratings: int = 3  # ratings (one up at least) that train a subscriber's model
+    relevance_weight: float
+    feedback_weight: float
+    trending_slots: int
+    dense_weight: float  # share of the embedding cosine in relevance, when there is one
+    learned_min_ratings: int  # ratings (one up at least) that train a subscriber's model
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
     """The sentence-embedding model of semantic relevance (the `semantic` extra)."""
 
-    model: str | None = None  # a name or a path; None: the packaged model; "off": none
-    quantized: bool = True  # int8 Linear layers: 1.4-1.6x the speed, vectors of their own
+    model: str | None  # a name or a path; None: the packaged model; "off": none
+    quantized: bool  # int8 Linear layers: 1.4-1.6x the speed, vectors of their own
 
 
 @dataclass(frozen=True)
 class RankingSettings:
+    """Building the day's pool and picking each subscriber's edition from it."""
+
     trend: TrendWeights
     blend: BlendSettings
     pool_size: int  # papers frozen in a day's pool
     pool_days: int  # days of papers that compete for it
     near_duplicate_similarity: float
     skip_empty_days: bool  # no mail when nothing new matches a subscriber's follows
-    near_duplicate_resemblance: float = 0.5  # shared word pairs that make two papers one work
-    near_duplicate_lookback_days: int = 90  # days of earlier pools searched for copies
-    embedding: EmbeddingSettings = EmbeddingSettings()
+    near_duplicate_resemblance: float  # shared word pairs that make two papers one work
+    near_duplicate_lookback_days: int  # days of earlier pools searched for copies
+    embedding: EmbeddingSettings
 
 
 @dataclass(frozen=True)
@@ -100,14 +115,14 @@ class EmailSettings:
     base_url: str
     secret_key: str
     confirm_max_age_hours: int
-    unsubscribe_mailbox: str | None = None
-    dkim_key_file: Path | None = None
-    dkim_selector: str | None = None
-    dkim_domain: str | None = None
-    template_dir: Path | None = None
-    return_path: str | None = None  # VERP base: bounces come back to a signed variant of it
-    show_thumbnails: bool = False  # the source's paper thumbnail in the digest (an image load)
-    missed_papers_reminder: bool = False  # the weekly "papers you missed" email (beat sends it)
+    unsubscribe_mailbox: str | None
+    dkim_key_file: Path | None
+    dkim_selector: str | None
+    dkim_domain: str | None
+    template_dir: Path | None
+    return_path: str | None  # VERP base: bounces come back to a signed variant of it
+    show_thumbnails: bool  # the source's paper thumbnail in the digest (an image load)
+    missed_papers_reminder: bool  # the weekly "papers you missed" email (beat sends it)
 
     @property
     def sender_domain(self) -> str:
@@ -142,9 +157,9 @@ class SourceSettings:
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    """How editions are sent: batches, leases, the shared rate, retries."""
+    """How editions are sent: where mail goes, batches, leases, the shared rate, retries."""
 
-    smtp_url: str
+    mail_url: str
     batch_size: int
     send_window: int
     rate_per_second: float
@@ -153,7 +168,7 @@ class DeliverySettings:
     retry_base_seconds: float
     retry_max_seconds: float
     give_up_hours: float
-    journal_path: Path = Path("digest-send-journal.jsonl")
+    journal_path: Path
 
 
 @dataclass(frozen=True)
@@ -163,13 +178,13 @@ class WebSettings:
     base_url: str
     default_timezone: str
     default_send_hour: int
-    archive_size: int
+    archive_papers: int
     rate_limit_redis_url: str
     subscribe_limit_per_ip: int
     subscribe_limit_per_address: int
     rate_limit_window_seconds: int
-    seed_papers_max: int = 200  # papers a subscriber may give as ones they like
-    seed_upload_max_bytes: int = 1_048_576  # one BibTeX / RIS / CSL-JSON upload
+    seed_papers_max: int  # papers a subscriber may give as ones they like
+    seed_upload_max_bytes: int  # one BibTeX / RIS / CSL-JSON upload
 
 
 class Settings(BaseSettings):
@@ -181,7 +196,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///digest.db"
     broker_url: str = "redis://localhost:6379/0"
-    smtp_url: str = "smtp://localhost:1025"
+    # Where mail goes: an SMTP server, or a folder or the console (so not "SMTP_URL").
+    mail_url: str = "smtp://localhost:1025"
     env: Literal["development", "production"] = "development"
     secret_key: str = ""
     base_url: str = "http://localhost:8000"
@@ -203,7 +219,7 @@ class Settings(BaseSettings):
     trend_weight_stars: float = Field(default=1.0, ge=0)
     trend_weight_comments: float = Field(default=2.0, ge=0)
     trend_weight_total: float = Field(default=0.25, ge=0)
-    candidate_pool_size: int = Field(default=500, ge=1, le=20000)
+    pool_size: int = Field(default=500, ge=1, le=20000)
     relevance_weight: float = Field(default=0.9, ge=0, le=1)
     feedback_weight: float = Field(default=0.75, ge=0)
     trending_slots: int = Field(default=3, ge=0, le=100)
@@ -218,8 +234,8 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     embedding_quantized: bool = True  # int8 dynamic quantization of the model's Linear layers
     list_name: str = "Trending Papers"
-    edition_size: int = Field(default=10, ge=1, le=100)
-    candidate_days: int = Field(default=7, ge=1, le=60)
+    archive_papers: int = Field(default=10, ge=1, le=100)  # on each day's public web copy
+    pool_days: int = Field(default=7, ge=1, le=60)
     default_timezone: str = "UTC"
     default_send_hour: int = Field(default=7, ge=0, le=23)
     fetch_interval_minutes: int = Field(default=60, ge=1)
@@ -305,9 +321,22 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("smtp_url")
     @classmethod
-    def _smtp_url(cls, value: str) -> str:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # After the current names, so that a current name set beside an old one wins.
+        old_names = OldNames(settings_cls)
+        return init_settings, env_settings, dotenv_settings, old_names, file_secret_settings
+
+    @field_validator("mail_url")
+    @classmethod
+    def _mail_url(cls, value: str) -> str:
         problem = sender_url_problem(value)
         if problem is not None:
             raise ValueError(problem)
@@ -351,8 +380,8 @@ class Settings(BaseSettings):
                 dense_weight=self.dense_weight,
                 learned_min_ratings=self.learned_min_ratings,
             ),
-            pool_size=self.candidate_pool_size,
-            pool_days=self.candidate_days,
+            pool_size=self.pool_size,
+            pool_days=self.pool_days,
             near_duplicate_similarity=self.near_duplicate_similarity,
             skip_empty_days=self.skip_empty_days,
             near_duplicate_resemblance=self.near_duplicate_resemblance,
@@ -406,7 +435,7 @@ class Settings(BaseSettings):
     @property
     def delivery(self) -> DeliverySettings:
         return DeliverySettings(
-            smtp_url=self.smtp_url,
+            mail_url=self.mail_url,
             batch_size=self.send_batch_size,
             send_window=self.send_window,
             rate_per_second=self.send_rate_per_second,
@@ -424,7 +453,7 @@ class Settings(BaseSettings):
             base_url=self.base_url,
             default_timezone=self.default_timezone,
             default_send_hour=self.default_send_hour,
-            archive_size=self.edition_size,
+            archive_papers=self.archive_papers,
             rate_limit_redis_url=self.rate_limit_redis_url,
             subscribe_limit_per_ip=self.subscribe_limit_per_ip,
             subscribe_limit_per_address=self.subscribe_limit_per_address,
@@ -465,19 +494,77 @@ def load_settings(*, keep_secret: bool = True) -> Settings:
     commands pass `keep_secret=False` so that they leave no secret file behind."""
     from pydantic import ValidationError
 
+    old_names = old_names_in_use(configured_names())
+    for old, field in old_names.items():
+        log.warning("%s is deprecated, use %s", old, env_name(field))
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
+        set_as = {field: old for old, field in old_names.items()}
+        problems = "; ".join(_describe(err["loc"], err["msg"], set_as) for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
     settings.secret_key = resolve_secret_key(settings, keep=keep_secret)
     return settings
 
 
-def _describe(location: tuple[int | str, ...], message: str) -> str:
+def _describe(location: tuple[int | str, ...], message: str, set_as: Mapping[str, str]) -> str:
+    """One problem, named by the variable the operator set (an old name if they used it)."""
     field = ".".join(str(part) for part in location)
-    name = f"DIGEST_{field.upper()}" if field else "settings"
-    return f"{name}: {message}"
+    if not field:
+        return f"settings: {message}"
+    return f"{set_as.get(field) or env_name(field)}: {message}"
+
+
+# Variables renamed so that each says what it is, old name → the field it sets. Accepted for
+# a release, with one line of warning; where both names are set, the new one wins.
+RENAMED = {
+    "DIGEST_SMTP_URL": "mail_url",  # also names file:// and console: senders
+    "DIGEST_CANDIDATE_POOL_SIZE": "pool_size",
+    "DIGEST_CANDIDATE_DAYS": "pool_days",
+    "DIGEST_EDITION_SIZE": "archive_papers",  # a subscriber's own number is a preference
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` of Settings."""
+    if field.startswith("DIGEST_"):  # a field read under a name of its own (DIGEST_FROM)
+        return field
+    alias = (
+        Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+    )
+    return alias if isinstance(alias, str) else f"DIGEST_{field.upper()}"
+
+
+def configured_names() -> dict[str, str]:
+    """Every DIGEST_* variable set, upper-cased: the `.env` file's, then the environment's."""
+    env_file = Settings.model_config.get("env_file")
+    from_file = dotenv_values(env_file) if isinstance(env_file, str) else {}
+    found = {**from_file, **os.environ}
+    return {
+        name.upper(): value
+        for name, value in found.items()
+        if value is not None and name.upper().startswith("DIGEST_")
+    }
+
+
+def old_names_in_use(configured: Mapping[str, str]) -> dict[str, str]:
+    """Old name → field, for each old name set without its new name beside it."""
+    return {
+        old: field
+        for old, field in RENAMED.items()
+        if old in configured and env_name(field) not in configured
+    }
+
+
+class OldNames(PydanticBaseSettingsSource):
+    """The values of renamed settings still set under their old names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads them all at once
+
+    def __call__(self) -> dict[str, Any]:
+        configured = configured_names()
+        return {field: configured[old] for old, field in old_names_in_use(configured).items()}
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ import freezegun
 import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
@@ -108,10 +108,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def reset_schema(database: Database) -> None:
-    """Drop every table, Alembic's bookkeeping included (the PostgreSQL database is shared)."""
-    Base.metadata.drop_all(database.engine)
-    with database.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    """Drop every table, Alembic's bookkeeping and tables of older revisions' names included
+    (the PostgreSQL database is shared)."""
+    found = MetaData()
+    found.reflect(database.engine)
+    found.drop_all(database.engine)
 
 
 def _has_current_schema(database: Database) -> bool:
@@ -258,7 +259,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
     return Settings(
         database_url=f"sqlite:///{tmp_path / 'digest.db'}",
-        smtp_url=smtp_sink.url,
+        mail_url=smtp_sink.url,
         secret_key=TEST_SECRET,
         base_url="https://digest.example.org",
         DIGEST_FROM="Trending Papers <digest@example.org>",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from digest.papers import EditionEntry
 from digest.preferences import Frequency
+from digest.settings import RankingSettings, Settings
 from digest.store.deliveries import Claim, DeliveryRecorder
 from digest.store.journal import SentMark
 from digest.store.models import (
@@ -23,6 +24,10 @@ from digest.store.models import (
     Subscriber,
     SubscriberState,
 )
+
+# Every setting at its one default (the Settings field), whatever this process's environment
+# says: for tests that build a settings part by hand, e.g. replace(DEFAULT_RANKING.blend, …).
+DEFAULT_RANKING: RankingSettings = Settings.model_construct().ranking
 
 _ids = itertools.count(1)
 # Distinct words for default titles and abstracts: papers made here must not look like

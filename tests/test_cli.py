@@ -19,7 +19,7 @@ from tests.conftest import run_digest as run
 def cli_env(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: offline
     }
@@ -90,7 +90,6 @@ def test_operator_commands_round_trip(
     ("args", "env_update", "message"),
     [
         (["send", "--day", "25/11/2026"], {}, "--day must be a date"),
-        (["send", "--edition", "25/11/2026"], {}, "--day must be a date"),  # the old name
         (["preview", "a@example.org", "--day", "2026-13-01"], {}, "--day must be a date"),
         (["fetch", "--source", "nowhere"], {}, "nowhere"),
         (["subscribers", "add", "not-an-address"], {}, "@"),
@@ -99,7 +98,7 @@ def test_operator_commands_round_trip(
             {"DIGEST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
             "unreachable",
         ),
-        (["stats"], {"DIGEST_SMTP_URL": "http://mail"}, "DIGEST_SMTP_URL"),
+        (["stats"], {"DIGEST_MAIL_URL": "http://mail"}, "DIGEST_MAIL_URL"),
         (
             ["stats"],
             {"DIGEST_ENV": "production", "DIGEST_SECRET_KEY": "changeme"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.settings import Settings
+from digest.settings import RENAMED, Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -117,3 +117,12 @@ def test_the_map_adds_each_thing_in_three_files_at_most() -> None:
     for title, text in adding.items():
         steps = re.findall(r"^\d+\. ", text, flags=re.MULTILINE)
         assert 1 <= len(steps) <= 3, f"{title}: {len(steps)} files to touch"
+
+
+def test_every_renamed_setting_is_listed_with_its_new_name() -> None:
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| old `DIGEST_")]
+    listed = {re.findall(r"`(DIGEST_[A-Z0-9_]+)`", row)[0]: row for row in rows}
+    assert sorted(listed) == sorted(RENAMED), "docs/configuration.md#renamed-settings"
+    for old, field in RENAMED.items():
+        assert f"`{env_name(field)}`" in listed[old], f"{old} is listed without its new name"

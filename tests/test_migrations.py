@@ -19,7 +19,14 @@ def test_migrations_build_the_schema_of_the_models(database_url: str) -> None:
             differences = compare_metadata(context, Base.metadata)
             assert differences == []
             tables = set(inspect(connection).get_table_names())
-        assert {"subscribers", "papers", "signal_snapshots", "editions", "deliveries"} <= tables
+        assert {
+            "subscribers",
+            "papers",
+            "signal_snapshots",
+            "pools",
+            "pool_items",
+            "deliveries",
+        } <= tables
     finally:
         reset_schema(database)
         database.dispose()

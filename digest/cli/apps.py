@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 
@@ -30,3 +32,7 @@ app.add_typer(bounces_app, name="bounces")
 app.add_typer(unsubscribes_app, name="unsubscribes")
 app.add_typer(admin_app, name="admin")
 app.add_typer(deliveries_app, name="deliveries")
+
+# `--edition`, the old name of `--day`: still accepted for a release, with a warning
+# (digest.cli.common.day_option), and no longer shown in the help.
+OldDayOption = Annotated[str | None, typer.Option("--edition", hidden=True)]

@@ -72,6 +72,14 @@ def _missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path.resolve()
 
 
+def day_option(day: str | None, edition: str | None) -> date | None:
+    """The date of `--day`; `--edition`, its old name, still works with one line of warning
+    on stderr (`--day` wins when both are given)."""
+    if edition is not None:
+        print("digest: --edition is deprecated, use --day", file=sys.stderr)
+    return parse_day(day if day is not None else edition, "--day")
+
+
 def parse_day(value: str | None, option: str) -> date | None:
     if value is None:
         return None

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digest.cli.apps import app
-from digest.cli.common import console, open_database, parse_day, settings
+from digest.cli.apps import OldDayOption, app
+from digest.cli.common import console, day_option, open_database, settings
 from digest.cli.progress import SendProgress
 
 if TYPE_CHECKING:
@@ -17,12 +17,11 @@ if TYPE_CHECKING:
 
 @app.command()
 def plan(
-    edition: Annotated[
+    day: Annotated[
         str | None,
-        typer.Option(
-            "--day", "--edition", help="The day to send (default: each subscriber's today)"
-        ),
+        typer.Option("--day", help="The day to send (default: each subscriber's today)"),
     ] = None,
+    edition: OldDayOption = None,
 ) -> None:
     """Queue who is due without sending (the step beat runs); per day, how many."""
     from digest.pipeline.plan import plan_deliveries
@@ -30,24 +29,25 @@ def plan(
 
     current = settings()
     database = open_database(current)
-    report = plan_deliveries(database, current, utcnow(), edition=parse_day(edition, "--day"))
+    report = plan_deliveries(database, current, utcnow(), edition=day_option(day, edition))
     out = console()
-    for day, count in sorted(report.queued.items()):
-        out.print(f"{day.isoformat()}: queued {count} (already queued ones stay as they are)")
-    for day in sorted(report.no_papers):
-        out.print(f"{day.isoformat()}: no papers yet, nobody queued", style="yellow")
+    for queued_day, count in sorted(report.queued.items()):
+        out.print(
+            f"{queued_day.isoformat()}: queued {count} (already queued ones stay as they are)"
+        )
+    for empty_day in sorted(report.no_papers):
+        out.print(f"{empty_day.isoformat()}: no papers yet, nobody queued", style="yellow")
     if not report.queued and not report.no_papers:
         out.print("nobody is due")
 
 
 @app.command()
 def send(
-    edition: Annotated[
+    day: Annotated[
         str | None,
-        typer.Option(
-            "--day", "--edition", help="The day to send (default: each subscriber's today)"
-        ),
+        typer.Option("--day", help="The day to send (default: each subscriber's today)"),
     ] = None,
+    edition: OldDayOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and render, send nothing")
     ] = False,
@@ -70,7 +70,7 @@ def send(
 
     current = settings()
     database = open_database(current)
-    day = parse_day(edition, "--day")
+    chosen = day_option(day, edition)
     only_email = normalise_email(only) if only else None
     out = console()
     waiting = HeldNotice()
@@ -79,7 +79,7 @@ def send(
             database,
             current,
             utcnow(),
-            edition=day,
+            edition=chosen,
             only_email=only_email,
             dry_run=dry_run,
             on_planned=progress.planned,
@@ -138,9 +138,8 @@ class HeldNotice:
 @app.command()
 def preview(
     email: Annotated[str, typer.Argument(help="Subscriber's address")],
-    edition: Annotated[
-        str | None, typer.Option("--day", "--edition", help="The day (default: today)")
-    ] = None,
+    day: Annotated[str | None, typer.Option("--day", help="The day (default: today)")] = None,
+    edition: OldDayOption = None,
     out: Annotated[Path | None, typer.Option(help="Write the HTML part here")] = None,
 ) -> None:
     """Render one subscriber's digest without sending it.
@@ -150,10 +149,10 @@ def preview(
     from digest.pipeline.preview import preview_digest
     from digest.store.types import utcnow
 
-    day = parse_day(edition, "--day") or utcnow().date()
+    chosen = day_option(day, edition) or utcnow().date()
     current = settings(read_only=True)
     database = open_database(current, read_only=True)
-    message = preview_digest(database, current, email, day)
+    message = preview_digest(database, current, email, chosen)
     if out is not None:
         html = message.get_body(preferencelist=("html",))
         assert html is not None

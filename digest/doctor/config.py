@@ -146,7 +146,7 @@ def check_smtp(settings: Settings, context: ssl.SSLContext) -> Check:
     """The SMTP server answers, speaks TLS (smtps:// or STARTTLS) and accepts the login."""
     name = "smtp"
     try:
-        config = SmtpConfig.from_url(settings.smtp_url, timeout=SMTP_TIMEOUT_SECONDS)
+        config = SmtpConfig.from_url(settings.mail_url, timeout=SMTP_TIMEOUT_SECONDS)
     except ConfigError as exc:
         return Check(name, Status.FAIL, str(exc))
     where = f"{config.host}:{config.port}"

@@ -1,4 +1,4 @@
-"""Senders: what the pipeline hands finished messages to, chosen by DIGEST_SMTP_URL's scheme.
+"""Senders: what the pipeline hands finished messages to, chosen by DIGEST_MAIL_URL's scheme.
 
 `smtp://` and `smtps://` send over SMTP; `file:///path/to/folder` keeps each message as a
 .eml file there (and its HTML part as .html); `console:` prints each message to stdout.
@@ -88,11 +88,11 @@ def _return_path(envelope: Envelope) -> str:
 
 
 def open_sender(url: str) -> Sender:
-    """The sender DIGEST_SMTP_URL names (digest.settings.SENDER_SCHEMES lists them);
+    """The sender DIGEST_MAIL_URL names (digest.settings.SENDER_SCHEMES lists them);
     ConfigError for a URL none of them can use."""
     problem = sender_url_problem(url)
     if problem is not None:
-        raise ConfigError(f"DIGEST_SMTP_URL {problem}")
+        raise ConfigError(f"DIGEST_MAIL_URL {problem}")
     parts = urlsplit(url)
     if parts.scheme == "file":
         return FolderSender(Path(unquote(parts.path)))

@@ -1,4 +1,4 @@
-"""SMTP from DIGEST_SMTP_URL: one connection reused for a batch, reopened if it drops."""
+"""SMTP from DIGEST_MAIL_URL: one connection reused for a batch, reopened if it drops."""
 
 from __future__ import annotations
 
@@ -44,12 +44,12 @@ class SmtpConfig:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ConfigError(
-                f"DIGEST_SMTP_URL must be smtp://host:port or smtps://host:port: {url!r}"
+                f"DIGEST_MAIL_URL must be smtp://host:port or smtps://host:port: {url!r}"
             )
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 25)
         except ValueError:
-            raise ConfigError(f"DIGEST_SMTP_URL has an invalid port: {url!r}") from None
+            raise ConfigError(f"DIGEST_MAIL_URL has an invalid port: {url!r}") from None
         query = parse_qs(parts.query)
         starttls = query.get("starttls", ["0"])[0].lower() in TRUE_WORDS
         return cls(

@@ -47,7 +47,7 @@ def run_demo(folder: Path, console: Console) -> None:
     with MailCatcher(mail_folder) as catcher:
         settings = Settings(
             database_url=database_url,
-            smtp_url=catcher.url,
+            mail_url=catcher.url,
             http_timeout_seconds=LIVE_SOURCE_TIMEOUT_SECONDS,
         )
         settings.secret_key = resolve_secret_key(settings)

@@ -48,7 +48,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from digest.mail.envelope import Envelope
 from digest.mail.outcomes import SendFailure, classify_send_failure
-from digest.mail.ratelimit import SendLimiter, Unlimited
+from digest.mail.send_rate import SendLimiter, Unlimited
 from digest.mail.senders import Sender, open_sender
 from digest.settings import DeliverySettings
 from digest.store.types import utcnow
@@ -235,7 +235,7 @@ def send_batch(
         lease = HeldLease(recorder, claims[0].token, delivery.lease_seconds, clock)  # 3
         drafts = batch.drafts(recorder, composer.prepare(claims, lease.keep()), lease)
         marks = PendingMarks(recorder, clock, on_sent)
-        with open_sender(delivery.smtp_url) as sender, marks:
+        with open_sender(delivery.mail_url) as sender, marks:
             for start in range(0, len(drafts), window):  # 4
                 letters = batch.compose(recorder, drafts[start : start + window], lease)
                 allowed = marks.begin([letter.claim for letter in letters], lease.keep())

@@ -29,7 +29,7 @@ class FeedGone(DigestError):
 
 def build_archive_feed(db: Database, settings: Settings, *, self_url: str) -> bytes:
     """The public archive as Atom: the newest days, each with its public edition."""
-    size = settings.web.archive_size
+    size = settings.web.archive_papers
     with db.session() as session:
         days = []
         for summary in archive_days(session, size, ARCHIVE_FEED_DAYS):

@@ -120,7 +120,7 @@ def _process_ranking() -> RankingSettings:
         return get_settings().ranking
     except ConfigError:
         defaults = Settings.model_construct().ranking  # not validated: nothing to read
-        return replace(defaults, embedding=EmbeddingSettings(model="off"))
+        return replace(defaults, embedding=replace(defaults.embedding, model="off"))
 
 
 def _ready(db: Database, session: Session, pool: Pool, ranking: RankingSettings) -> DayPool | None:

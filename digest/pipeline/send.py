@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from functools import lru_cache, partial
 
 from digest.mail.envelope import envelope_for
-from digest.mail.ratelimit import SendLimiter, make_limiter
+from digest.mail.send_rate import SendLimiter, make_limiter
 from digest.papers import EditionEntry
 from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.engine import (

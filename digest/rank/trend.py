@@ -42,10 +42,9 @@ def score_trend(item: PaperSignals, now: datetime, weights: TrendWeights) -> Tre
 
 
 def rank_by_trend(
-    items: list[PaperSignals], now: datetime, weights: TrendWeights | None = None
+    items: list[PaperSignals], now: datetime, weights: TrendWeights
 ) -> list[tuple[PaperSignals, TrendScore]]:
     """Highest score first; ties broken by more upvotes, then the lower paper id (stable)."""
-    chosen = weights or TrendWeights()
-    scored = [(item, score_trend(item, now, chosen)) for item in items]
+    scored = [(item, score_trend(item, now, weights)) for item in items]
     scored.sort(key=lambda pair: (-pair[1].score, -pair[0].upvotes, pair[0].paper_id))
     return scored

@@ -80,19 +80,19 @@ def queue_deliveries(
         for subscriber_id, due_at in due
     ]
     statement = sqlite.insert(Delivery).on_conflict_do_nothing(
-        index_elements=["subscriber_id", "edition_id"]  # column names: the table predates "pool"
+        index_elements=["subscriber_id", "pool_id"]
     )
     session.execute(statement, rows)
     return len(rows)
 
 
 QUEUE_PAGE = text("""
-INSERT INTO deliveries (subscriber_id, edition_id, status, claimed_at, due_at, attempts,
+INSERT INTO deliveries (subscriber_id, pool_id, status, claimed_at, due_at, attempts,
                         uncertain)
 SELECT d.subscriber_id, :pool_id, :pending, :now, d.due_at, 0, 0
 FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:due_at AS timestamptz[]))
      AS d(subscriber_id, due_at)
-ON CONFLICT (subscriber_id, edition_id) DO NOTHING
+ON CONFLICT (subscriber_id, pool_id) DO NOTHING
 RETURNING id
 """)
 

@@ -1,4 +1,4 @@
-"""The tables: subscribers, papers and their trend signals, editions and deliveries."""
+"""The tables: subscribers, papers and their trend signals, the days' pools and deliveries."""
 
 from __future__ import annotations
 
@@ -167,10 +167,9 @@ class SignalSnapshot(Base):
 class Pool(Base):
     """The pool of one day: its candidate papers ranked by trend, frozen when first built.
 
-    Each subscriber's edition of the day is picked from it. The table keeps its first name
-    (`editions`) so existing databases need no migration."""
+    Each subscriber's edition of the day is picked from it."""
 
-    __tablename__ = "editions"
+    __tablename__ = "pools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     date: Mapped[date] = mapped_column(Date, unique=True)
@@ -185,16 +184,14 @@ class Pool(Base):
 
 
 class PoolItem(Base):
-    __tablename__ = "edition_items"
+    __tablename__ = "pool_items"
     __table_args__ = (
-        UniqueConstraint("edition_id", "rank", name="uq_edition_items_edition_rank"),
-        UniqueConstraint("edition_id", "paper_id", name="uq_edition_items_edition_paper"),
+        UniqueConstraint("pool_id", "rank", name="uq_pool_items_pool_rank"),
+        UniqueConstraint("pool_id", "paper_id", name="uq_pool_items_pool_paper"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pool_id: Mapped[int] = mapped_column(
-        "edition_id", ForeignKey("editions.id", ondelete="CASCADE")
-    )
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float]
@@ -273,13 +270,13 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("subscriber_id", "edition_id", name="uq_deliveries_subscriber_edition"),
-        Index("ix_deliveries_edition_status", "edition_id", "status"),
+        UniqueConstraint("subscriber_id", "pool_id", name="uq_deliveries_subscriber_pool"),
+        Index("ix_deliveries_pool_status", "pool_id", "status"),
         # Claiming walks the unfinished rows of a pool in id order; without this it walks
         # past every row already sent, slower as the morning goes on.
         Index(
             "ix_deliveries_unfinished",
-            "edition_id",
+            "pool_id",
             "id",
             postgresql_where=text("status IN ('pending', 'deferred', 'claimed')"),
             sqlite_where=text("status IN ('pending', 'deferred', 'claimed')"),
@@ -290,9 +287,7 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    pool_id: Mapped[int] = mapped_column(
-        "edition_id", ForeignKey("editions.id", ondelete="CASCADE")
-    )
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus), index=True)
     message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)

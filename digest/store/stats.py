@@ -120,7 +120,7 @@ class _Run:
         )
 
 
-def _runs(session: Session, edition_ids: list[int]) -> dict[int, _Run]:
+def _runs(session: Session, pool_ids: list[int]) -> dict[int, _Run]:
     rows = session.execute(
         select(
             Delivery.pool_id,
@@ -130,7 +130,7 @@ def _runs(session: Session, edition_ids: list[int]) -> dict[int, _Run]:
             func.min(Delivery.claimed_at),
             func.max(Delivery.finished_at),
         )
-        .where(Delivery.pool_id.in_(edition_ids))
+        .where(Delivery.pool_id.in_(pool_ids))
         .group_by(Delivery.pool_id, Delivery.status)
     )
     runs: dict[int, _Run] = {}

@@ -33,7 +33,7 @@ from digest.web.admin_password import (
     PasswordHash,
     parse_password_hash,
 )
-from digest.web.ratelimit import Limit, client_network
+from digest.web.request_limits import Limit, client_network
 from digest.web.security import client_ip
 from digest.web.site import Site, form_text
 

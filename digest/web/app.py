@@ -32,8 +32,8 @@ from digest.web.inputs import UnsafeInput
 from digest.web.metrics import metrics_routes
 from digest.web.pages import Pages, root_path
 from digest.web.preferences import PreferencesPages
-from digest.web.rate import RatePages
-from digest.web.ratelimit import RateLimiter, SubscribeLimits, limiter_for
+from digest.web.ratings import RatingsPage
+from digest.web.request_limits import RateLimiter, SubscribeLimits, limiter_for
 from digest.web.security import Csrf, CsrfRefused, SecurityHeadersMiddleware
 from digest.web.site import MAX_FORM_BYTES, Site
 from digest.web.subscribe import SubscribePages
@@ -64,7 +64,7 @@ def create_app(
         pages=Pages(settings, csrf),
         csrf=csrf,
         kick=kick,
-        limits=SubscribeLimits(settings, limiter or limiter_for(settings)),
+        limits=SubscribeLimits(settings.web, limiter or limiter_for(settings)),
     )
     errors = ErrorPages(site)
     preferences = PreferencesPages(site)
@@ -74,7 +74,7 @@ def create_app(
         *preferences.routes(),
         *TastePages(preferences).routes(),
         *FeedbackPages(site).routes(),
-        *RatePages(site).routes(),
+        *RatingsPage(site).routes(),
         *ArchivePages(site).routes(),
         *FeedRoutes(site).routes(),
         *AdminPages(site).routes(),

@@ -93,7 +93,7 @@ class ArchivePages:
         )
 
     def _editions(self, limit: int) -> list[EditionLink]:
-        size = self.site.settings.web.archive_size
+        size = self.site.settings.web.archive_papers
         with self.site.db.session() as session:
             return [
                 EditionLink(d.day.isoformat(), human_date(d.day), d.count, d.top_title)
@@ -106,7 +106,7 @@ class ArchivePages:
             if pool is None:
                 return None
             # The general edition: the head of the day's frozen pool.
-            entries = pool_entries(session, pool, limit=self.site.settings.web.archive_size)
+            entries = pool_entries(session, pool, limit=self.site.settings.web.archive_papers)
         sample = bool(entries) and all(entry.source == "sample" for entry in entries)
         return EditionPage(day, entries, sample)
 

@@ -108,7 +108,7 @@ class PreferencesPages:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.timezones = timezone_choices(site.settings.default_timezone)
+        self.timezones = timezone_choices(site.settings.web.default_timezone)
 
     def routes(self) -> list[Route]:
         return [
@@ -245,9 +245,9 @@ class PreferencesPages:
             seed_remove_action=with_token(f"{root}/preferences/seeds/remove", token) + "#seeds",
             learning_action=with_token(f"{root}/preferences/learning", token) + "#learned",
             forget_action=with_token(f"{root}/preferences/forget", token) + "#learned",
-            seed_limit=settings.seed_papers_max,
-            upload_limit=settings.seed_upload_max_bytes,
-            trending_slots=settings.trending_slots,
+            seed_limit=settings.web.seed_papers_max,
+            upload_limit=settings.web.seed_upload_max_bytes,
+            trending_slots=settings.ranking.blend.trending_slots,
             unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
             # The personal feed answers only while the subscription is active.
             feed_url=(

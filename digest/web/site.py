@@ -23,7 +23,7 @@ from digest.store.models import Subscriber
 from digest.tokens import Purpose, TokenSubject, read_token
 from digest.web.inputs import announces_more_than, check_form
 from digest.web.pages import Pages, root_path, sentence
-from digest.web.ratelimit import SubscribeLimits
+from digest.web.request_limits import SubscribeLimits
 from digest.web.security import CSRF_FIELD, Csrf
 
 log = logging.getLogger(__name__)

@@ -98,7 +98,7 @@ class SubscribePages:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.timezones = timezone_choices(site.settings.default_timezone)
+        self.timezones = timezone_choices(site.settings.web.default_timezone)
 
     def routes(self) -> list[Route]:
         return [
@@ -113,7 +113,7 @@ class SubscribePages:
 
     async def landing(self, request: Request) -> Response:
         return await self._index(
-            request, SubscribeForm(timezone=self.site.settings.default_timezone)
+            request, SubscribeForm(timezone=self.site.settings.web.default_timezone)
         )
 
     async def subscribe(self, request: Request) -> Response:
@@ -141,14 +141,14 @@ class SubscribePages:
         )
 
     def _too_many(self, request: Request) -> Response:
-        window_minutes = max(1, self.site.settings.rate_limit_window_seconds // 60)
+        window_minutes = max(1, self.site.settings.web.rate_limit_window_seconds // 60)
         return self.site.pages.message(
             request,
             429,
             "Too many requests",
             f"This form was sent too often. Please try again in {window_minutes} minutes.",
             (self.site.home, "Back to the home page"),
-            headers={"Retry-After": str(self.site.settings.rate_limit_window_seconds)},
+            headers={"Retry-After": str(self.site.settings.web.rate_limit_window_seconds)},
         )
 
     async def _index(
@@ -166,7 +166,7 @@ class SubscribePages:
             form=form,
             problem=problem,
             timezones=self.timezones,
-            send_hour=self.site.settings.default_send_hour,
+            send_hour=self.site.settings.web.default_send_hour,
             latest=latest,
         )
 
@@ -194,7 +194,7 @@ class SubscribePages:
     def _request_subscription(self, form: SubscribeForm) -> None:
         # Every request names its timezone (the default if none was chosen): confirming
         # applies the request's own choice, never one a row was created with by another.
-        timezone = form.timezone.strip() or self.site.settings.default_timezone
+        timezone = form.timezone.strip() or self.site.settings.web.default_timezone
         # The session commits on leaving the block, before the caller kicks the outbox.
         with self.site.db.session() as session:
             request_subscription(session, form.email, topics=form.topics, timezone=timezone)

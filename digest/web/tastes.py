@@ -49,7 +49,7 @@ class TastePages:
         ]
 
     async def add_seeds(self, request: Request) -> Response:
-        limit = self.site.settings.seed_upload_max_bytes
+        limit = self.site.settings.web.seed_upload_max_bytes
         too_large = TasteNotice(
             SEEDS, f"The file is larger than {_size(limit)}: nothing was added.", error=True
         )

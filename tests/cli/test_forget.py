@@ -32,14 +32,14 @@ def environment(database: Database, settings: Settings, smtp: SmtpSink) -> dict[
     return {
         "DIGEST_DATABASE_URL": database.url,
         "DIGEST_SECRET_KEY": settings.secret_key,
-        "DIGEST_SMTP_URL": smtp.url,
+        "DIGEST_MAIL_URL": smtp.url,
     }
 
 
 def send_the_edition(env: dict[str, str], cwd: Path) -> None:
     for step in (
         ["fetch", "--source", "sample", "--date", DAY.isoformat()],
-        ["send", "--edition", DAY.isoformat()],
+        ["send", "--day", DAY.isoformat()],
     ):
         done = digest(step, env, cwd)
         assert done.returncode == 0, (step, done.stderr)

@@ -24,7 +24,7 @@ EMPTY_DAY = date(2026, 11, 20)
 def _env(settings: Settings, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": settings.database_url,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }
@@ -58,8 +58,8 @@ def test_plan_queues_who_is_due_and_sends_nothing(
     _readers(sqlite_db, [DAY], 3)
     env = _env(settings, smtp_sink)
 
-    planned = digest(["plan", "--edition", DAY.isoformat()], env, tmp_path)
-    empty = digest(["plan", "--edition", EMPTY_DAY.isoformat()], env, tmp_path)
+    planned = digest(["plan", "--day", DAY.isoformat()], env, tmp_path)
+    empty = digest(["plan", "--day", EMPTY_DAY.isoformat()], env, tmp_path)
     stats = digest(["stats"], env, tmp_path)
 
     assert planned.returncode == 0, planned.stderr
@@ -73,7 +73,7 @@ def test_plan_queues_who_is_due_and_sends_nothing(
 def test_plan_rejects_a_bad_day_in_one_line(
     sqlite_db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    result = digest(["plan", "--edition", "yesterday"], _env(settings, smtp_sink), tmp_path)
+    result = digest(["plan", "--day", "yesterday"], _env(settings, smtp_sink), tmp_path)
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
@@ -93,12 +93,10 @@ def test_release_frees_a_stopped_senders_rows_and_send_delivers_each_once(
     _claimed_by_a_sender(sqlite_db, OTHER_DAY, now, lease=600)
     env = _env(settings, smtp_sink)
 
-    only_other = digest(
-        ["deliveries", "release", "--edition", OTHER_DAY.isoformat()], env, tmp_path
-    )
+    only_other = digest(["deliveries", "release", "--day", OTHER_DAY.isoformat()], env, tmp_path)
     released = digest(["deliveries", "release"], env, tmp_path)
     again = digest(["deliveries", "release"], env, tmp_path)
-    sent = digest(["send", "--edition", DAY.isoformat(), "--no-wait"], env, tmp_path)
+    sent = digest(["send", "--day", DAY.isoformat(), "--no-wait"], env, tmp_path)
 
     assert only_other.returncode == 0, only_other.stderr
     assert "released 0 rows" in only_other.stdout
@@ -122,8 +120,8 @@ def test_send_reports_rows_a_live_sender_holds_and_sends_none_of_them(
     _claimed_by_a_sender(sqlite_db, DAY, datetime.now(UTC), lease=600)
     env = _env(settings, smtp_sink)
 
-    released = digest(["deliveries", "release", "--edition", DAY.isoformat()], env, tmp_path)
-    sent = digest(["send", "--edition", DAY.isoformat(), "--no-wait"], env, tmp_path)
+    released = digest(["deliveries", "release", "--day", DAY.isoformat()], env, tmp_path)
+    sent = digest(["send", "--day", DAY.isoformat(), "--no-wait"], env, tmp_path)
 
     assert "released 0 rows" in released.stdout
     assert sent.returncode == 0, sent.stderr

@@ -37,7 +37,7 @@ def test_the_default_database_is_not_created_in_the_working_folder(tmp_path: Pat
 def test_doctor_writes_nothing(tmp_path: Path) -> None:
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'digest.db'}",
-        "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",  # nothing listens
+        "DIGEST_MAIL_URL": f"smtp://127.0.0.1:{free_port()}",  # nothing listens
     }
     result = digest(["doctor", "--no-dns"], env, tmp_path)
     assert "FAIL  smtp" in result.stdout and result.returncode == 1

@@ -24,7 +24,7 @@ def ready_to_send(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
     """A migrated database with today's sample papers and three confirmed readers."""
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
     }
     today = datetime.now(UTC).date().isoformat()
@@ -39,7 +39,7 @@ def ready_to_send(tmp_path: Path, smtp_sink: SmtpSink) -> dict[str, str]:
 def test_send_off_a_terminal_prints_plain_lines_with_the_total(
     ready_to_send: dict[str, str], tmp_path: Path, smtp_sink: SmtpSink
 ) -> None:
-    sent = digest(["send", "--edition", ready_to_send["TODAY"]], ready_to_send, tmp_path)
+    sent = digest(["send", "--day", ready_to_send["TODAY"]], ready_to_send, tmp_path)
     assert sent.returncode == 0, sent.stderr
     lines = sent.stdout.splitlines()
     assert lines[0] == "sending: 3 planned"
@@ -58,7 +58,7 @@ def test_send_also_sends_what_the_outbox_holds_in_the_same_run(
         request_subscription(session, "newcomer@example.org")
     store.dispose()
 
-    sent = digest(["send", "--edition", ready_to_send["TODAY"]], ready_to_send, tmp_path)
+    sent = digest(["send", "--day", ready_to_send["TODAY"]], ready_to_send, tmp_path)
 
     assert sent.returncode == 0, sent.stderr
     line = "subscriber emails: sent 1 · retrying 0 · given up 0 · nothing to send 0"
@@ -72,7 +72,7 @@ def test_send_on_a_terminal_shows_a_bar_with_the_real_total(
 ) -> None:
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [str(DIGEST), "send", "--edition", ready_to_send["TODAY"]],
+        [str(DIGEST), "send", "--day", ready_to_send["TODAY"]],
         env=clean_environment({**ready_to_send, "COLUMNS": "120", "TERM": "xterm"}),
         cwd=tmp_path,
         stdin=follower,

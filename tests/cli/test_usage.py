@@ -17,7 +17,7 @@ HEAVY_MODULES = ("sklearn", "scipy", "numpy", "sqlalchemy", "rich", "pydantic_se
     ("args", "env", "words"),
     [
         (["frobnicate"], {}, "No such command 'frobnicate'"),
-        (["send", "--edition"], {}, "'--edition' requires an argument"),
+        (["send", "--day"], {}, "'--day' requires an argument"),
         (["preview"], {}, "Missing argument"),
         (["subscribers", "add"], {}, "Missing argument"),
         (["fetch", "--dat", "2026-11-25"], {}, "No such option: --dat"),

@@ -123,7 +123,7 @@ def production_settings(folder: Path, smtp_port: int, dkim_pem: bytes) -> Settin
     return Settings(
         env="production",
         database_url=f"sqlite:///{folder / 'digest.db'}",
-        smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+        mail_url=f"smtp://127.0.0.1:{smtp_port}",
         secret_key=SECRET,
         base_url=BASE_URL,
         DIGEST_FROM=FROM,

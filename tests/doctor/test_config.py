@@ -20,7 +20,7 @@ def _by_name(checks: list[Check]) -> dict[str, Check]:
 def test_a_good_production_setup_passes_every_check(
     settings: Settings, tmp_path: Path, tls: Tls, starttls_url: str
 ) -> None:
-    good = signing_settings(settings, tmp_path, env="production", smtp_url=starttls_url)
+    good = signing_settings(settings, tmp_path, env="production", mail_url=starttls_url)
     checks = _by_name(config_checks(good, tls_context=tls.client_context()))
     assert [check.status for check in checks.values()] == [Status.OK] * 5, checks
     assert "2048-bit RSA signs and verifies" in checks["dkim key"].detail
@@ -32,7 +32,7 @@ def test_a_good_production_setup_passes_every_check(
 def test_an_untrusted_certificate_fails(
     settings: Settings, tmp_path: Path, starttls_url: str
 ) -> None:
-    checks = _by_name(config_checks(settings.model_copy(update={"smtp_url": starttls_url})))
+    checks = _by_name(config_checks(settings.model_copy(update={"mail_url": starttls_url})))
     assert checks["smtp"].status is Status.FAIL and "TLS failed" in checks["smtp"].detail
 
 
@@ -81,7 +81,7 @@ def test_the_command_prints_one_line_per_check_and_exit_status(
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         # Never the system's resolver; nothing listens there, a lookup would fail the run.
         "DIGEST_DNS_RESOLVER": f"127.0.0.1:{free_port()}",
     }
@@ -100,7 +100,7 @@ def test_the_command_prints_one_line_per_check_and_exit_status(
     assert lines[5] == (
         "skip  dns: localhost is not a public domain (DIGEST_FROM), nothing to look up"
     )
-    down = run(["doctor"], {**env, "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}"}, tmp_path)
+    down = run(["doctor"], {**env, "DIGEST_MAIL_URL": f"smtp://127.0.0.1:{free_port()}"}, tmp_path)
     assert down.returncode == 1
     assert "FAIL  smtp: 127.0.0.1:" in down.stdout and "unreachable" in down.stdout
     assert down.stderr.strip() == "digest: doctor: 1 check failed"

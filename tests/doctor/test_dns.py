@@ -130,7 +130,7 @@ def doctor_env(tmp_path: Path, smtp_sink: SmtpSink, dns: Dns, keys: Keys) -> dic
     return {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_DNS_RESOLVER": dns.resolver,
         "DIGEST_FROM": "Trending Papers <digest@good.example>",
         "DIGEST_DKIM_KEY_FILE": str(key_file),

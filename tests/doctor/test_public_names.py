@@ -31,7 +31,7 @@ def production(tmp_path: Path, tls: Tls, starttls_url: str, **settings: str) -> 
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_CONTACT": "ops@example.org",
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
-        "DIGEST_SMTP_URL": starttls_url,
+        "DIGEST_MAIL_URL": starttls_url,
         # The process trusts the test CA as the system's store (OpenSSL reads this).
         "SSL_CERT_FILE": str(tls.ca_file),
         "DIGEST_BASE_URL": "https://digest.example.org",
@@ -136,7 +136,7 @@ def test_development_accepts_the_local_defaults(tmp_path: Path, smtp_sink: SmtpS
     env = {
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
     }
     result = run(["doctor", "--no-dns"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

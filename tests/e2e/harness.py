@@ -154,11 +154,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def worker_env(database_url: str, broker_url: str, smtp_url: str, **extra: str) -> dict[str, str]:
+def worker_env(database_url: str, broker_url: str, mail_url: str, **extra: str) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": database_url,
         "DIGEST_BROKER_URL": broker_url,
-        "DIGEST_SMTP_URL": smtp_url,
+        "DIGEST_MAIL_URL": mail_url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": "https://digest.example.org",
         "DIGEST_TASK_QUEUE": f"digest-test-{uuid.uuid4().hex[:8]}",

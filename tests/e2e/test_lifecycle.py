@@ -98,7 +98,7 @@ def environment(
     env = {
         "DIGEST_DATABASE_URL": postgres_url,
         "DIGEST_BROKER_URL": REDIS_URL,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": "https://digest.example.org",
         "DIGEST_HF_API_URL": hf_server,

@@ -46,7 +46,7 @@ def test_signups_during_a_redis_outage_each_get_one_confirmation(
         database_url=postgres_url,
         broker_url=redis.url,
         redis_url=redis.url,
-        smtp_url=smtp_sink.url,
+        mail_url=smtp_sink.url,
         secret_key=TEST_SECRET,
         base_url="https://digest.example.org",
         task_queue=env["DIGEST_TASK_QUEUE"],

@@ -56,7 +56,7 @@ def test_release_after_a_killed_sender_lets_send_finish_the_edition_once_each(
     sink.before_accept = sit_on_one_message
     env = {
         "DIGEST_DATABASE_URL": postgres_url,
-        "DIGEST_SMTP_URL": sink.url,
+        "DIGEST_MAIL_URL": sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": "https://digest.example.org",
         "DIGEST_SEND_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -66,7 +66,7 @@ def test_release_after_a_killed_sender_lets_send_finish_the_edition_once_each(
     }
     edition = TODAY.date().isoformat()
     sender = subprocess.Popen(
-        [str(DIGEST), "send", "--edition", edition],
+        [str(DIGEST), "send", "--day", edition],
         env=clean_environment(env),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
@@ -84,7 +84,7 @@ def test_release_after_a_killed_sender_lets_send_finish_the_edition_once_each(
     assert delivered_before == STUCK_AT - 1
 
     while_held = digest_in_process(
-        ["deliveries", "release", "--edition", edition], env, tmp_path, monkeypatch
+        ["deliveries", "release", "--day", edition], env, tmp_path, monkeypatch
     )
     held = held_rows(store, datetime.now(UTC))
     assert held.live == READERS - delivered_before, "the lease ran out before the check"
@@ -95,8 +95,8 @@ def test_release_after_a_killed_sender_lets_send_finish_the_edition_once_each(
         lambda: held_rows(store, datetime.now(UTC)).live == 0,
         timeout=LEASE_SECONDS + 30,
     )
-    released = digest(["deliveries", "release", "--edition", edition], env, tmp_path)
-    sent = digest(["send", "--edition", edition], env, tmp_path)
+    released = digest(["deliveries", "release", "--day", edition], env, tmp_path)
+    sent = digest(["send", "--day", edition], env, tmp_path)
 
     assert released.returncode == 0, released.stderr
     assert _released(released.stdout) == (READERS - delivered_before, 1)

@@ -27,7 +27,7 @@ def alone(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[tuple[str, dict[str, 
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'alone.db'}",
         "DIGEST_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_BASE_URL": f"http://127.0.0.1:{port}",
         "DIGEST_HF_API_URL": f"http://127.0.0.1:{free_port()}",
@@ -96,7 +96,7 @@ def test_serve_alone_subscribes_confirms_and_delivers(
     today = datetime.now(UTC).date().isoformat()
     fetched = run_digest(["fetch", "--source", "sample", "--date", today], env, tmp_path)
     assert fetched.returncode == 0, fetched.stderr
-    sent = run_digest(["send", "--edition", today], env, tmp_path)
+    sent = run_digest(["send", "--day", today], env, tmp_path)
     assert sent.returncode == 0, sent.stderr
     texts = _wait_for_mail(smtp_sink, "alone@example.org", 2)
     assert "Unsubscribe" in texts[1] and "More like this: http" in texts[1]

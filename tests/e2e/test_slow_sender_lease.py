@@ -94,7 +94,7 @@ def _env(store: Database, relay: ControlledSink) -> dict[str, str]:
 
 def _first_sender(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(DIGEST), "send", "--edition", TODAY.date().isoformat()],
+        [str(DIGEST), "send", "--day", TODAY.date().isoformat()],
         env=clean_environment(env),
         cwd=cwd,
         stdout=subprocess.DEVNULL,

@@ -505,7 +505,7 @@ def test_bounces_import_command(tmp_path: Path, settings: Settings) -> None:
     env = {
         "DIGEST_DATABASE_URL": url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "DIGEST_MAIL_URL": f"smtp://127.0.0.1:{free_port()}",
     }
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     for email in ("gone@example.com", "angry@example.com"):

@@ -93,8 +93,8 @@ def relay(request: pytest.FixtureRequest) -> Iterator[tuple[Refusing, str]]:
     controller.stop()
 
 
-def _send_to_three(db: Database, settings: Settings, smtp_url: str) -> dict[str, int]:
-    local = settings.model_copy(update={"smtp_url": smtp_url, "database_url": db.url})
+def _send_to_three(db: Database, settings: Settings, mail_url: str) -> dict[str, int]:
+    local = settings.model_copy(update={"mail_url": mail_url, "database_url": db.url})
     with db.session() as session:
         for upvotes in (5, 50, 20):
             make_paper(session, listed_on=DAY, upvotes=upvotes)

@@ -1,4 +1,4 @@
-"""Senders chosen by DIGEST_SMTP_URL: SMTP, a folder of .eml files, or the console."""
+"""Senders chosen by DIGEST_MAIL_URL: SMTP, a folder of .eml files, or the console."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def test_the_scheme_chooses_the_sender(tmp_path: Path) -> None:
 def test_settings_refuse_an_address_no_sender_understands(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DIGEST_SMTP_URL", url)
-    with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
+    monkeypatch.setenv("DIGEST_MAIL_URL", url)
+    with pytest.raises(ConfigError, match="DIGEST_MAIL_URL"):
         load_settings()
 
 
@@ -75,7 +75,7 @@ def test_an_edition_sent_to_a_folder_is_recorded_like_one_sent_over_smtp(
         for name in ("ada", "grace"):
             make_subscriber(session, f"{name}@example.org")
     to_folder = settings.model_copy(
-        update={"database_url": database_url, "smtp_url": f"file://{tmp_path}/outbox"}
+        update={"database_url": database_url, "mail_url": f"file://{tmp_path}/outbox"}
     )
 
     counts = send_due_now(db, to_folder, NOW, edition=DAY)

@@ -24,5 +24,5 @@ def test_smtp_urls_are_parsed() -> None:
 
 @pytest.mark.parametrize("url", ["http://x", "smtp://", "smtp://host:notaport", "mail.example.org"])
 def test_bad_smtp_urls_are_refused_clearly(url: str) -> None:
-    with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
+    with pytest.raises(ConfigError, match="DIGEST_MAIL_URL"):
         SmtpConfig.from_url(url)

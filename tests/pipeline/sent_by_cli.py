@@ -25,7 +25,7 @@ def send_sample_edition(
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{outbox}",
+        "DIGEST_MAIL_URL": f"file://{outbox}",
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
         "DIGEST_RETURN_PATH": RETURN_PATH,
     }

@@ -37,7 +37,7 @@ def _held_by_a_dead_sender(db: Database, settings: Settings, readers: int, lease
 def _env(settings: Settings, smtp_sink: SmtpSink) -> dict[str, str]:
     return {
         "DIGEST_DATABASE_URL": settings.database_url,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": TEST_SECRET,
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }
@@ -49,7 +49,7 @@ def test_send_without_waiting_names_the_held_rows_and_stats_too(
     _held_by_a_dead_sender(sqlite_db, settings, 3, lease=600)
     env = _env(settings, smtp_sink)
 
-    sent = run_digest(["send", "--edition", DAY.isoformat(), "--no-wait"], env, tmp_path)
+    sent = run_digest(["send", "--day", DAY.isoformat(), "--no-wait"], env, tmp_path)
     stats = run_digest(["stats"], env, tmp_path)
 
     assert sent.returncode == 0, sent.stderr
@@ -70,7 +70,7 @@ def test_send_waits_for_a_dead_senders_lease_then_sends_each_once(
     _held_by_a_dead_sender(sqlite_db, settings, 3, lease=8)
     env = _env(settings, smtp_sink)
 
-    sent = digest_in_process(["send", "--edition", DAY.isoformat()], env, tmp_path, monkeypatch)
+    sent = digest_in_process(["send", "--day", DAY.isoformat()], env, tmp_path, monkeypatch)
     stats = run_digest(["stats"], env, tmp_path)
 
     assert sent.returncode == 0, sent.stderr

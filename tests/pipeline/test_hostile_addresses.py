@@ -207,7 +207,7 @@ def test_a_relay_without_smtputf8_fails_only_the_internationalised_address(
     try:
         _stored(sqlite_db, ["üser@example.org", "ada@example.org"])
         counts = send_due_now(
-            sqlite_db, settings.model_copy(update={"smtp_url": sink.url}), NOW, edition=DAY
+            sqlite_db, settings.model_copy(update={"mail_url": sink.url}), NOW, edition=DAY
         )
     finally:
         controller.stop()
@@ -255,14 +255,14 @@ def test_digest_send_exits_cleanly_and_leaves_nothing_claimed_with_a_hostile_row
     _stored(db, [REWRITTEN[0], "reader@example.org"])
     env = {
         "DIGEST_DATABASE_URL": database_url,
-        "DIGEST_SMTP_URL": smtp_sink.url,
+        "DIGEST_MAIL_URL": smtp_sink.url,
         "DIGEST_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "DIGEST_BASE_URL": "https://digest.example.org",
         "DIGEST_FROM": "Trending Papers <digest@example.org>",
     }
 
-    first = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
-    again = run_digest(["send", "--edition", DAY.isoformat()], env, tmp_path)
+    first = run_digest(["send", "--day", DAY.isoformat()], env, tmp_path)
+    again = run_digest(["send", "--day", DAY.isoformat()], env, tmp_path)
 
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr

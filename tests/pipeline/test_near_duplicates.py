@@ -42,7 +42,7 @@ REVISED_ABSTRACT = (
 
 @pytest.fixture
 def store_settings(settings: Settings, database_url: str) -> Settings:
-    return settings.model_copy(update={"database_url": database_url, "edition_size": 3})
+    return settings.model_copy(update={"database_url": database_url})
 
 
 def _text(message: EmailMessage) -> str:
@@ -80,7 +80,7 @@ def _second_day(db: Database, title: str, abstract: str) -> None:
         make_subscriber(session, "late@example.org", edition_size=3)
 
 
-@pytest.mark.parametrize("candidate_days", [1, 7], ids=["new-pool", "overlapping-pools"])
+@pytest.mark.parametrize("pool_days", [1, 7], ids=["new-pool", "overlapping-pools"])
 @pytest.mark.parametrize(
     ("title", "abstract"),
     [(TITLE, ABSTRACT), (REVISED_TITLE, REVISED_ABSTRACT)],
@@ -90,11 +90,11 @@ def test_a_copy_of_a_received_paper_is_not_sent_again_but_others_get_it(
     db: Database,
     store_settings: Settings,
     smtp_sink: SmtpSink,
-    candidate_days: int,
+    pool_days: int,
     title: str,
     abstract: str,
 ) -> None:
-    settings = store_settings.model_copy(update={"candidate_days": candidate_days})
+    settings = store_settings.model_copy(update={"pool_days": pool_days})
     _first_day(db)
     assert send_due_now(db, settings, NOW, edition=DAY).sent == 1
     assert TITLE in _sent_titles(db, "early@example.org")

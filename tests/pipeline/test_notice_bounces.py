@@ -65,7 +65,7 @@ def test_a_confirmation_refused_for_good_suppresses_the_address(
     db: Database, settings: Settings, server: tuple[RefusesOne, str]
 ) -> None:
     handler, url = server
-    current = settings.model_copy(update={"smtp_url": url})
+    current = settings.model_copy(update={"mail_url": url})
     with db.session() as session:
         request_subscription(session, DEAD, now=NOW)
         request_subscription(session, ALIVE, now=NOW)

@@ -49,7 +49,7 @@ def moody(settings: Settings, database_url: str) -> Iterator[tuple[Moody, Settin
         yield (
             handler,
             settings.model_copy(
-                update={"smtp_url": f"smtp://127.0.0.1:{port}", "database_url": database_url}
+                update={"mail_url": f"smtp://127.0.0.1:{port}", "database_url": database_url}
             ),
         )
     finally:
@@ -201,7 +201,7 @@ def test_a_row_another_sender_took_over_is_left_to_it(db: Database, settings: Se
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        smtp = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
+        smtp = settings.model_copy(update={"mail_url": f"smtp://127.0.0.1:{port}"})
         report = send_outbox(db, smtp, NOW)
     finally:
         controller.stop()

@@ -24,7 +24,7 @@ TOMORROW = NOW + timedelta(days=1)
 
 @pytest.fixture
 def store_settings(settings: Settings, database_url: str) -> Settings:
-    return settings.model_copy(update={"database_url": database_url, "edition_size": 2})
+    return settings.model_copy(update={"database_url": database_url})
 
 
 def _text(message: EmailMessage) -> str:

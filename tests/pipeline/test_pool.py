@@ -11,7 +11,7 @@ NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 
 def ranking(size: int) -> RankingSettings:
-    return Settings(candidate_pool_size=size, candidate_days=7).ranking
+    return Settings(pool_size=size, pool_days=7).ranking
 
 
 def test_edition_ranks_and_freezes_the_top_papers(db: Database) -> None:

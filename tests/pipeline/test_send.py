@@ -126,7 +126,7 @@ def test_permanent_rejection_bounces_and_temporary_failure_retries(
     controller.start()
     try:
         local = settings.model_copy(
-            update={"smtp_url": f"smtp://127.0.0.1:{port}", "database_url": sqlite_db.url}
+            update={"mail_url": f"smtp://127.0.0.1:{port}", "database_url": sqlite_db.url}
         )
         _papers(sqlite_db)
         with sqlite_db.session() as session:
@@ -159,7 +159,7 @@ def test_permanent_rejection_bounces_and_temporary_failure_retries(
 
 def test_unreachable_smtp_server_defers_everyone(sqlite_db: Database, settings: Settings) -> None:
     local = settings.model_copy(
-        update={"smtp_url": f"smtp://127.0.0.1:{free_port()}", "database_url": sqlite_db.url}
+        update={"mail_url": f"smtp://127.0.0.1:{free_port()}", "database_url": sqlite_db.url}
     )
     _papers(sqlite_db)
     with sqlite_db.session() as session:

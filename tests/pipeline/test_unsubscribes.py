@@ -139,7 +139,7 @@ def test_unsubscribes_import_command(tmp_path: Path) -> None:
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"file://{tmp_path / 'sent'}",
+        "DIGEST_MAIL_URL": f"file://{tmp_path / 'sent'}",
     }
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     for email in ("leaving@example.com", "staying@example.com"):

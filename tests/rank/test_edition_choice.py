@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -12,9 +13,9 @@ from digest.rank.embed import paper_text_for_embedding
 from digest.rank.features import Follows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
-from digest.settings import BlendSettings
+from tests.factories import DEFAULT_RANKING
 
-NO_TRENDING_SLOTS = BlendSettings(trending_slots=0)
+NO_TRENDING_SLOTS = replace(DEFAULT_RANKING.blend, trending_slots=0)
 
 
 class KeyEncoder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +16,7 @@ from digest.rank.features import Follows
 from digest.rank.learned import SVM_C, FeatureRows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
-from digest.settings import BlendSettings
+from tests.factories import DEFAULT_RANKING
 
 THEMES = {
     "robots": (
@@ -35,7 +36,7 @@ THEMES = {
         "A prover writes Lean proofs of competition mathematics theorems.",
     ),
 }
-BLEND = BlendSettings()
+BLEND = DEFAULT_RANKING.blend
 
 
 def _paper(theme: str, n: int) -> PaperText:
@@ -73,7 +74,10 @@ def test_a_subscriber_who_rated_a_theme_gets_that_themes_new_papers_first() -> N
 def test_the_model_and_rocchio_agree_on_an_easy_case() -> None:
     pool, themes = _day2()
     rater = SubscriberProfile(1, size=2, liked=(_paper("proofs", 1), _paper("proofs", 2)))
-    for blend in (BlendSettings(learned_min_ratings=0), BlendSettings(learned_min_ratings=2)):
+    for blend in (
+        replace(DEFAULT_RANKING.blend, learned_min_ratings=0),
+        replace(DEFAULT_RANKING.blend, learned_min_ratings=2),
+    ):
         [picks] = personalize(pool, [rater], blend)
         assert _themes(picks, themes) == ["proofs", "proofs"]
 
@@ -82,7 +86,9 @@ def test_an_interested_subscribers_edition_reaches_its_size() -> None:
     pool, _ = _day2()
     rater = SubscriberProfile(1, size=10, liked=(_paper("robots", 1),))
     follower = SubscriberProfile(2, Follows(topics=["robot grasping"]), size=6)
-    rated, follows = personalize(pool, [rater, follower], BlendSettings(trending_slots=0))
+    rated, follows = personalize(
+        pool, [rater, follower], replace(DEFAULT_RANKING.blend, trending_slots=0)
+    )
     assert len(rated) == 10  # every paper shares some words with the one they liked
     assert len(follows) == 4  # only the four robots papers match; no slot filled by force
 
@@ -151,10 +157,10 @@ def _with_embeddings(pool: CandidatePool) -> _ThemeEncoder:
 def test_embeddings_match_a_follow_that_shares_no_word() -> None:
     pool, themes = _day2()
     follower = SubscriberProfile(1, Follows(topics=["robotics"]), size=4)
-    [tfidf_only] = personalize(pool, [follower], BlendSettings(trending_slots=0))
+    [tfidf_only] = personalize(pool, [follower], replace(DEFAULT_RANKING.blend, trending_slots=0))
     assert tfidf_only == []  # "robotics" is no word of any paper
     encoder = _with_embeddings(pool)
-    [picks] = personalize(pool, [follower], BlendSettings(trending_slots=0))
+    [picks] = personalize(pool, [follower], replace(DEFAULT_RANKING.blend, trending_slots=0))
     assert _themes(picks, themes) == ["robots"] * 4
     assert encoder.calls == [["robotics"]]
 
@@ -165,7 +171,7 @@ def test_rated_papers_in_the_pool_use_their_rows_and_others_are_encoded_once() -
     outside = _paper("diffusion", 1)
     inside = pool.papers[4].text  # a diffusion paper of the pool
     profiles = [SubscriberProfile(i, size=3, liked=(outside, inside)) for i in range(3)]
-    for picks in personalize(pool, profiles, BlendSettings(learned_min_ratings=0)):
+    for picks in personalize(pool, profiles, replace(DEFAULT_RANKING.blend, learned_min_ratings=0)):
         assert _themes(picks, themes) == ["diffusion"] * 3
     assert encoder.calls == [[paper_text_for_embedding(outside)]]
 

@@ -1,12 +1,14 @@
+from dataclasses import replace
+
 from digest.papers import PaperText
 from digest.rank.dedupe import duplicate_of
 from digest.rank.features import Follows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool, PoolPaper
 from digest.rank.why import WhyLines
-from digest.settings import BlendSettings
+from tests.factories import DEFAULT_RANKING
 
-BLEND = BlendSettings(relevance_weight=0.6, feedback_weight=0.75, trending_slots=1)
+BLEND = replace(DEFAULT_RANKING.blend, relevance_weight=0.6, feedback_weight=0.75, trending_slots=1)
 
 
 def _pool() -> CandidatePool:

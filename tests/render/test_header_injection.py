@@ -83,7 +83,7 @@ def test_a_hostile_title_reaches_the_subject_as_text_and_adds_no_header(
         make_subscriber(session, "reader@example.org")
     with raw_sink() as (sink, url):
         counts = send_due_now(
-            sqlite_db, settings.model_copy(update={"smtp_url": url}), NOW, edition=DAY
+            sqlite_db, settings.model_copy(update={"mail_url": url}), NOW, edition=DAY
         )
 
     assert counts.sent == 1
@@ -112,7 +112,7 @@ def test_a_hostile_list_name_is_text_in_every_header_of_a_confirmation(
         request_subscription(session, "new@example.org")
     with raw_sink() as (sink, url):
         send_outbox(
-            sqlite_db, settings.model_copy(update={"smtp_url": url, "list_name": list_name}), NOW
+            sqlite_db, settings.model_copy(update={"mail_url": url, "list_name": list_name}), NOW
         )
 
     [raw] = sink.messages

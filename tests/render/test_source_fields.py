@@ -53,7 +53,7 @@ def test_summary_keywords_organisation_and_hf_page_reach_the_preview(
         ["db", "upgrade"],
         ["fetch", "--date", "2026-11-20", "--source", "hf"],
         ["subscribers", "add", "reader@example.org", "--confirmed"],
-        ["preview", "reader@example.org", "--edition", "2026-11-20", "--out", "preview.html"],
+        ["preview", "reader@example.org", "--day", "2026-11-20", "--out", "preview.html"],
     ]
     for args in steps:
         done = run_digest(args, env, tmp_path)

@@ -152,7 +152,7 @@ def test_int8_and_float_vectors_are_stored_under_different_names() -> None:
     int8 = semantic.stored_model_name(Settings(embedding_model=path))
     full = semantic.stored_model_name(Settings(embedding_model=path, embedding_quantized=False))
     assert (int8, full) == (f"{path}@128{semantic.QUANTIZED_SUFFIX}", f"{path}@128")
-    assert semantic.stored_model_name(EmbeddingSettings(model=path)) == int8
+    assert semantic.stored_model_name(EmbeddingSettings(model=path, quantized=True)) == int8
     long = "/" + "m" * 300  # the store keeps 200 characters: the suffix must survive
     name = semantic.stored_model_name(Settings(embedding_model=long))
     assert name is not None and len(name) == 200 and name.endswith(semantic.QUANTIZED_SUFFIX)
@@ -169,7 +169,7 @@ def test_each_variant_is_loaded_and_cached_on_its_own(monkeypatch: pytest.Monkey
     int8 = semantic.load_embedder(Settings(embedding_model="m"))
     full = semantic.load_embedder(Settings(embedding_model="m", embedding_quantized=False))
     assert int8 is not full
-    assert semantic.load_embedder(EmbeddingSettings(model="m")) is int8
+    assert semantic.load_embedder(EmbeddingSettings(model="m", quantized=True)) is int8
     assert semantic.load_embedder(Settings(embedding_model="m").ranking.embedding) is int8
     assert loads == [("m", True), ("m", False)]
 

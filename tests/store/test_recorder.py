@@ -196,7 +196,7 @@ def test_a_subscriber_email_accepted_during_a_database_drop_is_marked_once(
     try:
         with pg_db.session() as session:
             request_subscription(session, "new@example.org", now=NOW)
-        smtp = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
+        smtp = settings.model_copy(update={"mail_url": f"smtp://127.0.0.1:{port}"})
         first = send_outbox(pg_db, smtp, NOW)
         again = send_outbox(pg_db, smtp, NOW + timedelta(hours=1))
     finally:

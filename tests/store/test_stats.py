@@ -109,7 +109,7 @@ def test_stats_command_prints_each_edition(tmp_path: Path) -> None:
     env = {
         "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "DIGEST_SECRET_KEY": TEST_SECRET,
-        "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "DIGEST_MAIL_URL": f"smtp://127.0.0.1:{free_port()}",
     }
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     empty = run(["stats"], env, tmp_path)

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.web import create_app
-from digest.web.ratelimit import Limit, RateLimiter
+from digest.web.request_limits import Limit, RateLimiter
 from tests.conftest import REDIS_URL
 from tests.web.conftest import Recorder
 from tests.web.support import find_subscriber, subscribe, subscriber_count, without_nonce
@@ -97,7 +97,7 @@ def test_redis_down_counts_in_the_process_with_one_warning(
 
     assert codes == [200, 200, 200]
     assert len(enqueued) == 3
-    warnings = [r.getMessage() for r in caplog.records if r.name == "digest.web.ratelimit"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "digest.web.request_limits"]
     assert warnings == ["rate limits counted in this process, Redis unavailable: ConnectionError"]
 
 

@@ -153,7 +153,7 @@ def test_archive_index_and_feed_on_both_databases(db: Database, client: TestClie
     html = client.get("/archive").text
     feed = client.get("/archive.atom")
 
-    # The public edition is the head of the pool: DIGEST_EDITION_SIZE (10) of the 12.
+    # The public edition is the head of the pool: DIGEST_ARCHIVE_PAPERS (10) of the 12.
     counts = re.findall(r"class=\"count\">([^<]*)<", html)
     assert counts == ["· 10 papers"] and f"Top: {TOPICS[0]}" in html
     assert feed.status_code == 200 and feed.text.count("&lt;li&gt;") == 10  # escaped HTML content

@@ -98,7 +98,7 @@ def _email_html(db: Database, settings: Settings, day: date) -> str:
     with db.session() as session:
         pool = find_pool(session, day)
         assert pool is not None
-        entries = pool_entries(session, pool, limit=settings.web.archive_size)
+        entries = pool_entries(session, pool, limit=settings.web.archive_papers)
     message = render_digest(
         settings.email,
         subscriber_id=7,

@@ -25,7 +25,7 @@ from digest.web import create_app
 from digest.web.errors import OneLineTracebacks, quiet_server_tracebacks
 from digest.web.inputs import UnsafeInput, check_query, disallowed_character
 from digest.web.pages import private
-from digest.web.ratelimit import client_network
+from digest.web.request_limits import client_network
 from tests.conftest import serve_in_thread
 from tests.web.support import PaperSpec, add, add_edition, token
 

@@ -34,7 +34,7 @@ class RatedPaper:
     less_url: str
 
 
-class RatePages:
+class RatingsPage:
     """The "rate these papers" page of one subscriber's edition."""
 
     def __init__(self, site: Site) -> None:

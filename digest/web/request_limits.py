@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from digest.settings import Settings
+from digest.settings import Settings, WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class RateLimiter:
 class SubscribeLimits:
     """The per-IP and per-address limits on asking for subscription emails."""
 
-    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(self, settings: WebSettings, limiter: RateLimiter) -> None:
         window = settings.rate_limit_window_seconds
         self.per_ip = Limit(settings.subscribe_limit_per_ip, window)
         self.per_address = Limit(settings.subscribe_limit_per_address, window)
@@ -190,4 +190,4 @@ def client_network(ip: str) -> str:
 
 def limiter_for(settings: Settings) -> RateLimiter:
     """The limiter of this instance; the queue name keeps two instances' counters apart."""
-    return RateLimiter(settings.rate_limit_redis_url, f"digest:{settings.task_queue}:ratelimit")
+    return RateLimiter(settings.web.rate_limit_redis_url, f"digest:{settings.task_queue}:ratelimit")
