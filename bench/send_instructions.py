@@ -117,7 +117,8 @@ def _instructions(tree: Path, digests: int, port: int) -> int:
             "DIGEST_SECRET_KEY": SECRET,
             "DIGEST_BASE_URL": "https://digest.example.org",
             "DIGEST_FROM": "digest@example.org",
-            "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "DIGEST_MAIL_URL": f"smtp://127.0.0.1:{port}",
+            "DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}",  # its name before 0017, for old trees
             "DIGEST_SEND_JOURNAL": str(work / "journal.jsonl"),
             "DIGEST_EMBEDDING_MODEL": "off",
             "DIGEST_SEND_BATCH_SIZE": "100",
