@@ -172,10 +172,26 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """The operator dashboard at /admin: who may log in, and how many wrong tries."""
+
+    user: str
+    password_hash: str | None  # None: no dashboard
+    attempts_per_client: int
+    attempts_window_seconds: int
+
+
+@dataclass(frozen=True)
 class WebSettings:
-    """The subscriber pages: defaults for new subscribers and the abuse limits."""
+    """The pages: links and their tokens, defaults for new subscribers, the abuse limits."""
 
     base_url: str
+    list_name: str
+    secret_key: str  # signs and reads every token in links
+    confirm_max_age_hours: int
+    instance: str  # keeps two instances' request counters apart in one Redis (the task queue)
+    webhook_secret: str | None  # None: no bounce webhook
+    admin: AdminSettings
     default_timezone: str
     default_send_hour: int
     archive_papers: int
@@ -451,6 +467,17 @@ class Settings(BaseSettings):
     def web(self) -> WebSettings:
         return WebSettings(
             base_url=self.base_url,
+            list_name=self.list_name,
+            secret_key=self.secret_key,
+            confirm_max_age_hours=self.confirm_max_age_hours,
+            instance=self.task_queue,
+            webhook_secret=self.webhook_secret,
+            admin=AdminSettings(
+                user=self.admin_user,
+                password_hash=self.admin_password_hash,
+                attempts_per_client=self.admin_attempts_per_client,
+                attempts_window_seconds=self.admin_attempts_window_seconds,
+            ),
             default_timezone=self.default_timezone,
             default_send_hour=self.default_send_hour,
             archive_papers=self.archive_papers,

@@ -63,13 +63,11 @@ class AdminPages:
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        settings = site.settings
-        self.user = settings.admin_user
-        line = settings.admin_password_hash
+        admin = site.web.admin
+        self.user = admin.user
+        line = admin.password_hash
         self.password: PasswordHash | None = parse_password_hash(line) if line else None
-        self.limit = Limit(
-            settings.admin_attempts_per_client, settings.admin_attempts_window_seconds
-        )
+        self.limit = Limit(admin.attempts_per_client, admin.attempts_window_seconds)
         # Proof of the credentials last checked right, under a key of this process: the
         # operator's next requests skip scrypt, so a flood of checks never keeps them out.
         self._proof_key = secrets.token_bytes(32)

@@ -55,16 +55,17 @@ def create_app(
     """The web app; `kick()` is called after each commit that queues an email, `outbox`
     (started and stopped with the app) sends from this process, and `limiter` (default:
     Redis at DIGEST_REDIS_URL, else a counter in this process) counts subscribe requests."""
-    if not settings.secret_key:
+    web = settings.web
+    if not web.secret_key:
         raise ConfigError("the web app needs a secret key (use load_settings())")
-    csrf = Csrf(settings.secret_key, root_path(settings) or "/")
+    csrf = Csrf(web.secret_key, root_path(web) or "/")
     site = Site(
         settings=settings,
         db=db,
-        pages=Pages(settings, csrf),
+        pages=Pages(web, csrf),
         csrf=csrf,
         kick=kick,
-        limits=SubscribeLimits(settings.web, limiter or limiter_for(settings)),
+        limits=SubscribeLimits(web, limiter or limiter_for(web)),
     )
     errors = ErrorPages(site)
     preferences = PreferencesPages(site)
@@ -81,7 +82,7 @@ def create_app(
         Route("/healthz", errors.healthz, methods=["GET"]),
         *metrics_routes(db),
         *webhook_routes(settings, db),
-        *SiteAssets(root_path(settings)).routes(),
+        *SiteAssets(root_path(web)).routes(),
     ]
 
     @asynccontextmanager
@@ -100,7 +101,7 @@ def create_app(
         # The guard inside the headers and compression: its 400 and 500 pages get them like
         # any other.
         middleware=[
-            Middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://")),
+            Middleware(SecurityHeadersMiddleware, https=web.base_url.startswith("https://")),
             Middleware(Compression),
             Middleware(RequestGuard, errors=errors),
         ],

@@ -104,9 +104,7 @@ class FeedbackPages:
         values: Mapping[str, str]
         if "token" in request.path_params:
             values = request.path_params
-            subject = read_short_token(
-                self.site.settings.secret_key, Purpose.FEEDBACK, values["token"]
-            )
+            subject = read_short_token(self.site.web.secret_key, Purpose.FEEDBACK, values["token"])
         else:
             values = request.query_params
             subject = self.site.subject(request, Purpose.FEEDBACK)

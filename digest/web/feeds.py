@@ -54,7 +54,7 @@ class FeedRoutes:
     def _personal(self, subject: TokenSubject, request: Request) -> bytes:
         # The address asked for is the feed's own (a fresh token differs in its timestamp).
         token = request.query_params.get("token", "")
-        self_url = with_token(f"{self.site.settings.base_url}/feed.atom", token)
+        self_url = with_token(f"{self.site.web.base_url}/feed.atom", token)
         return build_personal_feed(self.site.db, self.site.settings, subject, self_url=self_url)
 
     @staticmethod

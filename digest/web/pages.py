@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from digest.links import http_url
 from digest.papers import EditionEntry
 from digest.render.templates import excerpt, shorten_authors, trend_line
-from digest.settings import Settings
+from digest.settings import WebSettings
 from digest.web.crawlers import NOINDEX, indexable, route_path
 from digest.web.inputs import query_has_token
 from digest.web.security import CSRF_FIELD, Csrf, page_csp
@@ -96,9 +96,9 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def root_path(settings: Settings) -> str:
+def root_path(web: WebSettings) -> str:
     """The path prefix of DIGEST_BASE_URL, so pages still work behind a sub-path proxy."""
-    return urlsplit(settings.base_url).path.rstrip("/")
+    return urlsplit(web.base_url).path.rstrip("/")
 
 
 def with_token(path: str, token: str) -> str:
@@ -115,7 +115,7 @@ def private(html: str) -> dict[str, str]:
 class Pages:
     """Renders templates/web with autoescaping, a per-response CSP nonce and the CSRF field."""
 
-    def __init__(self, settings: Settings, csrf: Csrf) -> None:
+    def __init__(self, web: WebSettings, csrf: Csrf) -> None:
         self.csrf = csrf
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATE_DIR),
@@ -125,8 +125,8 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.globals.update(
-            site_name=settings.list_name,
-            root=root_path(settings),
+            site_name=web.list_name,
+            root=root_path(web),
             csrf_field=CSRF_FIELD,
             weekdays=WEEKDAYS,
         )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from digest.settings import Settings, WebSettings
+from digest.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,6 @@ def client_network(ip: str) -> str:
     return str(address)
 
 
-def limiter_for(settings: Settings) -> RateLimiter:
+def limiter_for(web: WebSettings) -> RateLimiter:
     """The limiter of this instance; the queue name keeps two instances' counters apart."""
-    return RateLimiter(settings.web.rate_limit_redis_url, f"digest:{settings.task_queue}:ratelimit")
+    return RateLimiter(web.rate_limit_redis_url, f"digest:{web.instance}:ratelimit")

@@ -17,7 +17,7 @@ from starlette.types import Message, Receive
 from digest import links
 from digest.errors import InvalidToken
 from digest.pipeline.notices import Kick
-from digest.settings import Settings
+from digest.settings import Settings, WebSettings
 from digest.store.db import Database
 from digest.store.models import Subscriber
 from digest.tokens import Purpose, TokenSubject, read_token
@@ -49,11 +49,13 @@ class Site:
     csrf: Csrf
     kick: Kick
     limits: SubscribeLimits
+    web: WebSettings = field(init=False)  # the web's own part of the settings
     root: str = field(init=False)
     home: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.root = root_path(self.settings)
+        self.web = self.settings.web
+        self.root = root_path(self.web)
         self.home = f"{self.root}/"
 
     async def in_thread(self, func: Callable[..., T], *args: object) -> T:
@@ -95,9 +97,9 @@ class Site:
     ) -> TokenSubject:
         """The subscriber a link's token names; only confirmation links expire."""
         expires = purpose is Purpose.CONFIRM and not ignore_age
-        max_age = self.settings.confirm_max_age_hours * 3600 if expires else None
+        max_age = self.web.confirm_max_age_hours * 3600 if expires else None
         token = request.query_params.get("token", "")
-        return read_token(self.settings.secret_key, purpose, token, max_age_seconds=max_age)
+        return read_token(self.web.secret_key, purpose, token, max_age_seconds=max_age)
 
     def bad_link(self, request: Request, exc: InvalidToken) -> Response:
         return self.pages.message(

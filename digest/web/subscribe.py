@@ -137,7 +137,7 @@ class SubscribePages:
 
     def _check_inbox(self, request: Request) -> Response:
         return self.site.pages.render(
-            request, "check_inbox.html", max_age_hours=self.site.settings.confirm_max_age_hours
+            request, "check_inbox.html", max_age_hours=self.site.web.confirm_max_age_hours
         )
 
     def _too_many(self, request: Request) -> Response:
@@ -251,7 +251,7 @@ class SubscribePages:
         return self._check_inbox(request)
 
     def _expired(self, request: Request) -> Response:
-        hours = self.site.settings.confirm_max_age_hours
+        hours = self.site.web.confirm_max_age_hours
         text = f"Confirmation links work for {hours} hours, and this one is older."
         try:
             self.site.subject(request, Purpose.CONFIRM, ignore_age=True)

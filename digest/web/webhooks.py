@@ -81,5 +81,5 @@ class BounceWebhook:
 
 def webhook_routes(settings: Settings, db: Database) -> list[Route]:
     """POST /webhooks/bounces; it answers 404 until DIGEST_WEBHOOK_SECRET is set."""
-    hook = BounceWebhook(settings.webhook_secret, settings.email, db)
+    hook = BounceWebhook(settings.web.webhook_secret, settings.email, db)
     return [Route("/webhooks/bounces", hook.receive, methods=["POST"])]
