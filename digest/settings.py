@@ -189,7 +189,7 @@ class WebSettings:
     list_name: str
     secret_key: str  # signs and reads every token in links
     confirm_max_age_hours: int
-    instance: str  # keeps two instances' request counters apart in one Redis (the task queue)
+    task_queue: str  # also keeps two instances' request counters apart in one Redis
     webhook_secret: str | None  # None: no bounce webhook
     admin: AdminSettings
     default_timezone: str
@@ -470,7 +470,7 @@ class Settings(BaseSettings):
             list_name=self.list_name,
             secret_key=self.secret_key,
             confirm_max_age_hours=self.confirm_max_age_hours,
-            instance=self.task_queue,
+            task_queue=self.task_queue,
             webhook_secret=self.webhook_secret,
             admin=AdminSettings(
                 user=self.admin_user,

@@ -190,4 +190,4 @@ def client_network(ip: str) -> str:
 
 def limiter_for(web: WebSettings) -> RateLimiter:
     """The limiter of this instance; the queue name keeps two instances' counters apart."""
-    return RateLimiter(web.rate_limit_redis_url, f"digest:{web.instance}:ratelimit")
+    return RateLimiter(web.rate_limit_redis_url, f"digest:{web.task_queue}:ratelimit")
