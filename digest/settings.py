@@ -62,7 +62,7 @@ class BlendSettings:
     """How a subscriber's edition mixes relevance, their ratings and what is trending."""
 
     relevance_weight: float = 0.9
-    feedback_weight: float = 0.75
+    feedback_weight: float = 0.5
     trending_slots: int = 3
     dense_weight: float = 0.5  # share of the embedding cosine in relevance, when there is one
     learned_min_ratings: int = 3  # ratings (one up at least) that train a subscriber's model
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     trend_weight_total: float = Field(default=0.25, ge=0)
     candidate_pool_size: int = Field(default=500, ge=1, le=20000)
     relevance_weight: float = Field(default=0.9, ge=0, le=1)
-    feedback_weight: float = Field(default=0.75, ge=0)
+    feedback_weight: float = Field(default=0.5, ge=0)
     trending_slots: int = Field(default=3, ge=0, le=100)
     dense_weight: float = Field(default=0.5, ge=0, le=1)
     learned_min_ratings: int = Field(default=3, ge=0)
