@@ -237,7 +237,7 @@ class Settings(BaseSettings):
     trend_weight_total: float = Field(default=0.25, ge=0)
     pool_size: int = Field(default=500, ge=1, le=20000)
     relevance_weight: float = Field(default=0.9, ge=0, le=1)
-    feedback_weight: float = Field(default=0.75, ge=0)
+    feedback_weight: float = Field(default=0.5, ge=0)
     trending_slots: int = Field(default=3, ge=0, le=100)
     dense_weight: float = Field(default=0.5, ge=0, le=1)
     learned_min_ratings: int = Field(default=3, ge=0)

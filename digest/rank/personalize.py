@@ -47,7 +47,14 @@ from digest.rank.pool import CandidatePool
 from digest.settings import BlendSettings
 
 CHUNK_SUBSCRIBERS = 2048
-DISLIKE_WEIGHT = 0.5  # "less like this" says less than "more like this" (g above)
+# "Less like this" says less than "more like this" (g above): Rocchio's classic weights
+# (0.75 for papers rated up, 0.15 down). A paper rated down is often merely off-topic, and
+# taking its mean away pulls the profile from the rest of the pool as much as towards the
+# subscriber's subject.
+DISLIKE_WEIGHT = 0.2
+# Excluded outright: a paper whose likeness to what they rated down, times this, is more than
+# its likeness to what they want (and that is DISLIKE_Z sd above the pool's mean likeness).
+DISLIKE_LEAN = 0.5
 DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above the pool
 # A paper this many sd closer than the pool's mean matches in meaning. At 1.5 a small pool
 # (a quiet day) left editions short of papers that were about the subscriber's topic.
@@ -359,7 +366,8 @@ def _personalize_chunk(
         else want > 0
     )
     avoid_z = _standard(avoid)
-    leans_away = avoid > want[disliking]
+    lean = np.float32(DISLIKE_LEAN / DISLIKE_WEIGHT)  # avoid is weighted by DISLIKE_WEIGHT
+    leans_away = lean * avoid > want[disliking]
     if space is not None and sides.dense_want is not None and sides.dense_avoid is not None:
         d = np.float32(blend.dense_weight)
         dense_profile = normalize(sides.dense_want - sides.dense_avoid)
@@ -376,7 +384,9 @@ def _personalize_chunk(
             dense_avoid = sides.dense_avoid[disliking] @ scored.dense.T
             dense_want_z[disliking] = _standard(dense_want)
             avoid_z = (1 - d) * avoid_z + d * _standard(dense_avoid)
-            leans_away = (1 - d) * (avoid - want[disliking]) + d * (dense_avoid - dense_want) > 0
+            leans_away = (1 - d) * (lean * avoid - want[disliking]) + d * (
+                lean * dense_avoid - dense_want
+            ) > 0
         matches |= has_dense & (dense_want_z >= DENSE_MATCH_Z)
     learned = _learned_relevance(pool, space, profiles, blend, sides)
     if learned:

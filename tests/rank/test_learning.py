@@ -245,3 +245,24 @@ def test_the_model_scores_do_not_depend_on_who_is_trained_alongside(
     monkeypatch.setattr(learned, "GROUP", 2)
     assert personalize(CandidatePool(pool.papers), profiles, BLEND) == together
     assert [personalize(pool, [p], BLEND)[0] for p in profiles] == together
+
+
+def test_a_paper_on_their_subject_that_shares_words_with_one_rated_down_still_comes_first() -> None:
+    # Someone who likes robot grasping and rated one diffusion paper down: a grasping paper
+    # that uses a diffusion policy is still theirs, ahead of papers on other subjects.
+    pool, themes = _day2()
+    hybrid = PaperText(
+        "Robot Grasping Manipulation Arm With Diffusion Policies",
+        "Robot arms grasp household objects with tactile manipulation policies; a latent "
+        "diffusion policy denoises the arm's actions.",
+    )
+    papers = [*pool.papers, PoolPaper(len(pool) + 1, hybrid, trend=0.5)]
+    pool = CandidatePool(papers)
+    themes = [*themes, "robots and diffusion"]
+    rater = SubscriberProfile(
+        1, size=6, liked=(_paper("robots", 1),), disliked=(_paper("diffusion", 2),)
+    )
+    [picks] = personalize(pool, [rater], BLEND)
+    chosen = _themes(picks, themes)
+    assert chosen[:5] == ["robots"] * 4 + ["robots and diffusion"]
+    assert "diffusion" not in chosen
