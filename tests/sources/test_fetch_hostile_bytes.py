@@ -72,6 +72,7 @@ def test_answers_that_used_to_crash_fetch_end_in_papers_or_one_line(
 
     past_day = (datetime.now(UTC).date() - timedelta(days=10)).isoformat()
     database = Database(database_url)
+    reset_schema(database)  # the PostgreSQL database is shared by the session's tests
     try:
         with local_server(route) as server:
             env = {
