@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import Protocol
 
 from digest.text import disallowed_in, readable
 
@@ -258,6 +259,30 @@ class PaperText:
     keywords: Sequence[str] = field(default_factory=tuple)
     categories: Sequence[str] = field(default_factory=tuple)
     authors: Sequence[str] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, paper: HasPaperText) -> PaperText:
+        """The text of a stored paper, an edition entry, or anything else that has it."""
+        return cls(
+            title=paper.title,
+            abstract=paper.abstract,
+            keywords=tuple(paper.keywords),
+            categories=tuple(paper.categories),
+            authors=tuple(paper.authors),
+        )
+
+
+class HasPaperText(Protocol):
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def authors(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)

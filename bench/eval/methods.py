@@ -294,7 +294,7 @@ def _tfidf_relevance(split: Split) -> npt.NDArray[np.float64]:
 
 
 def _embedding_relevance(split: Split, embedder: Embedder) -> npt.NDArray[np.float64]:
-    papers = embedder.encode([paper_text_for_embedding(paper_text(p)) for p in split.papers])
+    papers = embedder.encode([paper_text_for_embedding(PaperText.of(p)) for p in split.papers])
     # Each typed follow is embedded alone and the subscriber's query is their mean: a
     # sentence model reads "agents; diffusion" joined as neither.
     queries = np.zeros((len(split.subscribers), embedder.dimensions))
@@ -331,16 +331,6 @@ def hybrid_rocchio(split: Split, options: MethodOptions) -> Editions:
     lexical = _by_maximum(_tfidf_relevance(split))
     semantic = _by_maximum(_embedding_relevance(split, _embedder_of(options)))
     return _ranked(split, (lexical + semantic) / 2, options.size)
-
-
-def paper_text(paper: EvalPaper) -> PaperText:
-    return PaperText(
-        title=paper.title,
-        abstract=paper.abstract,
-        keywords=paper.keywords,
-        categories=paper.categories,
-        authors=paper.authors,
-    )
 
 
 def follows_of(subscriber: EvalSubscriber) -> Follows:
@@ -381,7 +371,7 @@ def digest_picks(
 def digest(split: Split, options: MethodOptions) -> Editions:
     """digest's ranking: `personalize` with the given blend (default: the settings')."""
     pool_papers = [
-        PoolPaper(i + 1, paper_text(p), float(p.upvotes or 0), upvote_gain=p.upvotes or 0)
+        PoolPaper(i + 1, PaperText.of(p), float(p.upvotes or 0), upvote_gain=p.upvotes or 0)
         for i, p in enumerate(split.day2)
     ]
     pool = build_digest_pool(pool_papers, **options.pool_options)
@@ -392,8 +382,8 @@ def digest(split: Split, options: MethodOptions) -> Editions:
             i,
             follows_of(s),
             size=options.size,
-            liked=tuple(paper_text(day1[r.paper]) for r in s.ratings if r.up),
-            disliked=tuple(paper_text(day1[r.paper]) for r in s.ratings if not r.up),
+            liked=tuple(PaperText.of(day1[r.paper]) for r in s.ratings if r.up),
+            disliked=tuple(PaperText.of(day1[r.paper]) for r in s.ratings if not r.up),
         )
         for i, s in enumerate(split.subscribers)
     ]

@@ -168,21 +168,11 @@ def _muted(
 
     pool = CandidatePool(
         [
-            PoolPaper(paper_id, _text(paper.entry), float(-paper.entry.rank))
+            PoolPaper(paper_id, PaperText.of(paper.entry), float(-paper.entry.rank))
             for paper_id, paper in papers.items()
         ]
     )
     return muted_papers(pool, Mutes(phrases, authors))
-
-
-def _text(entry: EditionEntry) -> PaperText:
-    return PaperText(
-        title=entry.title,
-        abstract=entry.abstract,
-        keywords=tuple(entry.keywords),
-        categories=tuple(entry.categories),
-        authors=tuple(entry.authors),
-    )
 
 
 def list_headers(settings: EmailSettings, personal: links.SubscriberLinks) -> dict[str, str]:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from digest.errors import ConfigError
-from digest.papers import EditionEntry
+from digest.papers import EditionEntry, PaperText
 from digest.rank.dedupe import duplicate_of
 from digest.rank.embed import Embedder, from_bytes
 from digest.rank.pool import CandidatePool, PoolPaper
@@ -31,7 +31,6 @@ from digest.store.pools import (
     candidate_papers,
     find_pool,
     paper_signals,
-    paper_text,
     pool_candidates,
     pool_entries,
     save_pool,
@@ -78,7 +77,7 @@ def build_pool(session: Session, day: date, ranking: RankingSettings, now: datet
     signals = paper_signals(session, list(papers.values()), now, ranking.trend.window_hours)
     ranked = rank_by_trend(signals, now, ranking.trend)
     duplicates = duplicate_of(
-        [paper_text(papers[item.paper_id]) for item, _ in ranked],
+        [PaperText.of(papers[item.paper_id]) for item, _ in ranked],
         ranking.near_duplicate_similarity,
         resemblance=ranking.near_duplicate_resemblance,
     )

@@ -99,17 +99,6 @@ def save_pool(session: Session, day: date, ranked: Sequence[TrendScore], now: da
     return pool
 
 
-def paper_text(paper: Paper) -> PaperText:
-    """What ranking reads of a stored paper."""
-    return PaperText(
-        title=paper.title,
-        abstract=paper.abstract,
-        keywords=tuple(paper.keywords),
-        categories=tuple(paper.categories),
-        authors=tuple(paper.authors),
-    )
-
-
 def find_pool(session: Session, day: date) -> Pool | None:
     return session.scalar(select(Pool).where(Pool.date == day))
 
@@ -127,7 +116,7 @@ def pool_candidates(session: Session, pool: Pool) -> list[tuple[TrendScore, Pape
         .order_by(PoolItem.rank)
     )
     return [
-        (TrendScore(paper.id, item.score, item.upvote_gain, item.star_gain), paper_text(paper))
+        (TrendScore(paper.id, item.score, item.upvote_gain, item.star_gain), PaperText.of(paper))
         for item, paper in rows
     ]
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from digest.papers import PaperText
 from digest.store.models import Delivery, DeliveryPaper, Feedback, Paper, Pool, PoolItem
-from digest.store.pools import paper_text
 
 
 @dataclass
@@ -31,7 +30,7 @@ def ratings_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Rat
         .order_by(Feedback.id)
     ):
         rated = ratings[feedback.subscriber_id]
-        (rated.liked if feedback.rating > 0 else rated.disliked).append(paper_text(paper))
+        (rated.liked if feedback.rating > 0 else rated.disliked).append(PaperText.of(paper))
     return ratings
 
 

@@ -76,7 +76,9 @@ class Seed:
 # --- finding text for entries that came without it -------------------------------------
 
 
-def _text_of_paper(paper: Paper) -> SeedText:
+def _text_of_paper(paper: Paper | ArxivLookup) -> SeedText:
+    """A stored paper's text, or arXiv's kept answer's, as a seed."""
+    origin = STORED if isinstance(paper, Paper) else LOOKED_UP
     return SeedText(
         paper.title,
         paper.abstract,
@@ -84,19 +86,7 @@ def _text_of_paper(paper: Paper) -> SeedText:
         tuple(paper.categories),
         paper.arxiv_id,
         paper.doi,
-        STORED,
-    )
-
-
-def _text_of_lookup(row: ArxivLookup) -> SeedText:
-    return SeedText(
-        row.title,
-        row.abstract,
-        tuple(row.authors),
-        tuple(row.categories),
-        row.arxiv_id,
-        row.doi,
-        LOOKED_UP,
+        origin,
     )
 
 
@@ -107,7 +97,7 @@ def known_by_arxiv_id(session: Session, arxiv_ids: Iterable[str]) -> dict[str, S
     if not wanted:
         return {}
     found = {
-        row.arxiv_id: _text_of_lookup(row)
+        row.arxiv_id: _text_of_paper(row)
         for row in session.scalars(select(ArxivLookup).where(ArxivLookup.arxiv_id.in_(wanted)))
     }
     for paper in session.scalars(select(Paper).where(Paper.arxiv_id.in_(wanted))):
@@ -122,7 +112,7 @@ def known_by_doi(session: Session, dois: Iterable[str]) -> dict[str, SeedText]:
     if not wanted:
         return {}
     found = {
-        (row.doi or "").lower(): _text_of_lookup(row)
+        (row.doi or "").lower(): _text_of_paper(row)
         for row in session.scalars(select(ArxivLookup).where(ArxivLookup.doi.in_(wanted)))
     }
     for paper in session.scalars(select(Paper).where(func.lower(Paper.doi).in_(wanted))):
@@ -146,7 +136,7 @@ def known_by_title(session: Session, titles: Iterable[str]) -> dict[str, SeedTex
     for row in session.scalars(select(ArxivLookup)).yield_per(5000):
         key = normal_title(row.title)
         if key in wanted:
-            found.setdefault(key, _text_of_lookup(row))
+            found.setdefault(key, _text_of_paper(row))
     if matched:
         for paper in session.scalars(select(Paper).where(Paper.id.in_(matched.values()))):
             found[normal_title(paper.title)] = _text_of_paper(paper)
