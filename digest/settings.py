@@ -79,6 +79,7 @@ class BlendSettings:
     trending_slots: int
     dense_weight: float  # share of the embedding cosine in relevance, when there is one
     learned_min_ratings: int  # ratings (one up at least) that train a subscriber's model
+    community_weight: float  # what others who follow the same topics rated up (rank.community)
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ class Settings(BaseSettings):
     trending_slots: int = Field(default=3, ge=0, le=100)
     dense_weight: float = Field(default=0.5, ge=0, le=1)
     learned_min_ratings: int = Field(default=3, ge=0)
+    community_weight: float = Field(default=0.25, ge=0)
     near_duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
     near_duplicate_resemblance: float = Field(default=0.5, gt=0, le=1)
     near_duplicate_lookback_days: int = Field(default=90, ge=0, le=3660)
@@ -395,6 +397,7 @@ class Settings(BaseSettings):
                 trending_slots=self.trending_slots,
                 dense_weight=self.dense_weight,
                 learned_min_ratings=self.learned_min_ratings,
+                community_weight=self.community_weight,
             ),
             pool_size=self.pool_size,
             pool_days=self.pool_days,

@@ -33,6 +33,7 @@ from bench.eval.data import (
 )
 from bench.eval.simulate import Split
 from digest.papers import PaperText
+from digest.rank.community import Community, Reader
 from digest.rank.embed import Embedder, paper_text_for_embedding, unit_rows
 from digest.rank.features import Follows
 from digest.rank.personalize import Pick, SubscriberProfile, personalize
@@ -377,13 +378,21 @@ def digest(split: Split, options: MethodOptions) -> Editions:
     pool = build_digest_pool(pool_papers, **options.pool_options)
     id_of = {pp.paper_id: p.id for pp, p in zip(pool_papers, split.day2, strict=True)}
     day1 = {p.id: p for p in split.day1}
+    liked = [
+        tuple(PaperText.of(day1[r.paper]) for r in s.ratings if r.up) for s in split.subscribers
+    ]
+    # What the split's readers of each topic rated up on day 1, as the store's votes give it.
+    community = Community(
+        Reader(i, follows_of(s).topics, liked[i]) for i, s in enumerate(split.subscribers)
+    )
     profiles = [
         SubscriberProfile(
             i,
             follows_of(s),
             size=options.size,
-            liked=tuple(PaperText.of(day1[r.paper]) for r in s.ratings if r.up),
+            liked=liked[i],
             disliked=tuple(PaperText.of(day1[r.paper]) for r in s.ratings if not r.up),
+            community=tuple(community.suggested(i, follows_of(s).topics)),
         )
         for i, s in enumerate(split.subscribers)
     ]

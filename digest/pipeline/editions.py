@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session
 
 from digest.papers import EditionEntry
 from digest.pipeline.pool import DayPool
+from digest.rank.community import Community, Reader
 from digest.rank.dedupe import copies_of
 from digest.rank.features import Follows
 from digest.rank.mutes import Mutes, muted_papers
@@ -29,12 +31,22 @@ from digest.rank.pool import CandidatePool
 from digest.rank.why import WhyLines
 from digest.settings import RankingSettings
 from digest.store.models import Subscriber
-from digest.store.profiles import Ratings, papers_pooled_before, papers_received, ratings_of
+from digest.store.profiles import (
+    Ratings,
+    follower_votes,
+    papers_pooled_before,
+    papers_received,
+    ratings_of,
+)
 from digest.store.seeds import seeds_of
 
 # Per pool (the candidates object lives as long as the process keeps the pool): for each
 # paper id that may have been sent before, the pool paper ids that are copies of it.
 _copies: WeakKeyDictionary[CandidatePool, dict[int, tuple[int, ...]]] = WeakKeyDictionary()
+# Per pool: what the readers of each topic rated up (votes of the COMMUNITY_DAYS before the
+# pool's day), read once per process; a vote cast later counts from the next pool on.
+_communities: WeakKeyDictionary[CandidatePool, Community] = WeakKeyDictionary()
+COMMUNITY_DAYS = 90
 
 
 def follows_of(subscriber: Subscriber) -> Follows:
@@ -56,9 +68,10 @@ def profiles_of(
     session: Session, subscribers: Sequence[Subscriber], pool: DayPool
 ) -> list[SubscriberProfile]:
     """Profiles in the order given: follows, ratings and seed papers (their own papers, as
-    "more like this"; ratings only while they let it learn), mutes, and which pool papers
-    they received."""
+    "more like this"; ratings only while they let it learn), what other readers of their
+    topics rated up, mutes, and which pool papers they received."""
     ids = [subscriber.id for subscriber in subscribers]
+    community = community_of(session, pool)
     learning = [subscriber.id for subscriber in subscribers if subscriber.learn_from_ratings]
     ratings = ratings_of(session, learning) if learning else {}
     seeds = seeds_of(session, ids)
@@ -74,9 +87,23 @@ def profiles_of(
             disliked=tuple(ratings.get(subscriber.id, NO_RATINGS).disliked),
             received=_withheld(received[subscriber.id], in_pool, copies),
             mutes=mutes_of(subscriber),
+            community=tuple(community.suggested(subscriber.id, subscriber.topics)),
         )
         for subscriber in subscribers
     ]
+
+
+def community_of(session: Session, pool: DayPool) -> Community:
+    """What the readers of each topic rated up lately, once per pool and process."""
+    found = _communities.get(pool.candidates)
+    if found is None:
+        since = datetime.combine(pool.day - timedelta(days=COMMUNITY_DAYS), time.min, UTC)
+        found = Community(
+            Reader(votes.subscriber_id, votes.topics, votes.liked)
+            for votes in follower_votes(session, since)
+        )
+        _communities[pool.candidates] = found
+    return found
 
 
 def copies_in_pool(session: Session, pool: DayPool) -> dict[int, tuple[int, ...]]:
@@ -129,7 +156,8 @@ def pick_editions(
     if not ranking.skip_empty_days:
         fallback = [i for i, picks in enumerate(all_picks) if not picks and profiles[i].personal]
         trending_only = [
-            replace(profiles[i], follows=Follows(), liked=(), disliked=()) for i in fallback
+            replace(profiles[i], follows=Follows(), liked=(), disliked=(), community=())
+            for i in fallback
         ]
         for i, picks in zip(
             fallback, personalize(pool.candidates, trending_only, ranking.blend), strict=True

@@ -5,8 +5,9 @@ For a chunk of subscribers at a time, one sparse product gives the tf-idf cosine
 embedding cosine; blending, masking and the top-k choice are numpy operations over that
 block, so the cost grows linearly with the number of subscribers.
 
-    profile   = unit(unit(follows) + f * unit(mean liked) - g * f * unit(mean disliked))
-                (once in tf-idf space, once in embedding space)
+    profile   = unit(unit(follows) + f * unit(mean liked) - g * f * unit(mean disliked)
+                     + c * unit(mean of what other readers of their topics liked))
+                (once in tf-idf space, once in embedding space; c = community_weight)
     relevance = (1 - d) * z(profile · paper+) + d * z(dense profile · dense paper+)
                 (z: standardised over the pool, per subscriber; d = dense_weight, 0 without
                 embeddings; paper+: the paper's unit vector plus the mean of its k nearest
@@ -87,6 +88,9 @@ class SubscriberProfile:
     disliked: Sequence[PaperText] = ()
     received: frozenset[int] = frozenset()  # paper ids already sent to this subscriber
     mutes: Mutes = field(default_factory=Mutes)  # withheld by the pipeline (digest.rank.mutes)
+    # Papers other readers who follow their topics rated up, and how many of those readers
+    # did (digest.rank.community): part of what they want, with the community weight.
+    community: Sequence[tuple[PaperText, int]] = ()
 
     @property
     def personal(self) -> bool:
@@ -203,7 +207,7 @@ def _sides(
     pool: CandidatePool,
     space: _DenseSpace | None,
     profiles: Sequence[SubscriberProfile],
-    feedback_weight: float,
+    blend: BlendSettings,
     rows_needed: bool,
 ) -> _Sides:
     count = len(profiles)
@@ -213,13 +217,24 @@ def _sides(
     rated = [text for _, text in liked + disliked]
     owners = [i for i, _ in liked + disliked]
     vectors = pool.paper_vectors(rated) if rated else None
-    f = feedback_weight
+    f = blend.feedback_weight
     want, avoid = follows, sparse.csr_matrix(follows.shape, dtype=np.float32)
     if vectors is not None and f > 0:
         want = follows + f * _mean_rows([i for i, _ in liked], vectors[: len(liked)], count)
         avoid = (
             f * DISLIKE_WEIGHT * _mean_rows([i for i, _ in disliked], vectors[len(liked) :], count)
         )
+    c = blend.community_weight
+    suggested = (
+        [(i, text, n) for i, p in enumerate(profiles) for text, n in p.community] if c > 0 else []
+    )
+    suggested_owners = [i for i, _, _ in suggested]
+    suggested_texts = [text for _, text, _ in suggested]
+    # Each paper weighs as many as the readers who rated it up.
+    readers = np.array([n for _, _, n in suggested], dtype=np.float32)
+    if suggested:
+        weighted = sparse.diags(readers) @ pool.paper_vectors(suggested_texts)
+        want = want + c * _mean_rows(suggested_owners, sparse.csr_matrix(weighted), count)
     if space is None:
         return _Sides(want.tocsr(), avoid.tocsr(), None, None, follows, None, owners, vectors, None)
 
@@ -238,6 +253,10 @@ def _sides(
             f
             * DISLIKE_WEIGHT
             * _dense_mean_rows([i for i, _ in disliked], rows[len(liked) :], count)
+        )
+    if suggested:
+        dense_want = dense_want + c * _dense_mean_rows(
+            suggested_owners, space.papers(suggested_texts) * readers[:, None], count
         )
     return _Sides(
         want.tocsr(),
@@ -346,7 +365,7 @@ def _personalize_chunk(
     profiles: Sequence[SubscriberProfile],
     blend: BlendSettings,
 ) -> Iterator[list[Pick]]:
-    sides = _sides(pool, space, profiles, blend.feedback_weight, bool(_trained(profiles, blend)))
+    sides = _sides(pool, space, profiles, blend, bool(_trained(profiles, blend)))
     # What they rated down is scored only for those who rated something down: for the others
     # it is zero, and most subscribers are others.
     disliking = np.flatnonzero([bool(p.disliked) for p in profiles])

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import literal_column, select, true
 from sqlalchemy.orm import Session
 
 from digest.papers import PaperText
-from digest.store.models import Delivery, DeliveryPaper, Feedback, Paper, Pool, PoolItem
+from digest.store.models import (
+    Delivery,
+    DeliveryPaper,
+    Feedback,
+    Paper,
+    Pool,
+    PoolItem,
+    Subscriber,
+    SubscriberState,
+)
 
 
 @dataclass
@@ -32,6 +41,45 @@ def ratings_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Rat
         rated = ratings[feedback.subscriber_id]
         (rated.liked if feedback.rating > 0 else rated.disliked).append(PaperText.of(paper))
     return ratings
+
+
+@dataclass(frozen=True)
+class FollowerVotes:
+    subscriber_id: int
+    topics: list[str]
+    liked: list[PaperText]
+
+
+def follower_votes(session: Session, since: datetime) -> list[FollowerVotes]:
+    """The topics of every active subscriber who lets their ratings be learned from, and
+    the papers they rated "more like this" since `since` (those who rated none: absent)."""
+    liked: dict[int, list[int]] = defaultdict(list)
+    topics: dict[int, list[str]] = {}
+    for subscriber_id, subscriber_topics, paper_id in session.execute(
+        select(Subscriber.id, Subscriber.topics, Feedback.paper_id)
+        .join(Feedback, Feedback.subscriber_id == Subscriber.id)
+        .where(
+            Subscriber.state == SubscriberState.ACTIVE,
+            Subscriber.learn_from_ratings.is_(True),
+            Feedback.rating > 0,
+            Feedback.updated_at >= since,
+        )
+        .order_by(Subscriber.id, Feedback.paper_id)
+    ):
+        if subscriber_topics:
+            topics[subscriber_id] = list(subscriber_topics)
+            liked[subscriber_id].append(paper_id)
+    wanted = sorted({paper_id for ids in liked.values() for paper_id in ids})
+    texts: dict[int, PaperText] = {}
+    for start in range(0, len(wanted), 10_000):  # bounded IN lists
+        for paper in session.scalars(
+            select(Paper).where(Paper.id.in_(wanted[start : start + 10_000]))
+        ):
+            texts[paper.id] = PaperText.of(paper)
+    return [
+        FollowerVotes(subscriber_id, topics[subscriber_id], [texts[i] for i in ids if i in texts])
+        for subscriber_id, ids in liked.items()
+    ]
 
 
 def papers_received(

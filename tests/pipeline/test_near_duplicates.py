@@ -168,9 +168,10 @@ def test_profiles_cost_the_same_few_queries_for_one_subscriber_or_many(
         with _counted(db) as many:
             profiles = profiles_of(session, subscribers, pool)
         copies = copies_in_pool(session, pool)
-    # The copies of the pool are found once (one query), then each batch costs its ratings,
-    # its seed papers and what its subscribers received, whatever their number.
-    assert len(first) == 4
+    # The copies of the pool and what the readers of each topic rated up are found once (a
+    # query each; nobody rated anything), then each batch costs its ratings, its seed papers
+    # and what its subscribers received, whatever their number.
+    assert len(first) == 5
     assert len(many) == 3
     copy_ids = {paper_id for ids in copies.values() for paper_id in ids}
     got_the_first_day = [p for p in profiles if p.received]
