@@ -248,6 +248,7 @@ class PreferencesPages:
             seed_limit=settings.web.seed_papers_max,
             upload_limit=settings.web.seed_upload_max_bytes,
             trending_slots=settings.ranking.blend.trending_slots,
+            community=settings.ranking.blend.community_weight > 0,
             unsubscribe_url=links.unsubscribe_url(settings, subscriber.id, subscriber.email),
             # The personal feed answers only while the subscription is active.
             feed_url=(

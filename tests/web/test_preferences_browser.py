@@ -22,7 +22,7 @@ from tests.conftest import REDIS_URL, TEST_SECRET
 from tests.sources.arxiv_standin import arxiv_standin
 from tests.web.axe import axe_violations
 from tests.web.served import Served, digest_serve
-from tests.web.support import PaperSpec, add, add_edition, subscriber
+from tests.web.support import PaperSpec, add, add_edition, set_fields, subscriber
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -159,9 +159,14 @@ def test_seed_papers_and_what_it_learned_at_desktop_and_phone_width(
     with site.db.session() as session:
         record_feedback(session, row.id, "2501.00002", Vote.MORE)
         record_feedback(session, row.id, "2501.00004", Vote.LESS)
+    set_fields(site.db, row.id, topics=["robot arms"])
     page.goto(site.preferences)
+    expect(page.locator("#shaping-community")).to_contain_text("Other readers of your topics")
     expect(page.locator("#rated-up")).to_contain_text("Diffusion Planners for Robot Arms")
     expect(page.locator("#rated-down")).to_contain_text("Quiet Baselines for Tabular Learning")
+    expect(page.locator("#learning-form")).to_contain_text(
+        "your “more like this” also count, pooled with other readers’ and never named"
+    )
     page.get_by_role("button", name="Stop learning from my ratings").click()
     expect(page.locator("#learned-notice")).to_contain_text("no longer learns from your ratings")
     assert subscriber(site.db, READER).learn_from_ratings is False
