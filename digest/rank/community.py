@@ -63,9 +63,6 @@ class Community:
                 topic.readers += 1
                 topic.liked.update(liked)
 
-    def __bool__(self) -> bool:
-        return bool(self._topics)
-
     def suggested(
         self, reader_id: int, topics: Sequence[str], limit: int = SUGGESTED
     ) -> list[tuple[PaperText, int]]:

@@ -20,9 +20,8 @@ NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 
 def test_a_follower_gets_what_other_readers_of_their_topic_rated_up(
-    db: Database, settings: Settings, database_url: str
+    db: Database, settings: Settings
 ) -> None:
-    settings = settings.model_copy(update={"database_url": database_url})
     with db.session() as session:
         # Rated on earlier days, older than the pool's days.
         grasp = make_paper(

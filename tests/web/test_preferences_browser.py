@@ -165,7 +165,7 @@ def test_seed_papers_and_what_it_learned_at_desktop_and_phone_width(
     expect(page.locator("#rated-up")).to_contain_text("Diffusion Planners for Robot Arms")
     expect(page.locator("#rated-down")).to_contain_text("Quiet Baselines for Tabular Learning")
     expect(page.locator("#learning-form")).to_contain_text(
-        "your “more like this” also count, pooled with other readers’ and never named"
+        "your “more like this” also count, pooled with other readers"
     )
     page.get_by_role("button", name="Stop learning from my ratings").click()
     expect(page.locator("#learned-notice")).to_contain_text("no longer learns from your ratings")
