@@ -64,12 +64,26 @@ def _quiet_logger() -> Any:
     return DNSLogger(prefix=False, logf=lambda _: None)
 
 
+PORT_ATTEMPTS = 20
+
+
 @contextmanager
 def serve_zone(zone: Zone, host: str = "127.0.0.1") -> Iterator[int]:
     """Serve `zone` on UDP and TCP at `host` and one free port; yields the port."""
-    udp = DNSServer(zone, host, 0, logger=_quiet_logger(), handler=ClassicUdpHandler)
-    port = int(udp.server.server_address[1])
-    tcp = DNSServer(zone, host, port, tcp=True, logger=_quiet_logger(), handler=ClassicUdpHandler)
+    # The port is free for UDP; it may not be for TCP (an outgoing connection's port, say):
+    # then another one is tried.
+    for attempt in range(PORT_ATTEMPTS):
+        udp = DNSServer(zone, host, 0, logger=_quiet_logger(), handler=ClassicUdpHandler)
+        port = int(udp.server.server_address[1])
+        try:
+            tcp = DNSServer(
+                zone, host, port, tcp=True, logger=_quiet_logger(), handler=ClassicUdpHandler
+            )
+            break
+        except OSError:
+            udp.server.server_close()
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
     udp.start_thread()
     tcp.start_thread()
     try:
