@@ -12,7 +12,10 @@ pool). A `--rated` share of the subscribers have rated 5 to 10 papers (three in 
 on their topics; down, on others), half of them earlier papers (`--history`), half papers
 of the pool they received: with DIGEST_LEARNED_MIN_RATINGS (3) or more, each of those
 ranks with their own rating-trained model. Several shares (`--rated 0 0.2`) are run in
-turn at each count: their ratio holds on a machine other work shares.
+turn at each count: their ratio holds on a machine other work shares. `--community off on`
+runs each also with what the other raters of each subscriber's topics rated up
+(digest.rank.community), built from the run's subscribers, and says what building it and
+looking it up took.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import random
 import resource
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from bench.synthetic import SyntheticPaper, make_follows, make_papers
 from digest.papers import PaperText
+from digest.rank.community import Community, Reader
 from digest.rank.embed import Vectors, unit_rows
 from digest.rank.personalize import SubscriberProfile, personalize
 from digest.rank.pool import CandidatePool
@@ -103,6 +108,13 @@ def main() -> None:
     parser.add_argument(
         "--history", type=int, default=2000, help="earlier papers ratings are drawn from"
     )
+    parser.add_argument(
+        "--community",
+        nargs="+",
+        choices=("off", "on"),
+        default=["off"],
+        help="without and/or with what other readers of a topic rated up",
+    )
     args = parser.parse_args()
     rng = random.Random(7)
 
@@ -125,7 +137,13 @@ def main() -> None:
 
     blend = Settings.model_construct().ranking.blend  # the defaults
     per_subscriber = []
-    for count, rated in [(count, share) for count in args.subscribers for share in args.rated]:
+    runs = [
+        (count, share, community)
+        for count in args.subscribers
+        for share in args.rated
+        for community in args.community
+    ]
+    for count, rated, community in runs:
         profiles = []
         for i in range(count):
             follows, interests = make_follows(rng)
@@ -145,6 +163,21 @@ def main() -> None:
                     received=frozenset(received),
                 )
             )
+        shared = ""
+        if community == "on":
+            started = time.perf_counter()
+            readers = Community(
+                Reader(p.subscriber_id, p.follows.topics, p.liked) for p in profiles
+            )
+            profiles = [
+                replace(p, community=tuple(readers.suggested(p.subscriber_id, p.follows.topics)))
+                for p in profiles
+            ]
+            given = sum(1 for p in profiles if p.community)
+            shared = (
+                f", {given} given what others of their topics liked "
+                f"({time.perf_counter() - started:.1f}s to gather)"
+            )
         trained = sum(
             1
             for p in profiles
@@ -158,7 +191,8 @@ def main() -> None:
         assert len(picks) == count and all(len(p) == 10 for p in picks)
         per_subscriber.append(seconds / count * 1e6)
         print(
-            f"{count:>7} subscribers x {args.papers} papers ({trained} with their own model): "
+            f"{count:>7} subscribers x {args.papers} papers ({trained} with their own model"
+            f"{shared}): "
             f"{seconds:6.1f}s, {cpu_seconds:.1f}s CPU ({per_subscriber[-1]:.0f} us/subscriber), "
             f"peak RSS {peak_rss_mb():.0f} MB"
         )

@@ -39,6 +39,9 @@ def topic_key(topic: str) -> str:
     return " ".join(sorted(set(words(topic))))
 
 
+NOTHING_ADDED: tuple[frozenset[str], frozenset[PaperText]] = (frozenset(), frozenset())
+
+
 @dataclass
 class _Topic:
     readers: int = 0  # readers who follow it and rated something up
@@ -52,6 +55,7 @@ class Community:
         self._topics: dict[str, _Topic] = {}
         # What each reader added, to leave it out of what they are suggested.
         self._added: dict[int, tuple[frozenset[str], frozenset[PaperText]]] = {}
+        self._for_keys: dict[tuple[frozenset[str], int], list[tuple[PaperText, int]]] = {}
         for reader in readers:
             liked = frozenset(reader.liked)
             keys = frozenset(topic_key(t) for t in reader.topics) - {""}
@@ -69,9 +73,22 @@ class Community:
         """The papers that other readers who follow these topics rated up, with how many of
         them did (summed over the topics), this reader's own votes left out: the `limit`
         most liked, in a fixed order."""
-        own_keys, own_liked = self._added.get(reader_id, (frozenset(), frozenset()))
+        keys = frozenset(topic_key(t) for t in topics) - {""}
+        own = self._added.get(reader_id)
+        if own is not None:
+            return self._suggested(keys, own, limit)
+        # Most readers rated nothing, and those who follow the same topics get the same.
+        known = self._for_keys.get((keys, limit))
+        if known is None:
+            known = self._for_keys[(keys, limit)] = self._suggested(keys, NOTHING_ADDED, limit)
+        return list(known)
+
+    def _suggested(
+        self, keys: frozenset[str], added: tuple[frozenset[str], frozenset[PaperText]], limit: int
+    ) -> list[tuple[PaperText, int]]:
+        own_keys, own_liked = added
         counts: Counter[PaperText] = Counter()
-        for key in {topic_key(t) for t in topics} - {""}:
+        for key in keys:
             topic = self._topics.get(key)
             own = key in own_keys
             if topic is None or topic.readers - own < MIN_READERS:

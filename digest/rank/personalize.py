@@ -69,6 +69,11 @@ NEIGHBOUR_WEIGHT = 1.0  # the neighbours' mean vector, added to the paper's own
 NEIGHBOUR_BLOCK = 1024  # pool papers whose neighbours are found at once
 NEAR_IDENTICAL = 0.75  # embedding cosine of two papers on the same narrow thing
 NEAR_IDENTICAL_ALLOWED = 3  # a pick near-identical to this many earlier ones waits
+# What other readers of a topic rated up joins a profile as the heaviest features of its
+# mean only, as query expansion keeps its strongest terms: fifty abstracts' every word
+# would make each profile row as long as the pool's vocabulary, and the cost follows.
+COMMUNITY_FEATURES = 100
+COMMUNITY_LISTS_KEPT = 20_000  # lists whose means a pool keeps (a subscriber who rated: their own)
 
 Array = npt.NDArray[np.float32]
 
@@ -224,17 +229,9 @@ def _sides(
         avoid = (
             f * DISLIKE_WEIGHT * _mean_rows([i for i, _ in disliked], vectors[len(liked) :], count)
         )
-    c = blend.community_weight
-    suggested = (
-        [(i, text, n) for i, p in enumerate(profiles) for text, n in p.community] if c > 0 else []
-    )
-    suggested_owners = [i for i, _, _ in suggested]
-    suggested_texts = [text for _, text, _ in suggested]
-    # Each paper weighs as many as the readers who rated it up.
-    readers = np.array([n for _, _, n in suggested], dtype=np.float32)
-    if suggested:
-        weighted = sparse.diags(readers) @ pool.paper_vectors(suggested_texts)
-        want = want + c * _mean_rows(suggested_owners, sparse.csr_matrix(weighted), count)
+    shared = _Community.of(pool, space, profiles, blend.community_weight)
+    if shared is not None:
+        want = want + shared.sparse
     if space is None:
         return _Sides(want.tocsr(), avoid.tocsr(), None, None, follows, None, owners, vectors, None)
 
@@ -254,10 +251,8 @@ def _sides(
             * DISLIKE_WEIGHT
             * _dense_mean_rows([i for i, _ in disliked], rows[len(liked) :], count)
         )
-    if suggested:
-        dense_want = dense_want + c * _dense_mean_rows(
-            suggested_owners, space.papers(suggested_texts) * readers[:, None], count
-        )
+    if shared is not None and shared.dense is not None:
+        dense_want = dense_want + shared.dense
     return _Sides(
         want.tocsr(),
         avoid.tocsr(),
@@ -269,6 +264,102 @@ def _sides(
         vectors,
         rows,
     )
+
+
+CommunityList = tuple[tuple[PaperText, int], ...]
+# Per pool: each community list's mean rows (tf-idf, its heaviest features; embedding, when
+# the pool has them), so a list that many subscribers share, or that comes back in every
+# batch, is averaged once per process.
+_community_means: WeakKeyDictionary[
+    CandidatePool, dict[CommunityList, tuple[sparse.csr_matrix, Array | None]]
+] = WeakKeyDictionary()
+
+
+@dataclass
+class _Community:
+    """What other readers of their topics rated up, as rows to add to the profiles of a
+    chunk (the community weight times each one's list's mean)."""
+
+    sparse: sparse.csr_matrix
+    dense: Array | None
+
+    @classmethod
+    def of(
+        cls,
+        pool: CandidatePool,
+        space: _DenseSpace | None,
+        profiles: Sequence[SubscriberProfile],
+        weight: float,
+    ) -> _Community | None:
+        index: dict[CommunityList, int] = {}
+        rows, columns = [], []
+        for row, profile in enumerate(profiles):
+            if profile.community and weight > 0:
+                rows.append(row)
+                columns.append(index.setdefault(tuple(profile.community), len(index)))
+        if not rows:
+            return None
+        pick = sparse.csr_matrix(
+            (np.full(len(rows), weight, dtype=np.float32), (rows, columns)),
+            shape=(len(profiles), len(index)),
+        )
+        means = _list_means(pool, space, list(index))
+        sparse_means = sparse.vstack([row for row, _ in means]).tocsr()
+        dense = None
+        if space is not None:
+            dense_means = [row for _, row in means if row is not None]
+            dense = np.asarray(pick @ np.vstack(dense_means), dtype=np.float32)
+        return cls((pick @ sparse_means).tocsr(), dense)
+
+
+def _list_means(
+    pool: CandidatePool, space: _DenseSpace | None, lists: list[CommunityList]
+) -> list[tuple[sparse.csr_matrix, Array | None]]:
+    known = _community_means.setdefault(pool, {})
+    new = [papers for papers in dict.fromkeys(lists) if papers not in known]
+    if new:
+        owners = [k for k, papers in enumerate(new) for _ in papers]
+        texts = [text for papers in new for text, _ in papers]
+        # Each paper weighs as many as the readers who rated it up.
+        readers = np.array([n for papers in new for _, n in papers], dtype=np.float32)
+        weighted = sparse.csr_matrix(sparse.diags(readers) @ pool.paper_vectors(texts))
+        sparse_means = _heaviest(_mean_rows(owners, weighted, len(new)), COMMUNITY_FEATURES)
+        dense_means = None
+        if space is not None:
+            dense_means = _dense_mean_rows(owners, space.papers(texts) * readers[:, None], len(new))
+        if len(known) + len(new) > COMMUNITY_LISTS_KEPT:
+            known.clear()
+        for k, papers in enumerate(new):
+            known[papers] = (
+                sparse_means[k],
+                None if dense_means is None else dense_means[k : k + 1],
+            )
+    return [known[papers] for papers in lists]
+
+
+def _heaviest(rows: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """Each row with only its k largest values (ties to the lower column), made unit again."""
+    rows = rows.tocsr()
+    rows.sort_indices()
+    data, indices, pointers = [], [], [0]
+    for r in range(rows.shape[0]):
+        start, stop = rows.indptr[r], rows.indptr[r + 1]
+        values, columns = rows.data[start:stop], rows.indices[start:stop]
+        if values.size > k:
+            kept = np.sort(np.lexsort((columns, -values))[:k])
+            values, columns = values[kept], columns[kept]
+        data.append(values)
+        indices.append(columns)
+        pointers.append(pointers[-1] + values.size)
+    kept_rows = sparse.csr_matrix(
+        (
+            np.concatenate(data or [np.zeros(0, np.float32)]),
+            np.concatenate(indices or [np.zeros(0, np.int32)]),
+            np.asarray(pointers),
+        ),
+        shape=rows.shape,
+    )
+    return normalize(kept_rows).tocsr()
 
 
 def _standard(scores: Array) -> Array:
