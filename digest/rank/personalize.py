@@ -316,7 +316,10 @@ def _list_means(
     pool: CandidatePool, space: _DenseSpace | None, lists: list[CommunityList]
 ) -> list[tuple[sparse.csr_matrix, Array | None]]:
     known = _community_means.setdefault(pool, {})
-    new = [papers for papers in dict.fromkeys(lists) if papers not in known]
+    distinct = list(dict.fromkeys(lists))
+    if len(known) + len(distinct) > COMMUNITY_LISTS_KEPT:
+        known.clear()
+    new = [papers for papers in distinct if papers not in known]
     if new:
         owners = [k for k, papers in enumerate(new) for _ in papers]
         texts = [text for papers in new for text, _ in papers]
@@ -327,8 +330,6 @@ def _list_means(
         dense_means = None
         if space is not None:
             dense_means = _dense_mean_rows(owners, space.papers(texts) * readers[:, None], len(new))
-        if len(known) + len(new) > COMMUNITY_LISTS_KEPT:
-            known.clear()
         for k, papers in enumerate(new):
             known[papers] = (
                 sparse_means[k],

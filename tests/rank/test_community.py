@@ -3,6 +3,9 @@ reader's votes alone, never the reader's own, and it moves a follower's edition.
 
 from dataclasses import replace
 
+import pytest
+
+import digest.rank.personalize as personalize_module
 from digest.papers import PaperText
 from digest.rank.community import Community, Reader, topic_key
 from digest.rank.features import Follows
@@ -82,3 +85,17 @@ def test_what_others_of_the_topic_liked_brings_their_kind_of_paper_first() -> No
     # Turned off, it changes nothing.
     off = replace(blend, community_weight=0.0)
     assert personalize(pool, [helped], off) == personalize(pool, [alone], off)
+
+
+def test_the_same_editions_however_many_lists_a_pool_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = _pool()
+    profiles = [
+        SubscriberProfile(i, Follows(topics=["embodied AI"]), size=2, community=community)
+        for i, community in enumerate(
+            [((GRASP, 2),), ((WALK, 1),), ((GRASP, 2),), ((GRASP, 1), (TOKENS, 3))]
+        )
+    ]
+    kept = personalize(pool, profiles, DEFAULT_RANKING.blend)
+    # Room for one list: the second batch has one it kept and one it has not.
+    monkeypatch.setattr(personalize_module, "COMMUNITY_LISTS_KEPT", 1)
+    assert personalize(_pool(), profiles, DEFAULT_RANKING.blend, chunk=2) == kept
