@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.orm import Session
 
 from digest.papers import EditionEntry
-from digest.pipeline.pool import DayPool
+from digest.pipeline.pool import DayPool, remember_stored_vectors
 from digest.rank.community import Community, Reader
 from digest.rank.dedupe import copies_of
 from digest.rank.features import Follows
@@ -98,9 +98,13 @@ def community_of(session: Session, pool: DayPool) -> Community:
     found = _communities.get(pool.candidates)
     if found is None:
         since = datetime.combine(pool.day - timedelta(days=COMMUNITY_DAYS), time.min, UTC)
+        voters = follower_votes(session, since)
         found = Community(
-            Reader(votes.subscriber_id, votes.topics, votes.liked)
-            for votes in follower_votes(session, since)
+            Reader(votes.subscriber_id, votes.topics, list(votes.liked.values()))
+            for votes in voters
+        )
+        remember_stored_vectors(
+            session, pool, {i: text for votes in voters for i, text in votes.liked.items()}
         )
         _communities[pool.candidates] = found
     return found

@@ -51,6 +51,8 @@ class DayPool:
     # days back, and found at this share of common word pairs.
     copy_lookback_days: int = 90
     copy_resemblance: float = 0.5
+    # The stored name of the model that made `candidates.dense` (None without vectors).
+    embedding_model: str | None = None
     # Renderers built for this pool, so their inlined fragments serve every batch.
     renderers: dict[Any, Any] = field(default_factory=dict, compare=False)
 
@@ -146,6 +148,7 @@ def _ready(db: Database, session: Session, pool: Pool, ranking: RankingSettings)
         pool_entries(session, pool),
         copy_lookback_days=ranking.near_duplicate_lookback_days,
         copy_resemblance=ranking.near_duplicate_resemblance,
+        embedding_model=stored_model_name(ranking.embedding) if dense is not None else None,
     )
     _kept[(db.instance, pool.id)] = ready
     while len(_kept) > POOLS_KEPT:
@@ -184,3 +187,18 @@ def _semantic(
         if vector is not None:
             dense[row] = vector
     return dense, embedder
+
+
+def remember_stored_vectors(session: Session, pool: DayPool, papers: dict[int, PaperText]) -> None:
+    """Give the pool the stored vectors of papers outside it that ranking will read (what
+    other readers rated up), so that it does not embed them again."""
+    candidates = pool.candidates
+    if pool.embedding_model is None or candidates.embedder is None or not papers:
+        return
+    stored = paper_embeddings(session, list(papers), pool.embedding_model)
+    dimensions = candidates.embedder.dimensions
+    found = {i: from_bytes(stored[i], dimensions) for i in stored}
+    vectors = {i: vector for i, vector in found.items() if vector is not None}
+    if vectors:
+        ids = sorted(vectors)
+        candidates.remember([papers[i] for i in ids], np.stack([vectors[i] for i in ids]))

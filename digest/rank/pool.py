@@ -15,7 +15,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from digest.papers import PaperText
-from digest.rank.embed import Embedder, encode_papers, unit_rows
+from digest.rank.embed import Embedder, encode_papers, paper_text_for_embedding, unit_rows
 from digest.rank.features import Follows, features_of, paper_features
 
 # Texts the pool's model encoded at ranking time (typed follows, rated papers from outside
@@ -101,6 +101,21 @@ class CandidatePool:
             ),
             shape=(len(parts), self.matrix.shape[1]),
         )
+
+    def remember(self, papers: Sequence[PaperText], rows: npt.NDArray[np.float32]) -> None:
+        """Vectors of papers outside the pool, as stored at ingest, so that ranking does
+        not embed them again (rows that are not finite, or all zero, are left out)."""
+        if self.embedder is None or len(self._encoded) + len(papers) > ENCODED_KEPT:
+            return
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or rows.shape != (len(papers), self.embedder.dimensions):
+            raise ValueError(f"rows have shape {rows.shape}; expected ({len(papers)}, d)")
+        usable: npt.NDArray[np.bool_] = np.asarray(
+            np.isfinite(rows).all(axis=1) & (rows != 0).any(axis=1)
+        )
+        units = unit_rows(np.nan_to_num(rows))
+        for i in np.flatnonzero(usable):
+            self._encoded.setdefault(paper_text_for_embedding(papers[int(i)]), units[i])
 
     def encode(self, texts: Iterable[str]) -> npt.NDArray[np.float32]:
         """Unit rows of `texts` from the pool's embedder, each text encoded once per pool."""

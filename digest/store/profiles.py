@@ -47,7 +47,7 @@ def ratings_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Rat
 class FollowerVotes:
     subscriber_id: int
     topics: list[str]
-    liked: list[PaperText]
+    liked: dict[int, PaperText]  # by paper id
 
 
 def follower_votes(session: Session, since: datetime) -> list[FollowerVotes]:
@@ -77,7 +77,9 @@ def follower_votes(session: Session, since: datetime) -> list[FollowerVotes]:
         ):
             texts[paper.id] = PaperText.of(paper)
     return [
-        FollowerVotes(subscriber_id, topics[subscriber_id], [texts[i] for i in ids if i in texts])
+        FollowerVotes(
+            subscriber_id, topics[subscriber_id], {i: texts[i] for i in ids if i in texts}
+        )
         for subscriber_id, ids in liked.items()
     ]
 

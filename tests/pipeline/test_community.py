@@ -4,16 +4,22 @@ last 90 days, pooled from two readers or more, and it reaches a follower's editi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+
 from digest.pipeline.editions import pick_editions, profiles_of
 from digest.pipeline.pool import day_pool
+from digest.rank.embed import Vectors, paper_text_for_embedding
+from digest.rank.pool import CandidatePool
 from digest.settings import Settings
 from digest.store.db import Database
 from digest.store.feedback import Vote, record_feedback
 from digest.store.models import Subscriber, SubscriberState
 from tests.factories import make_paper, make_subscriber
+from tests.rank.support_embed import WordHashEmbedder
 
 DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -90,3 +96,60 @@ def test_a_follower_gets_what_other_readers_of_their_topic_rated_up(
     assert [e.title for e in entries][:2] == ["Scaling laws", "Protein structures from sequences"]
     assert len(entries) == 3
     assert "Tactile fingers that grasp eggs" not in [e.title for e in entries]
+
+
+class RecordingEmbedder(WordHashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.texts += texts
+        return super().encode(texts)
+
+
+def test_what_others_liked_is_read_with_its_stored_vector_not_embedded_again(
+    db: Database, settings: Settings
+) -> None:
+    stored = np.arange(1, 17, dtype=np.float32)
+    with db.session() as session:
+        liked = make_paper(
+            session, listed_on=DAY - timedelta(days=20), upvotes=1,
+            title="Dexterous grasping with tactile fingers", abstract="Soft fingers.",
+        )  # fmt: skip
+        liked.embedding = stored.astype("<f4").tobytes()
+        liked.embedding_model = "word-hash@16"
+        unstored = make_paper(
+            session, listed_on=DAY - timedelta(days=20), upvotes=1,
+            title="Legged robots on ice", abstract="Quadrupeds keep their balance.",
+        )  # fmt: skip
+        for i in range(4):
+            make_paper(session, listed_on=DAY, upvotes=10 - i)
+        raters = [make_subscriber(session, topics=["embodied AI"]) for _ in range(2)]
+        newcomer = make_subscriber(session, topics=["embodied AI"])
+        ids = ([r.id for r in raters], newcomer.id, liked.arxiv_id, unstored.arxiv_id)
+    rater_ids, newcomer_id, liked_id, unstored_id = ids
+    with db.session() as session:
+        for rater_id in rater_ids:
+            record_feedback(session, rater_id, liked_id, Vote.MORE, now=NOW)
+            record_feedback(session, rater_id, unstored_id, Vote.MORE, now=NOW)
+    plain = day_pool(db, settings.ranking, DAY, NOW)
+    assert plain is not None
+    embedder = RecordingEmbedder()
+    pool = replace(
+        plain,
+        candidates=CandidatePool(plain.candidates.papers, embedder=embedder),
+        embedding_model="word-hash@16",
+    )
+    with db.session() as session:
+        [profile] = profiles_of(session, [session.get_one(Subscriber, newcomer_id)], pool)
+        texts = {t.title: t for t, _ in profile.community}
+    embedder.texts.clear()
+    [entries] = pick_editions(pool, [profile], settings.ranking)
+    assert entries
+    embedded = " ".join(embedder.texts)
+    # The paper with a stored vector of the pool's model is not embedded; the other one is.
+    assert "Dexterous grasping" not in embedded and "Legged robots on ice" in embedded
+    passage = paper_text_for_embedding(texts["Dexterous grasping with tactile fingers"])
+    [row] = pool.candidates.encode([passage])
+    assert np.allclose(row, stored / np.linalg.norm(stored))
