@@ -61,6 +61,9 @@ DISLIKE_Z = 1.5  # excluded: leans to the disliked side and this many sd above t
 # (a quiet day) left editions short of papers that were about the subscriber's topic.
 DENSE_MATCH_Z = 0.5
 LEARNED_SHARE = 0.5  # the rating-trained model's share; the rest is the Rocchio profile's
+# The model does not see what other readers of their topics liked; the profile does, so for
+# a subscriber given that, the profile weighs more.
+LEARNED_SHARE_WITH_COMMUNITY = 0.25
 # A pool paper is scored as itself plus its nearest pool papers (document expansion):
 # papers about one thing rise and fall together, which evens out a profile's accidental
 # hits and misses (the cluster hypothesis). Done once per pool, it costs a subscriber nothing.
@@ -206,6 +209,7 @@ class _Sides:
     rated_owners: list[int]  # the profile of each rated paper: the liked ones, then disliked
     rated: sparse.csr_matrix | None  # their tf-idf rows
     dense_rated: Array | None  # and their embedding rows
+    shared: npt.NDArray[np.bool_]  # whose profile holds what other readers of a topic liked
 
 
 def _sides(
@@ -230,10 +234,13 @@ def _sides(
             f * DISLIKE_WEIGHT * _mean_rows([i for i, _ in disliked], vectors[len(liked) :], count)
         )
     shared = _Community.of(pool, space, profiles, blend.community_weight)
+    given = np.zeros(count, dtype=bool) if shared is None else shared.given
     if shared is not None:
         want = want + shared.sparse
     if space is None:
-        return _Sides(want.tocsr(), avoid.tocsr(), None, None, follows, None, owners, vectors, None)
+        return _Sides(
+            want.tocsr(), avoid.tocsr(), None, None, follows, None, owners, vectors, None, given
+        )
 
     topics = [(i, topic) for i, p in enumerate(profiles) for topic in p.follows.topics]
     dense_follows = _dense_mean_rows(
@@ -263,6 +270,7 @@ def _sides(
         owners,
         vectors,
         rows,
+        given,
     )
 
 
@@ -282,6 +290,7 @@ class _Community:
 
     sparse: sparse.csr_matrix
     dense: Array | None
+    given: npt.NDArray[np.bool_]  # the profiles that have a list
 
     @classmethod
     def of(
@@ -309,7 +318,9 @@ class _Community:
         if space is not None:
             dense_means = [row for _, row in means if row is not None]
             dense = np.asarray(pick @ np.vstack(dense_means), dtype=np.float32)
-        return cls((pick @ sparse_means).tocsr(), dense)
+        given = np.zeros(len(profiles), dtype=bool)
+        given[rows] = True
+        return cls((pick @ sparse_means).tocsr(), dense, given)
 
 
 def _list_means(
@@ -505,9 +516,11 @@ def _personalize_chunk(
         # errs in its own way (an off-topic vote pulls the profile; few votes leave the
         # model unsure), so together they beat either.
         rows = np.fromiter(learned, dtype=np.int64)
-        mixed = (1 - LEARNED_SHARE) * relevance[rows] + LEARNED_SHARE * np.stack(
-            list(learned.values())
-        )
+        share = np.array(
+            [LEARNED_SHARE_WITH_COMMUNITY if sides.shared[r] else LEARNED_SHARE for r in rows],
+            dtype=np.float32,
+        )[:, None]
+        mixed = (1 - share) * relevance[rows] + share * np.stack(list(learned.values()))
         relevance[rows] = _standard(mixed.astype(np.float32))
 
     fresh = np.ones(relevance.shape, dtype=bool)
