@@ -378,21 +378,20 @@ def digest(split: Split, options: MethodOptions) -> Editions:
     pool = build_digest_pool(pool_papers, **options.pool_options)
     id_of = {pp.paper_id: p.id for pp, p in zip(pool_papers, split.day2, strict=True)}
     day1 = {p.id: p for p in split.day1}
+    follows = [follows_of(s) for s in split.subscribers]
     liked = [
         tuple(PaperText.of(day1[r.paper]) for r in s.ratings if r.up) for s in split.subscribers
     ]
     # What the split's readers of each topic rated up on day 1, as the store's votes give it.
-    community = Community(
-        Reader(i, follows_of(s).topics, liked[i]) for i, s in enumerate(split.subscribers)
-    )
+    community = Community(Reader(i, follows[i].topics, liked[i]) for i in range(len(liked)))
     profiles = [
         SubscriberProfile(
             i,
-            follows_of(s),
+            follows[i],
             size=options.size,
             liked=liked[i],
             disliked=tuple(PaperText.of(day1[r.paper]) for r in s.ratings if not r.up),
-            community=tuple(community.suggested(i, follows_of(s).topics)),
+            community=tuple(community.suggested(i, follows[i].topics)),
         )
         for i, s in enumerate(split.subscribers)
     ]

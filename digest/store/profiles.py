@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import literal_column, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from digest.papers import PaperText
 from digest.store.models import (
@@ -73,7 +73,9 @@ def follower_votes(session: Session, since: datetime) -> list[FollowerVotes]:
     texts: dict[int, PaperText] = {}
     for start in range(0, len(wanted), 10_000):  # bounded IN lists
         for paper in session.scalars(
-            select(Paper).where(Paper.id.in_(wanted[start : start + 10_000]))
+            select(Paper)
+            .options(defer(Paper.embedding))  # the pipeline reads the vectors it needs
+            .where(Paper.id.in_(wanted[start : start + 10_000]))
         ):
             texts[paper.id] = PaperText.of(paper)
     return [
