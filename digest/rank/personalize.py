@@ -64,6 +64,11 @@ LEARNED_SHARE = 0.5  # the rating-trained model's share; the rest is the Rocchio
 # The model does not see what other readers of their topics liked; the profile does, so for
 # a subscriber given that, the profile weighs more.
 LEARNED_SHARE_WITH_COMMUNITY = 0.25
+# The model's negatives are a sample of the pool, which holds the very papers a subscriber
+# wants: the sampled papers their profile ranks highest are left out of their negatives, as
+# positive-unlabelled learning keeps only "reliable negatives". More than a few, and the
+# model loses the background it learns against.
+PROFILE_TOP_NOT_NEGATIVE = 3
 # A pool paper is scored as itself plus its nearest pool papers (document expansion):
 # papers about one thing rise and fall together, which evens out a profile's accidental
 # hits and misses (the cluster hypothesis). Done once per pool, it costs a subscriber nothing.
@@ -421,8 +426,10 @@ def _learned_relevance(
     profiles: Sequence[SubscriberProfile],
     blend: BlendSettings,
     sides: _Sides,
+    relevance: Array,
 ) -> dict[int, Array]:
-    """Standardised model scores for the subscribers with enough ratings, by chunk row."""
+    """Standardised model scores for the subscribers with enough ratings, by chunk row
+    (`relevance`: the profile's, every chunk row over the pool)."""
     trained = _trained(profiles, blend)
     if not trained or sides.rated is None:
         return {}
@@ -445,9 +452,21 @@ def _learned_relevance(
         rows_dense = np.vstack([sides.dense_rated[picked], sides.dense_follows[followers]])
     background = {int(index): k for k, index in enumerate(models.background_index)}
     by_text = {paper.text: i for i, paper in reversed(list(enumerate(pool.papers)))}
+    # Positions in the background, as `background` maps pool indices to them.
+    top = _profile_top(
+        relevance[np.ix_(np.asarray(trained, dtype=np.int64), models.background_index)],
+        PROFILE_TOP_NOT_NEGATIVE,
+    )
     excluded = [
-        [background[by_text[t]] for t in profiles[row].liked if by_text.get(t, -1) in background]
-        for row in trained
+        sorted(
+            {
+                background[by_text[t]]
+                for t in profiles[row].liked
+                if by_text.get(t, -1) in background
+            }
+            | set(top[k].tolist())
+        )
+        for k, row in enumerate(trained)
     ]
     ratings = Ratings(
         FeatureRows(
@@ -460,6 +479,16 @@ def _learned_relevance(
     scores, solved = models.scores(ratings, len(trained))
     standard = _standard(scores[solved])
     return dict(zip(np.asarray(trained)[solved].tolist(), standard, strict=True))
+
+
+def _profile_top(relevance: Array, k: int) -> npt.NDArray[np.int64]:
+    """[rows, k]: each row's k highest-scored columns (every column if fewer)."""
+    k = min(k, relevance.shape[1])
+    if k <= 0:
+        return np.zeros((relevance.shape[0], 0), dtype=np.int64)
+    if k == relevance.shape[1]:
+        return np.tile(np.arange(k, dtype=np.int64), (relevance.shape[0], 1))
+    return np.argpartition(-relevance, k - 1, axis=1)[:, :k].astype(np.int64)
 
 
 def _personalize_chunk(
@@ -510,7 +539,7 @@ def _personalize_chunk(
                 lean * dense_avoid - dense_want
             ) > 0
         matches |= has_dense & (dense_want_z >= DENSE_MATCH_Z)
-    learned = _learned_relevance(pool, space, profiles, blend, sides)
+    learned = _learned_relevance(pool, space, profiles, blend, sides, relevance)
     if learned:
         # Two views of the same ratings: the averaged profile and the trained model. Each
         # errs in its own way (an off-topic vote pulls the profile; few votes leave the

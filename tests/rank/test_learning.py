@@ -11,6 +11,7 @@ import pytest
 
 from digest.papers import PaperText
 from digest.rank import learned
+from digest.rank import personalize as personalize_module
 from digest.rank.embed import paper_text_for_embedding
 from digest.rank.features import Follows
 from digest.rank.learned import SVM_C, FeatureRows
@@ -266,3 +267,44 @@ def test_a_paper_on_their_subject_that_shares_words_with_one_rated_down_still_co
     chosen = _themes(picks, themes)
     assert chosen[:5] == ["robots"] * 4 + ["robots and diffusion"]
     assert "diffusion" not in chosen
+
+
+def test_the_papers_the_profile_ranks_highest_are_not_the_models_negatives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The background the model learns against is the pool, which holds the papers the
+    # subscriber wants: the profile's top few are left out of their negatives.
+    pool, themes = _day2()
+    rater = SubscriberProfile(
+        1,
+        size=4,
+        liked=(_paper("robots", 1), _paper("robots", 2)),
+        disliked=(_paper("agents", 3),),
+    )
+    seen: list[list[list[int]]] = []
+    scored: list[npt.NDArray[np.float32]] = []
+    original = learned.LearnedModels.scores
+
+    def recording(
+        self: learned.LearnedModels, ratings: learned.Ratings, count: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        seen.append([list(e) for e in ratings.excluded])
+        scores, solved = original(self, ratings, count)
+        scored.append(scores[0])
+        return scores, solved
+
+    monkeypatch.setattr(learned.LearnedModels, "scores", recording)
+    assert personalize_module.PROFILE_TOP_NOT_NEGATIVE == 3
+    personalize(pool, [rater], BLEND)
+    monkeypatch.setattr(personalize_module, "PROFILE_TOP_NOT_NEGATIVE", 0)
+    personalize(CandidatePool(pool.papers), [rater], BLEND)
+
+    robots = [i for i, theme in enumerate(themes) if theme == "robots"]
+    left_out, kept = seen
+    assert len(left_out[0]) == 3
+    assert set(left_out[0]) < set(robots)  # the background is the whole (small) pool
+    assert kept == [[]]
+    # Not taught that they are unwanted, those papers score higher against the rest.
+    with_them, without = (np.asarray(s) for s in scored)
+    gap = [s[left_out[0]].mean() - np.delete(s, robots).mean() for s in (with_them, without)]
+    assert gap[0] > gap[1]
