@@ -4,9 +4,9 @@ Positives are the papers they rated up (and what they follow, as one more docume
 negatives are the papers they rated down and a fixed sample of the day's pool, as
 arxiv-sanity-lite treats every untagged paper as a negative, less the sampled papers the
 caller leaves out for that subscriber (those they rated up, and those their profile ranks
-highest: digest.rank.personalize). The features are the pool's
-sparse tf-idf rows, with the dense embedding rows appended when there are any, each part
-weighted so a dot product is the blend of the two cosines.
+highest: digest.rank.personalize). The features are the pool's sparse tf-idf rows, with
+the dense embedding rows appended when there are any, each part weighted so a dot product
+is the blend of the two cosines.
 
 The model is arxiv-sanity-lite's LinearSVC (squared hinge loss, balanced classes, a small
 C, the intercept regularised like a weight), solved in closed form. With C this small on

@@ -305,6 +305,9 @@ def test_the_papers_the_profile_ranks_highest_are_not_the_models_negatives(
     assert set(left_out[0]) < set(robots)  # the background is the whole (small) pool
     assert kept == [[]]
     # Not taught that they are unwanted, those papers score higher against the rest.
-    with_them, without = (np.asarray(s) for s in scored)
-    gap = [s[left_out[0]].mean() - np.delete(s, robots).mean() for s in (with_them, without)]
+    left_out_scores, as_negatives_scores = (np.asarray(s) for s in scored)
+    gap = [
+        s[left_out[0]].mean() - np.delete(s, robots).mean()
+        for s in (left_out_scores, as_negatives_scores)
+    ]
     assert gap[0] > gap[1]
