@@ -58,14 +58,24 @@ def test_a_burst_from_one_client_gets_at_most_the_limit_of_checks(
 
 def test_right_logins_do_not_count_against_the_limit(tmp_path: Path) -> None:
     wrong = basic(ADMIN_USER, "nope")
-    with (
-        digest_serve(tmp_path, attempts=3) as served,
-        httpx.Client(base_url=served.url, timeout=10) as http,
-    ):
-        answers = [http.get("/admin", headers=h).status_code for h in (wrong, wrong)]
-        answers += [http.get("/admin", headers=OPERATOR).status_code for _ in range(5)]
-        answers += [http.get("/admin", headers=wrong).status_code for _ in range(2)]
-        answers.append(http.get("/admin", headers=OPERATOR).status_code)
+    window = {"DIGEST_ADMIN_ATTEMPTS_WINDOW_SECONDS": str(WINDOW_SECONDS)}
+    # The limit counts per fixed window: a run that straddles the edge of one (rarely, with
+    # an hour's window) starts counting again, so it is run once more, on a fresh server.
+    for attempt in range(2):
+        folder = tmp_path / f"attempt-{attempt}"
+        folder.mkdir()
+        with (
+            digest_serve(folder, attempts=3, extra_env=window) as served,
+            httpx.Client(base_url=served.url, timeout=10) as http,
+        ):
+            started = time.time()
+            answers = [http.get("/admin", headers=h).status_code for h in (wrong, wrong)]
+            answers += [http.get("/admin", headers=OPERATOR).status_code for _ in range(5)]
+            answers += [http.get("/admin", headers=wrong).status_code for _ in range(2)]
+            answers.append(http.get("/admin", headers=OPERATOR).status_code)
+            ended = time.time()
+        if started // WINDOW_SECONDS == ended // WINDOW_SECONDS:
+            break
     assert answers == [401, 401, 200, 200, 200, 200, 200, 401, 429, 429]
 
 
