@@ -19,6 +19,7 @@ from digest.store.models import Feedback
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, SmtpSink, free_port, serve_in_thread
 from tests.factories import make_paper, make_subscriber
+from tests.screenshots import keep_screenshot
 
 DAY1 = date(2026, 11, 24)
 NOW1 = datetime(2026, 11, 24, 9, tzinfo=UTC)
@@ -78,7 +79,7 @@ def test_more_like_this_from_an_email_changes_the_next_edition(
         assert session.scalars(select(Feedback)).all() == []
     page.get_by_role("button", name="Yes, more like this").click()
     expect(page.locator("body")).to_contain_text("Noted: more papers like")
-    page.screenshot(path=str(ARTIFACTS / "feedback-thanks.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / "feedback-thanks.png")
     page.close()
     with sqlite_db.session() as session:
         assert [f.rating for f in session.scalars(select(Feedback))] == [1]

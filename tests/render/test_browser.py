@@ -11,6 +11,7 @@ from digest.render import DigestRenderer, render_archive_html
 from digest.settings import Settings
 from tests.conftest import ARTIFACTS
 from tests.render.factories import make_entry, parse, part_text, render_confirmation
+from tests.screenshots import keep_screenshot
 
 WIDTHS = (640, 375)
 SCHEMES = ("light", "dark")
@@ -67,7 +68,7 @@ def test_digest_fits_and_reads_in_both_schemes(
 ) -> None:
     page, requests = _open(browser, _digest_html(settings), width, scheme)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"digest-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"digest-{width}-{scheme}.png")
     assert _overflow(page) <= 0, "the digest scrolls sideways"
     assert requests == []  # nothing fetched: no images, fonts, stylesheets or pixels
     assert page.locator("script").count() == 0
@@ -96,7 +97,7 @@ def test_confirmation_and_archive_fit_a_phone(
     )
     for name, html in (("confirm", confirmation), ("archive", archive)):
         page, requests = _open(browser, html, 375, scheme)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-375-{scheme}.png"), full_page=True)
+        keep_screenshot(page, ARTIFACTS / f"{name}-375-{scheme}.png")
         assert _overflow(page) <= 0, name
         assert requests == []
         page.close()

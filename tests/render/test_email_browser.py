@@ -17,6 +17,7 @@ from digest.render import DigestRenderer
 from digest.settings import EmailSettings, Settings
 from tests.conftest import ARTIFACTS
 from tests.render.factories import make_entry, parse, part_text
+from tests.screenshots import keep_screenshot
 
 WIDTHS = (640, 375)
 SCHEMES = ("light", "dark")
@@ -105,7 +106,7 @@ def lines_of(page: Page, selector: str) -> list[int]:
 
 def shot(page: Page, kind: str, width: int, scheme: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"email-{kind}-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"email-{kind}-{width}-{scheme}.png")
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

@@ -17,6 +17,7 @@ from digest.store.db import Database
 from digest.store.models import DeliveryStatus
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, free_port, serve_in_thread
+from tests.screenshots import keep_screenshot
 from tests.web.admin_support import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -76,12 +77,12 @@ def test_dashboard_in_chromium(
         assert box is not None and box["width"] <= viewport["width"]
         assert box["height"] > 50
     assert fits_width(page)
-    page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"admin-{name}.png")
 
     page.get_by_role("button", name="Release stale claims").click()
     expect(page.get_by_role("status")).to_have_text("Released 1 stale claim.")
     assert delivery_status(sqlite_db, stale) is DeliveryStatus.PENDING
-    page.screenshot(path=str(ARTIFACTS / f"admin-released-{name}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"admin-released-{name}.png")
 
     assert origins(requests) == {live}
     # The icon too: every failed request, and any CSP refusal, counts.

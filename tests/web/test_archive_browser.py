@@ -22,6 +22,7 @@ from digest.store.pools import find_pool, pool_entries
 from digest.store.types import utcnow
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, free_port, serve_in_thread
+from tests.screenshots import keep_screenshot
 from tests.web.support import add
 
 VIEWPORTS: dict[str, ViewportSize] = {
@@ -147,7 +148,7 @@ def test_edition_page_reads_like_the_email(
 ) -> None:
     page = _page(browser, width, scheme)
     page.goto(f"{live.url}/archive/{live.day.isoformat()}")
-    page.screenshot(path=str(ARTIFACTS / f"archive-day-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"archive-day-{width}-{scheme}.png")
 
     assert _fits_width(page), "the page scrolls sideways"
     assert _background_is_dark(page) is (scheme == "dark")
@@ -184,14 +185,14 @@ def test_archive_index_and_missing_day(
     page = _page(browser, width, scheme)
 
     page.goto(f"{live.url}/archive")
-    page.screenshot(path=str(ARTIFACTS / f"archive-index-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"archive-index-{width}-{scheme}.png")
     assert _fits_width(page)
     day_item = page.locator(".archive-days li").first
     assert "3 papers" in day_item.inner_text()
     assert TITLES[0][:40] in day_item.inner_text()
 
     response = page.goto(f"{live.url}/archive/2020-01-01")
-    page.screenshot(path=str(ARTIFACTS / f"archive-missing-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"archive-missing-{width}-{scheme}.png")
     assert response is not None and response.status == 404
     assert _fits_width(page)
     assert page.locator("h1").inner_text() == "No edition on Wednesday 1 January 2020"
@@ -215,7 +216,7 @@ def test_preferences_page_offers_the_personal_feed(
     page.goto(links.preferences_url(app_settings, row.id, email))
     section = page.locator("#personal-feed")
     section.scroll_into_view_if_needed()
-    section.screenshot(path=str(ARTIFACTS / f"archive-personal-feed-{width}.png"))
+    keep_screenshot(section, ARTIFACTS / f"archive-personal-feed-{width}.png")
 
     assert _fits_width(page)
     feed_url = page.get_by_label("Your feed address").input_value()

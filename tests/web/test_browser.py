@@ -21,6 +21,7 @@ from digest.store.models import SubscriberState
 from digest.store.types import utcnow
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, SmtpSink, free_port, serve_in_thread
+from tests.screenshots import keep_screenshot
 from tests.web.support import PaperSpec, add_edition, subscriber
 from tests.web.test_emails import text_of, wait_for_mail
 
@@ -55,7 +56,7 @@ def live(sqlite_db: Database, settings: Settings) -> Iterator[Live]:
 
 
 def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    keep_screenshot(page, ARTIFACTS / f"{name}.png")
 
 
 def fits_width(page: Page) -> bool:

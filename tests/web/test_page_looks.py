@@ -26,6 +26,7 @@ from digest.store.types import utcnow
 from digest.tokens import Purpose
 from digest.web import create_app
 from tests.conftest import ARTIFACTS, free_port, serve_in_thread
+from tests.screenshots import keep_screenshot
 from tests.web.support import PaperSpec, add, add_edition, subscriber, token
 
 SHOTS = ARTIFACTS / "pages"
@@ -141,7 +142,7 @@ def context_for(browser: Browser, width: int, scheme: Scheme) -> BrowserContext:
 def look(page: Page, name: str, width: int, scheme: Scheme) -> None:
     """Keep the screenshot, then check what every page must get right."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, SHOTS / f"{name}-{width}-{scheme}.png")
     fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert fits, f"the {name} page scrolls sideways at {width} px"
     problems = page.evaluate(TAP_TARGETS)
@@ -208,9 +209,9 @@ def test_landing_and_subscribing(site: Site, browser: Browser, width: int, schem
 
     page.get_by_role("link", name=re.compile("Read the whole edition")).click()
     expect(page.locator("body")).to_contain_text("Sparse Mixtures Route Tokens Faster")
-    page.screenshot(path=str(SHOTS / f"archive-edition-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, SHOTS / f"archive-edition-{width}-{scheme}.png")
     page.goto(f"{site.url}/archive")
-    page.screenshot(path=str(SHOTS / f"archive-{width}-{scheme}.png"), full_page=True)
+    keep_screenshot(page, SHOTS / f"archive-{width}-{scheme}.png")
 
     page.goto(f"{site.url}/")
     page.get_by_label("Email address").fill("new.reader@example.com")

@@ -19,6 +19,7 @@ from digest.store.models import SubscriberState
 from digest.store.types import utcnow
 from digest.tokens import Purpose, make_token
 from tests.conftest import REDIS_URL, TEST_SECRET
+from tests.screenshots import keep_screenshot
 from tests.sources.arxiv_standin import arxiv_standin
 from tests.web.axe import axe_violations
 from tests.web.served import Served, digest_serve
@@ -77,7 +78,7 @@ def check_page(page: Page, name: str) -> None:
     """No axe violation, no sideways scroll at the page's width, and a screenshot."""
     assert axe_violations(page) == [], name
     assert fits_width(page), f"{name} scrolls sideways"
-    page.screenshot(path=str(Path("test-artifacts") / f"prefs-{name}.png"), full_page=True)
+    keep_screenshot(page, Path("test-artifacts") / f"prefs-{name}.png")
 
 
 def test_muting_in_the_browser_at_desktop_and_phone_width(site: Site, browser: Browser) -> None:
