@@ -486,8 +486,6 @@ def _profile_top(relevance: Array, k: int) -> npt.NDArray[np.int64]:
     k = min(k, relevance.shape[1])
     if k <= 0:
         return np.zeros((relevance.shape[0], 0), dtype=np.int64)
-    if k == relevance.shape[1]:
-        return np.tile(np.arange(k, dtype=np.int64), (relevance.shape[0], 1))
     return np.argpartition(-relevance, k - 1, axis=1)[:, :k].astype(np.int64)
 
 
